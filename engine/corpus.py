@@ -1,0 +1,243 @@
+"""Parallel corpora: the Anki tab-separated format, named downloads, a synthetic task, and the split.
+
+A corpus is a list of `Pair(source, target)`. Everything here is plain Python (no TensorFlow), so
+the command-line tools can validate a file before paying TensorFlow's import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+ANKI_URL = "https://www.manythings.org/anki/{name}.zip"
+# Named corpora we know by name. Any other `xxx-eng` name is tried at the same address.
+KNOWN_CORPORA = {
+    "cmn-eng": "English–Chinese (Mandarin)",
+    "fra-eng": "English–French",
+    "deu-eng": "English–German",
+    "spa-eng": "English–Spanish",
+    "jpn-eng": "English–Japanese",
+    "ita-eng": "English–Italian",
+}
+TATOEBA_LICENCE = (
+    "Sentence pairs from the Tatoeba Project (tatoeba.org), distributed by manythings.org/anki; "
+    "licensed under CC-BY 2.0 France (creativecommons.org/licenses/by/2.0/fr/). "
+    "Each line of the corpus carries its own attribution."
+)
+SYNTHETIC_CORPORA = ("addition",)
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[Pair]
+    valid: list[Pair]
+    test: list[Pair]
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading the Anki format: `source<TAB>target[<TAB>attribution]`
+
+
+def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
+    """Parse byte lines of an Anki file. Returns (pairs, number of skipped bad lines).
+
+    Handles a UTF-8 byte-order mark on the first line and CRLF endings. Blank lines are ignored;
+    a line that has no tab, an empty side or bytes that are not UTF-8 is an error naming
+    `name:line`, unless `skip_bad_lines` counts it instead.
+    """
+    pairs: list[Pair] = []
+    skipped = 0
+    for lineno, raw in enumerate(raw_lines, start=1):
+        problem = None
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            problem = f"not valid UTF-8 (byte {err.start + 1})"
+            line = ""
+        line = line.rstrip("\r\n")
+        if problem is None and not line.strip():
+            continue
+        if problem is None:
+            columns = line.split("\t")
+            if len(columns) < 2:
+                problem = "expected 'source<TAB>target[<TAB>attribution]', found no tab"
+            elif not columns[0].strip() or not columns[1].strip():
+                problem = "empty source or target"
+        if problem is not None:
+            if skip_bad_lines:
+                skipped += 1
+                continue
+            raise CorpusError(f"{name}:{lineno}: {problem} (use --skip-bad-lines to skip such lines)")
+        pairs.append(Pair(columns[0].strip(), columns[1].strip()))
+    return pairs, skipped
+
+
+def read_anki(path: str | os.PathLike, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
+    """Read an Anki `.txt`, or the `.zip` as distributed (the one text file that is not `_about`)."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [n for n in archive.namelist() if n.endswith(".txt") and "about" not in n.lower()]
+            if len(members) != 1:
+                raise CorpusError(f"{path}: expected one corpus .txt in the zip, found {members}")
+            data = archive.read(members[0])
+        return parse_anki_lines(io.BytesIO(data), f"{path}!{members[0]}", skip_bad_lines)
+    with open(path, "rb") as handle:
+        return parse_anki_lines(handle, str(path), skip_bad_lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Named corpora: downloaded once into a cache, verified, reused.
+
+
+def corpus_cache_dir() -> Path:
+    """Where named corpora live: $SEQ2SEQ_CORPORA, else the user cache directory."""
+    override = os.environ.get("SEQ2SEQ_CORPORA")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_cache_dir("seq2seq")) / "corpora"
+
+
+def _cached_corpus_file(name: str, cache: Path) -> Path | None:
+    """An already present copy: `<cache>/<name>/<lang>.txt` (unpacked) or `<cache>/<name>.zip`."""
+    lang = name.split("-")[0]
+    for candidate in (cache / name / f"{lang}.txt", cache / f"{name}.zip"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def download_corpus(name: str, cache: Path) -> Path:
+    """Download `<name>.zip` from manythings.org into the cache, atomically, and verify it."""
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"{name}.zip"
+    url = ANKI_URL.format(name=name)
+    request = urllib.request.Request(url, headers={"User-Agent": "seq2seq (tatoeba corpus fetch)"})
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        read_anki(tmp)  # verification: a readable zip holding one well-formed corpus
+        os.replace(tmp, target)
+    except Exception as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, CorpusError):
+            raise CorpusError(f"{url}: downloaded file is not a valid Anki corpus: {err}") from err
+        raise CorpusError(f"{name}: could not download {url}: {err}") from err
+    (cache / f"{name}.LICENSE.txt").write_text(TATOEBA_LICENCE + "\n", encoding="utf-8")
+    return target
+
+
+def resolve_corpus(spec: str) -> Path:
+    """A local path as given, or a named corpus from the cache (downloading it the first time)."""
+    path = Path(spec).expanduser()
+    if path.exists() or os.sep in spec or spec.endswith((".txt", ".zip")):
+        return path
+    cache = corpus_cache_dir()
+    found = _cached_corpus_file(spec, cache)
+    return found if found is not None else download_corpus(spec, cache)
+
+
+# ----------------------------------------------------------------------------------------------
+# The synthetic `addition` corpus (the tutorial's "simple model" example), made locally.
+
+
+def addition_pairs(count: int = 20000, seed: int = 1234, max_digits: int = 3) -> list[Pair]:
+    """`count` distinct problems "a+b" → "a+b's sum", with a and b of 1..max_digits digits."""
+    rng = random.Random(seed)
+    limit = 10**max_digits
+    seen: set[tuple[int, int]] = set()
+    pairs = []
+    while len(pairs) < min(count, limit * limit):
+        a, b = rng.randrange(limit), rng.randrange(limit)
+        if (a, b) not in seen:
+            seen.add((a, b))
+            pairs.append(Pair(f"{a}+{b}", str(a + b)))
+    return pairs
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading, cleaning and splitting.
+
+
+def load_pairs(
+    spec: str,
+    reverse: bool = False,
+    max_pairs: int | None = None,
+    skip_bad_lines: bool = False,
+    seed: int = 1234,
+) -> tuple[list[Pair], dict]:
+    """Read a corpus by name or path, orient it, drop exact duplicates, cap it at `max_pairs`.
+
+    Returns the pairs and a dict of facts for the run folder (file, counts, licence).
+    """
+    if spec in SYNTHETIC_CORPORA:
+        pairs, skipped, source_file, licence = addition_pairs(max_pairs or 20000, seed), 0, None, None
+    else:
+        path = resolve_corpus(spec)
+        pairs, skipped = read_anki(path, skip_bad_lines)
+        source_file, licence = str(path), TATOEBA_LICENCE
+    read = len(pairs)
+    if reverse:
+        pairs = [Pair(p.target, p.source) for p in pairs]
+    pairs = list(dict.fromkeys(pairs))  # exact duplicates go, order stays
+    duplicates = read - len(pairs)
+    if max_pairs is not None:
+        pairs = pairs[:max_pairs]
+    facts = {
+        "corpus": spec,
+        "file": source_file,
+        "reverse": reverse,
+        "pairs_read": read,
+        "bad_lines_skipped": skipped,
+        "duplicates_dropped": duplicates,
+        "pairs_used": len(pairs),
+        "licence": licence,
+    }
+    return pairs, facts
+
+
+def split_bucket(source: str, seed: int) -> float:
+    """A stable number in [0, 1) for a source sentence: the same on every machine and run."""
+    digest = hashlib.sha1(f"{seed}\t{source}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_pairs(pairs: list[Pair], valid_fraction: float, test_fraction: float, seed: int) -> Split:
+    """Deterministic split keyed on the source sentence.
+
+    All pairs that share a source land in the same split, so a test source never appears in
+    training and its several references stay together for multi-reference scoring.
+    """
+    train, valid, test = [], [], []
+    for pair in pairs:
+        bucket = split_bucket(pair.source, seed)
+        if bucket < test_fraction:
+            test.append(pair)
+        elif bucket < test_fraction + valid_fraction:
+            valid.append(pair)
+        else:
+            train.append(pair)
+    return Split(train, valid, test)

@@ -1,0 +1,90 @@
+"""Batches for training: token ids, length bucketing, padded batches, teacher-forcing shift.
+
+Memory: the corpus is held once as two ragged int32 tensors (a few bytes a token); each batch is
+padded only to its own longest sentence, and targets stay sparse ids (no one-hot anywhere).
+
+Bucketing and resumability: pairs are sorted by length once (ties broken by a seeded shuffle) and
+cut into fixed batches, so each batch holds sentences of similar length. Every epoch visits the
+same batches in an order drawn from (seed, epoch). A resumed run therefore knows exactly which
+batches an interrupted epoch still has to see, and `skip` starts there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from engine.corpus import Pair
+from engine.vocab import BOS, EOS, Vocab
+
+
+def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None = None):
+    """Pairs → (source id lists, target id lists with BOS … EOS); pairs over max_len tokens dropped."""
+    sources, targets = [], []
+    for pair in pairs:
+        src = src_vocab.encode(pair.source)
+        tgt = tgt_vocab.encode(pair.target)
+        if max_len is not None and (len(src) > max_len or len(tgt) > max_len):
+            continue
+        sources.append(src)
+        targets.append([BOS, *tgt, EOS])
+    return sources, targets
+
+
+def _ragged(sequences: list[list[int]]) -> tf.RaggedTensor:
+    lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
+    flat = np.fromiter((t for s in sequences for t in s), np.int32, int(lengths.sum()))
+    return tf.RaggedTensor.from_row_lengths(flat, lengths)
+
+
+def _to_model_inputs(src, tgt):
+    """Padded (B, S), (B, T+1) → ((source, decoder input), decoder target, per-token weight).
+
+    Teacher-forcing shift: the decoder reads BOS y1 … yn and must predict y1 … yn EOS.
+    """
+    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
+    weight = tf.cast(tf.not_equal(tgt_out, 0), tf.float32)
+    return (src, tgt_in), tgt_out, weight
+
+
+class BatchPlan:
+    """Fixed length-bucketed batches of one split, visited in a per-epoch seeded order."""
+
+    def __init__(self, sources, targets, batch_size: int, seed: int, shuffle: bool = True):
+        if not sources:
+            raise ValueError("no sentence pairs left to batch (check --max-len and --max-pairs)")
+        self.size = len(sources)
+        self.tokens = sum(map(len, sources)) + sum(map(len, targets))
+        self.seed, self.shuffle = seed, shuffle
+        self._src, self._tgt = _ragged(sources), _ragged(targets)
+        rng = np.random.default_rng(seed)
+        lengths = np.array([max(len(s), len(t)) for s, t in zip(sources, targets)])
+        order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, ties shuffled
+        self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        self.epoch, self.skip = 0, 0  # set by the training loop before each epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def batch_order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.batches))
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.batches))
+
+    def _indices(self):
+        """Generator: the example indices of each batch still due in the current epoch."""
+        for b in self.batch_order(self.epoch)[self.skip :]:
+            yield self.batches[b]
+
+    def dataset(self) -> tf.data.Dataset:
+        """One epoch (from `self.skip`) of ((source, decoder input), target, weight) batches."""
+        src, tgt = self._src, self._tgt
+        indices = tf.data.Dataset.from_generator(
+            self._indices, output_signature=tf.TensorSpec([None], tf.int64)
+        )
+        batches = indices.map(
+            lambda idx: (tf.gather(src, idx).to_tensor(), tf.gather(tgt, idx).to_tensor()),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return batches.map(_to_model_inputs).prefetch(tf.data.AUTOTUNE)

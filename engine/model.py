@@ -1,0 +1,251 @@
+"""The encoder–decoder model: embeddings → LSTM/GRU encoder → decoder from its final states →
+(optional attention) → logits over the target vocabulary.
+
+Shapes: B batch, S source length, T target length, E embed_dim, U units, V target vocabulary.
+
+One registered, serialisable `Seq2Seq` model holds every layer. Training calls it on
+(source ids, decoder input ids); inference uses `encode` once and `decode_step` per output token,
+both of which run the very same layers (the RNN layers' cells for single steps), so the trained
+weights serve training, the tutorial-style reference loop and the compiled translator alike.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from engine.vocab import BOS, PAD
+
+PACKAGE = "seq2seq"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LuongAttention(layers.Layer):
+    """Multiplicative ("general") attention: score(h_t, h_s) = h_t · W h_s (Luong et al., 2015)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # the query's mask passes through
+        self.units = units
+        self.key_proj = layers.Dense(units, use_bias=False, name="key_proj")
+
+    def call(self, query, keys, key_mask):
+        # query (B, T, U), keys (B, S, U), key_mask (B, S) → context (B, T, U), weights (B, T, S)
+        scores = ops.matmul(query, ops.transpose(self.key_proj(keys), (0, 2, 1)))
+        return _attend(scores, keys, key_mask)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BahdanauAttention(layers.Layer):
+    """Additive attention: score(h_t, h_s) = vᵀ tanh(W₁ h_t + W₂ h_s) (Bahdanau et al., 2015).
+
+    The score is applied to the decoder output as in Luong's layout, so training stays one
+    parallel pass over the target (no per-step Python loop under teacher forcing).
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.query_proj = layers.Dense(units, use_bias=False, name="query_proj")
+        self.key_proj = layers.Dense(units, name="key_proj")
+        self.score_proj = layers.Dense(1, use_bias=False, name="score_proj")
+
+    def call(self, query, keys, key_mask):
+        # (B, T, 1, U) + (B, 1, S, U) → tanh → (B, T, S)
+        hidden = ops.tanh(ops.expand_dims(self.query_proj(query), 2) + ops.expand_dims(self.key_proj(keys), 1))
+        scores = ops.squeeze(self.score_proj(hidden), -1)
+        return _attend(scores, keys, key_mask)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _attend(scores, keys, key_mask):
+    """Softmax over unmasked source positions; returns (context, weights)."""
+    mask = ops.expand_dims(ops.cast(key_mask, scores.dtype), 1)  # (B, 1, S)
+    weights = ops.softmax(scores + (1.0 - mask) * -1e9, axis=-1)
+    return ops.matmul(weights, keys), weights
+
+
+def _recurrent_layer(cell: str, units: int, name: str):
+    kind = layers.LSTM if cell == "lstm" else layers.GRU
+    return kind(units, return_sequences=True, return_state=True, name=name)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Seq2Seq(keras.Model):
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        units: int = 256,
+        embed_dim: int = 128,
+        dropout: float = 0.0,
+        attention: str = "none",
+        bidirectional: bool = False,
+        teacher_forcing: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
+        self.cell_kind, self.num_layers, self.units = cell, num_layers, units
+        self.embed_dim, self.dropout_rate = embed_dim, dropout
+        self.attention_kind, self.bidirectional = attention, bidirectional
+        self.teacher_forcing = teacher_forcing
+        self.states_per_layer = 2 if cell == "lstm" else 1  # LSTM: [h, c]; GRU: [h]
+
+        self.src_embed = layers.Embedding(src_vocab_size, embed_dim, name="src_embed")
+        self.tgt_embed = layers.Embedding(tgt_vocab_size, embed_dim, name="tgt_embed")
+        self.encoders = [
+            layers.Bidirectional(_recurrent_layer(cell, units // 2, f"encoder_{i}_rnn"), name=f"encoder_{i}")
+            if bidirectional
+            else _recurrent_layer(cell, units, f"encoder_{i}")
+            for i in range(num_layers)
+        ]
+        self.decoders = [_recurrent_layer(cell, units, f"decoder_{i}") for i in range(num_layers)]
+        self.drop = layers.Dropout(dropout, name="dropout")
+        if attention == "none":
+            self.attention_layer = self.combine = None
+        else:
+            kind = LuongAttention if attention == "luong" else BahdanauAttention
+            self.attention_layer = kind(units, name="attention")
+            self.combine = layers.Dense(units, activation="tanh", name="attention_combine")
+        self.project = layers.Dense(tgt_vocab_size, name="project")
+
+    # ------------------------------------------------------------------ encoder
+    def encode(self, src, training=False):
+        """src (B, S) ids → outputs (B, S, U), mask (B, S), states: flat list, per layer [h, c] or [h]."""
+        mask = ops.not_equal(src, PAD)
+        x = self.drop(self.src_embed(src), training=training)
+        states = []
+        for i, encoder in enumerate(self.encoders):
+            x, *layer_states = encoder(x, mask=mask, training=training)
+            if self.bidirectional:  # [fwd h, (fwd c), bwd h, (bwd c)] → concatenated per state
+                half = len(layer_states) // 2
+                layer_states = [ops.concatenate(pair, -1) for pair in zip(layer_states[:half], layer_states[half:])]
+            states.extend(layer_states)
+            if i < self.num_layers - 1:
+                x = self.drop(x, training=training)
+        return x, mask, states
+
+    def layer_states(self, states, i):
+        n = self.states_per_layer
+        return list(states[i * n : (i + 1) * n])
+
+    # ------------------------------------------------------------------ decoder
+    def _output(self, x, enc_out, enc_mask, training):
+        """Decoder outputs (B, T, U) → logits (B, T, V) and attention weights (B, T, S) or None."""
+        weights = None
+        if self.attention_layer is not None:
+            context, weights = self.attention_layer(x, enc_out, enc_mask)
+            x = self.combine(ops.concatenate([x, context], -1))
+        return self.project(self.drop(x, training=training)), weights
+
+    def decode_sequence(self, tgt_in, enc_out, enc_mask, states, training=False):
+        """Teacher forcing: all target steps in one pass. tgt_in (B, T) → logits (B, T, V), weights."""
+        mask = ops.not_equal(tgt_in, PAD)
+        x = self.drop(self.tgt_embed(tgt_in), training=training)
+        for i, decoder in enumerate(self.decoders):
+            x, *_ = decoder(x, initial_state=self.layer_states(states, i), mask=mask, training=training)
+            if i < self.num_layers - 1:
+                x = self.drop(x, training=training)
+        return self._output(x, enc_out, enc_mask, training)
+
+    def decode_step(self, tokens, states, enc_out, enc_mask, training=False):
+        """One step: tokens (B,) → logits (B, V), new flat states, attention weights (B, S) or None."""
+        x = self.drop(self.tgt_embed(tokens), training=training)
+        new_states = []
+        for i, decoder in enumerate(self.decoders):
+            x, layer_states = decoder.cell(x, self.layer_states(states, i), training=training)
+            new_states.extend(layer_states)
+            if i < self.num_layers - 1:
+                x = self.drop(x, training=training)
+        logits, weights = self._output(ops.expand_dims(x, 1), enc_out, enc_mask, training)
+        return logits[:, 0], new_states, (None if weights is None else weights[:, 0])
+
+    def _free_running(self, tgt_in, enc_out, enc_mask, states, training):
+        """The tutorial's training mode without teacher forcing: step t is fed the argmax of step
+        t-1 (BOS first), for as many steps as the target has. Returns logits (B, T, V)."""
+        steps = tf.shape(tgt_in)[1]
+        tokens = tgt_in[:, 0]
+        all_logits = tf.TensorArray(self.compute_dtype, size=steps)
+
+        def body(t, tokens, states, all_logits):
+            logits, states, _ = self.decode_step(tokens, states, enc_out, enc_mask, training=training)
+            next_tokens = tf.cast(tf.argmax(logits, -1), tokens.dtype)
+            return t + 1, next_tokens, states, all_logits.write(t, logits)
+
+        _, _, _, all_logits = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), tokens, list(states), all_logits)
+        )
+        return tf.transpose(all_logits.stack(), (1, 0, 2))
+
+    def call(self, inputs, training=False):
+        src, tgt_in = inputs
+        enc_out, enc_mask, states = self.encode(src, training=training)
+        if self.teacher_forcing:
+            logits, _ = self.decode_sequence(tgt_in, enc_out, enc_mask, states, training=training)
+            return logits
+        return self._free_running(tgt_in, enc_out, enc_mask, states, training=training)
+
+    # ------------------------------------------------------------------ building and saving
+    def build_all(self):
+        """Create every variable (both decoder paths) with a dummy batch, so weights can load."""
+        src = np.full((1, 2), BOS + 2, "int32")
+        tgt = np.full((1, 2), BOS, "int32")
+        enc_out, enc_mask, states = self.encode(src)
+        self.decode_sequence(tgt, enc_out, enc_mask, states)
+        self.decode_step(tgt[:, 0], states, enc_out, enc_mask)
+        self.built = True
+
+    def get_build_config(self):
+        return {"build_all": True}
+
+    def build_from_config(self, config):
+        self.build_all()
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "src_vocab_size": self.src_vocab_size,
+            "tgt_vocab_size": self.tgt_vocab_size,
+            "cell": self.cell_kind,
+            "num_layers": self.num_layers,
+            "units": self.units,
+            "embed_dim": self.embed_dim,
+            "dropout": self.dropout_rate,
+            "attention": self.attention_kind,
+            "bidirectional": self.bidirectional,
+            "teacher_forcing": self.teacher_forcing,
+        }
+
+
+def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
+    model = Seq2Seq(
+        src_vocab_size,
+        tgt_vocab_size,
+        cell=config.cell,
+        num_layers=config.layers,
+        units=config.units,
+        embed_dim=config.embed_dim,
+        dropout=config.dropout,
+        attention=config.attention,
+        bidirectional=config.bidirectional,
+        teacher_forcing=config.teacher_forcing,
+        name="seq2seq",
+    )
+    model.build_all()
+    return model
+
+
+def load_model(path) -> Seq2Seq:
+    """Load a `.keras` file in safe mode (no Lambda, no pickle) without its optimizer."""
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

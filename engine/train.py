@@ -1,0 +1,365 @@
+"""Training: data → vocabularies → model → `fit` with checkpoint, backup, early-stopping, CSV and
+progress callbacks, inside a distribution strategy. `train(config, run)` starts a run;
+`resume(run)` continues one that was killed (from its backup) or extends one that finished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.config import RunConfig
+from engine.corpus import load_pairs, split_pairs
+from engine.data import BatchPlan, encode_pairs
+from engine.model import PACKAGE, build_model
+from engine.runs import RunFolder, write_atomic
+from engine.vocab import Vocab
+
+console = Console(stderr=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SequenceLoss(keras.losses.Loss):
+    """Token cross-entropy from logits with optional label smoothing, averaged over real tokens
+    (the per-token weight is 0 on padding, and the reduction divides by the weights' sum)."""
+
+    def __init__(self, label_smoothing=0.0, name="sequence_loss", reduction="mean_with_sample_weight", **kw):
+        super().__init__(name=name, reduction=reduction, **kw)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        log_probs = ops.log_softmax(y_pred, axis=-1)  # (B, T, V)
+        nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(y_true, "int32"), -1), -1), -1)
+        if not self.label_smoothing:
+            return nll
+        return (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(log_probs, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+# ----------------------------------------------------------------------------------------------
+# Callbacks
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that writes a temporary `.keras` file and renames it over the target, so a
+    kill during the save never leaves a corrupt model behind.
+
+    `inference_only` saves a copy without the optimizer's state (a third of the size with Adam):
+    right for best.keras, which is only ever translated with; last.keras keeps the optimizer so
+    that a finished run can be extended.
+    """
+
+    def __init__(self, filepath, inference_only: bool = False, **kwargs):
+        self.final_path = Path(filepath)
+        self.tmp_path = self.final_path.with_name(f".{self.final_path.stem}.tmp.keras")
+        self.inference_only = inference_only
+        super().__init__(str(self.tmp_path), **kwargs)
+
+    def _save_model(self, epoch, batch, logs):
+        if not self._should_save_model(epoch, batch, logs, str(self.final_path)):
+            return
+        model = inference_copy(self.model) if self.inference_only else self.model
+        self.tmp_path.unlink(missing_ok=True)
+        model.save(self.tmp_path)
+        os.replace(self.tmp_path, self.final_path)
+
+
+def inference_copy(model):
+    """The same architecture and weights, uncompiled (no optimizer, no loss)."""
+    copy = type(model).from_config(model.get_config())
+    copy.build_all()
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that resumes mid-epoch, exactly.
+
+    Every `save_freq` steps and at each epoch's end it writes the weights with the optimizer's
+    state (Keras' `save_weights` includes the optimizer) to a new file, then atomically points
+    `latest.json` at it with (epoch, step in epoch). On restart it builds the optimizer, restores
+    both, and tells the batch plan to skip the steps the interrupted epoch already did, so the
+    data order is the one an uninterrupted run would have seen.
+    """
+
+    def __init__(self, backup_dir, save_freq: int, plan: BatchPlan):
+        super().__init__(str(backup_dir), save_freq=save_freq)
+        self.dir, self.plan = Path(backup_dir), plan
+        self.epoch, self.step, self.since_save = 0, 0, 0
+        self.resume_at = (None, 0)
+
+    def state(self) -> dict | None:
+        pointer = self.dir / "latest.json"
+        return json.loads(pointer.read_text()) if pointer.exists() else None
+
+    def on_train_begin(self, logs=None):
+        state = self.state()
+        if state is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.dir / state["weights"])
+        self.model._initial_epoch = state["epoch"]
+        self.resume_at = (state["epoch"], state["step"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.since_save = epoch, 0
+        self.step = self.resume_at[1] if epoch == self.resume_at[0] else 0
+        self.plan.epoch, self.plan.skip = epoch, self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.since_save += 1
+        if self.since_save >= self.save_freq:
+            self.since_save = 0
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch, self.step = epoch + 1, 0
+        self._save_model()
+
+    def _save_model(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = f"state-{self.epoch:04d}-{self.step:07d}.weights.h5"
+        self.model.save_weights(self.dir / name, overwrite=True)
+        state = {"weights": name, "epoch": self.epoch, "step": self.step}
+        write_atomic(self.dir / "latest.json", json.dumps(state))
+        for old in self.dir.glob("state-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RunBookkeeping(keras.callbacks.Callback):
+    """Records epochs done and training time in run.json; stops once the time budget is spent."""
+
+    def __init__(self, run: RunFolder, max_minutes: float | None):
+        super().__init__()
+        self.run, self.max_minutes = run, max_minutes
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self.run.facts().get("training_seconds", 0.0) + time.perf_counter() - self.started
+        self.run.update_facts(epochs_done=epoch + 1, training_seconds=round(seconds, 1))
+        if self.max_minutes is not None and seconds >= self.max_minutes * 60:
+            console.print(f"[yellow]time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
+            self.model.stop_training = True
+
+
+class RichProgress(keras.callbacks.Callback):
+    """Progress on stderr (epoch, step, loss, speed, ETA) instead of Keras' stdout bar, and one
+    summary line per epoch."""
+
+    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int):
+        super().__init__()
+        self.steps, self.epochs, self.batch_size = steps_per_epoch, epochs, batch_size
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:,.0f} samples/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+
+    def on_train_begin(self, logs=None):
+        self.progress.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started, self.seen = time.perf_counter(), 0
+        label = f"{epoch + 1}/{self.epochs}"
+        self.task = self.progress.add_task("train", total=self.steps, epoch=label, loss=math.nan, speed=0.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        speed = self.seen * self.batch_size / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, advance=1, loss=float((logs or {}).get("loss", math.nan)), speed=speed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.progress.remove_task(self.task)
+        elapsed = time.perf_counter() - self.started
+        parts = [f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs]
+        console.print(f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(parts) + f"  {elapsed:.1f}s", soft_wrap=True)
+
+    def on_train_end(self, logs=None):
+        self.progress.stop()
+
+
+# ----------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def make_strategy(kind: str) -> tf.distribute.Strategy:
+    """`mirrored`: all local GPUs, or all logical CPU devices where there is no GPU."""
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
+    kind = keras.optimizers.Adam if config.optimizer == "adam" else keras.optimizers.RMSprop
+    return kind(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
+
+
+def compile_model(model, config: RunConfig) -> None:
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss=SequenceLoss(config.label_smoothing),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
+    """Corpus → split → vocabularies (built on the train split unless given) → batch plans."""
+    pairs, facts = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
+    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
+    if vocabs is None:
+        vocabs = (
+            Vocab.build((p.source for p in split.train), config.level, config.min_freq),
+            Vocab.build((p.target for p in split.train), config.level, config.min_freq),
+        )
+    src_vocab, tgt_vocab = vocabs
+    train_ids = encode_pairs(split.train, src_vocab, tgt_vocab, config.max_len)
+    valid_ids = encode_pairs(split.valid, src_vocab, tgt_vocab)
+    train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True)
+    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False) if valid_ids[0] else None
+    facts |= {
+        "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
+        "train_pairs_used": train_plan.size,
+        "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
+        # the translator splits longer input and caps its output near these
+        "max_source_tokens": max(map(len, train_ids[0])),
+        "max_target_tokens": max(map(len, train_ids[1])) - 2,
+    }
+    return split, vocabs, train_plan, valid_plan, facts
+
+
+def best_val_loss(run: RunFolder) -> float | None:
+    """The best validation loss so far (from metrics.csv), so a resumed run's best.keras is only
+    replaced by a better model."""
+    if not run.metrics_path.exists():
+        return None
+    import csv
+
+    with open(run.metrics_path, newline="") as handle:
+        values = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+    return min(values) if values else None
+
+
+def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, has_valid: bool, resuming: bool):
+    monitor = "val_loss" if has_valid else "loss"
+    callbacks = [
+        ResumableBackup(run.backup_dir, config.backup_every, plan),
+        AtomicModelCheckpoint(
+            run.best_path, inference_only=True, monitor=monitor, save_best_only=True,
+            initial_value_threshold=best_val_loss(run) if resuming and has_valid else None,
+        ),
+        AtomicModelCheckpoint(run.last_path, save_best_only=False),
+        keras.callbacks.CSVLogger(str(run.metrics_path), append=resuming),
+        RunBookkeeping(run, config.max_minutes),
+        RichProgress(len(plan), config.epochs, config.batch_size),
+    ]
+    if config.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
+    if config.lr_patience:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=config.lr_patience))
+    return callbacks
+
+
+def count_params(model) -> int:
+    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry points
+
+
+# The batch plan's epochs have no declared length, so Keras learns it by running out of data.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+
+def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, initial_epoch: int, resuming: bool):
+    callbacks = make_callbacks(config, run, plan, valid_plan is not None, resuming)
+    model.fit(
+        plan.dataset(),
+        validation_data=valid_plan.dataset() if valid_plan is not None else None,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the batch plan orders the data itself
+        verbose=0,
+    )
+    return model
+
+
+def train(config: RunConfig, run: RunFolder) -> keras.Model:
+    """Train a new run into `run` (an empty or new folder)."""
+    config.validate()
+    keras.utils.set_random_seed(config.seed)
+    run.path.mkdir(parents=True, exist_ok=True)
+    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config)
+    run.save_config(config)
+    run.save_vocabs(src_vocab, tgt_vocab)
+    with make_strategy(config.distribute).scope():
+        model = build_model(config, len(src_vocab), len(tgt_vocab))
+        compile_model(model, config)
+    run.update_facts(
+        **facts, params=count_params(model), epochs_done=0, training_seconds=0.0,
+        versions={"keras": keras.__version__, "tensorflow": tf.__version__},
+    )
+    console.print(
+        f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
+        f"{count_params(model):,} parameters, up to {config.epochs} epochs",
+        soft_wrap=True,
+    )
+    return _fit(config, run, plan, valid_plan, model, 0, resuming=False)
+
+
+def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
+    """Continue `run`: from its backup if it was interrupted, else from last.keras (extend it
+    with a larger `epochs`). The optimizer's state and the data order carry on unchanged."""
+    config = run.config()
+    if epochs is not None:
+        config.epochs = epochs
+        run.save_config(config)
+    keras.utils.set_random_seed(config.seed)
+    _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs())
+    interrupted = (run.backup_dir / "latest.json").exists()
+    done = run.facts().get("epochs_done", 0)
+    if not interrupted and done >= config.epochs:
+        raise ValueError(f"{run.path}: already trained {done} epochs; pass --epochs N (N > {done}) to extend it")
+    with make_strategy(config.distribute).scope():
+        model = build_model(config, len(vocabs[0]), len(vocabs[1]))
+        compile_model(model, config)
+        if not interrupted and run.last_path.exists():
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(run.last_path)
+    start = "its backup" if interrupted else (f"epoch {done}" if run.last_path.exists() else "the start")
+    console.print(f"resuming {run.path} from {start}, up to {config.epochs} epochs")
+    return _fit(config, run, plan, valid_plan, model, 0 if interrupted else done, resuming=True)

@@ -1,0 +1,286 @@
+"""Translation: load a run once, decode whole batches inside compiled graphs.
+
+`Translator(run)` loads the model and vocabularies once and keeps compiled functions for the
+encoder + decoder loop. Each call decodes a batch in one graph: a `tf.while_loop` that runs
+`decode_step` until every sentence has produced EOS (no Python per character). Graphs are
+compiled with XLA; to keep the number of compilations small, batches are padded to a few batch
+sizes and source lengths (the `BATCH_SIZES` × multiples of `LENGTH_STEP`).
+
+Shapes: B batch, K beam, S source length, T output steps, V target vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from engine.model import load_model
+from engine.runs import RunFolder
+from engine.vocab import BOS, EOS, PAD, UNK, is_chinese, tokenize
+
+BATCH_SIZES = (1, 8, 32, 128, 256)
+LENGTH_STEP = 8
+NEG_INF = -1e9
+SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    score: float  # log-probability / length**alpha (length counts EOS)
+    log_prob: float  # total log-probability
+    ids: list[int]
+    tokens: list[str]
+    attention: np.ndarray | None = None  # filled on request: (len(ids) + 1, source tokens)
+
+
+@dataclass
+class Translation:
+    source: str
+    text: str
+    score: float
+    log_prob: float
+    ids: list[int]
+    tokens: list[str]
+    source_tokens: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # source tokens the model never saw
+    n_best: list[Hypothesis] = field(default_factory=list)
+    attention: np.ndarray | None = None  # (output tokens incl. EOS, source tokens) or None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _round_up(value: int, choices) -> int:
+    return next((c for c in choices if c >= value), value)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class Translator:
+    def __init__(self, run: str | Path | RunFolder, jit_compile: bool = True, warn=_warn):
+        self.run = run if isinstance(run, RunFolder) else RunFolder(run)
+        self.config = self.run.config()
+        self.src_vocab, self.tgt_vocab = self.run.vocabs()
+        self.model = load_model(self.run.model_path())
+        facts = self.run.facts()
+        # Longest sentences seen in training: longer input is split, output is capped.
+        self.max_source_tokens = int(facts.get("max_source_tokens", 64))
+        self.max_output_tokens = int(facts.get("max_target_tokens", 64)) + 2
+        self.jit_compile, self.warn = jit_compile, warn
+        self.target_is_chinese = is_chinese("".join(self.tgt_vocab.tokens[4:200]))
+        self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
+        self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
+        self._forced = tf.function(self._forced_graph, reduce_retracing=True)
+
+    # ------------------------------------------------------------------ graphs
+    def _greedy_graph(self, src, max_steps: int):
+        """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted)."""
+        enc_out, enc_mask, states = self.model.encode(src)
+        batch = tf.shape(src)[0]
+        tokens = tf.fill([batch], BOS)
+        finished = tf.zeros([batch], tf.bool)
+        log_prob = tf.zeros([batch])
+        length = tf.zeros([batch], tf.int32)
+        ids = tf.TensorArray(tf.int32, size=max_steps)
+
+        def body(t, tokens, states, finished, log_prob, length, ids):
+            logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
+            log_probs = tf.nn.log_softmax(logits)
+            chosen = tf.argmax(logits, -1, output_type=tf.int32)
+            chosen = tf.where(finished, PAD, chosen)
+            step_lp = tf.gather(log_probs, chosen, batch_dims=1)
+            live = tf.logical_not(finished)
+            log_prob += tf.where(live, step_lp, 0.0)
+            length += tf.cast(live, tf.int32)
+            finished = tf.logical_or(finished, tf.equal(chosen, EOS))
+            return t + 1, chosen, states, finished, log_prob, length, ids.write(t, chosen)
+
+        def cond(t, tokens, states, finished, *_):
+            return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
+
+        _, _, _, _, log_prob, length, ids = tf.while_loop(
+            cond, body, (tf.constant(0), tokens, states, finished, log_prob, length, ids),
+            maximum_iterations=max_steps,
+        )
+        # Unwritten steps (the loop stopped early) read as PAD.
+        ids = tf.transpose(ids.stack(), (1, 0))
+        return ids, log_prob, length
+
+    def _beam_graph(self, src, beam: int, max_steps: int):
+        """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
+        enc_out, enc_mask, states = self.model.encode(src)
+        batch = tf.shape(src)[0]
+        vocab = self.model.tgt_vocab_size
+        # Every beam of a sentence starts from the same encoder states: tile to (B*K, ...).
+        tile = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
+        enc_out, enc_mask, states = tile(enc_out), tile(enc_mask), [tile(s) for s in states]
+        # Only the first beam is live at the start, so the K beams do not start as copies.
+        scores = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[None], [batch, 1])
+        tokens = tf.fill([batch * beam], BOS)
+        finished = tf.zeros([batch, beam], tf.bool)
+        length = tf.zeros([batch, beam], tf.int32)
+        hyps = tf.zeros([batch, beam, max_steps], tf.int32)
+        # A finished beam may only extend with PAD at no cost, so its score stays fixed.
+        finished_row = tf.one_hot(PAD, vocab, on_value=0.0, off_value=NEG_INF)
+
+        def body(t, tokens, states, scores, finished, length, hyps):
+            logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
+            log_probs = tf.reshape(tf.nn.log_softmax(logits), [batch, beam, vocab])
+            log_probs = tf.where(finished[..., None], finished_row, log_probs)
+            candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
+            scores, flat = tf.math.top_k(candidates, k=beam)  # (B, K)
+            origin, chosen = flat // vocab, flat % vocab
+            # Reorder everything by the beam each candidate extends.
+            rows = tf.reshape(origin + tf.range(batch)[:, None] * beam, [-1])
+            states = [tf.gather(s, rows) for s in states]
+            hyps = tf.gather(hyps, origin, batch_dims=1)
+            was_finished = tf.gather(finished, origin, batch_dims=1)
+            length = tf.gather(length, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
+            hyps += chosen[..., None] * tf.one_hot(t, max_steps, dtype=tf.int32)  # column t = chosen
+            finished = tf.logical_or(was_finished, tf.equal(chosen, EOS))
+            return t + 1, tf.reshape(chosen, [-1]), states, scores, finished, length, hyps
+
+        def cond(t, tokens, states, scores, finished, *_):
+            return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
+
+        _, _, _, scores, _, length, hyps = tf.while_loop(
+            cond, body, (tf.constant(0), tokens, states, scores, finished, length, hyps),
+            maximum_iterations=max_steps,
+        )
+        return hyps, scores, length
+
+    def _forced_graph(self, src, tgt_in):
+        """Teacher-forced pass over chosen outputs → attention weights (B, T, S) (or empty)."""
+        enc_out, enc_mask, states = self.model.encode(src)
+        _, weights = self.model.decode_sequence(tgt_in, enc_out, enc_mask, states)
+        return weights if weights is not None else tf.zeros([0])
+
+    # ------------------------------------------------------------------ preparing input
+    def _pieces(self, text: str) -> tuple[list[str], list[str]]:
+        """Split a too-long input at sentence punctuation; truncate a piece that is still too long."""
+        warnings = []
+        if len(self.src_vocab.encode(text)) <= self.max_source_tokens:
+            return [text], warnings
+        pieces = [p for p in SENTENCE_END.split(text) if p.strip()]
+        out = []
+        for piece in pieces:
+            if len(self.src_vocab.encode(piece)) > self.max_source_tokens:
+                warnings.append(
+                    f"input of {len(self.src_vocab.encode(piece))} tokens truncated to the "
+                    f"{self.max_source_tokens} the model was trained on: {piece[:40]!r}…"
+                )
+            out.append(piece)
+        return out, warnings
+
+    def _batches(self, id_lists: list[list[int]], batch_size: int):
+        """Sort by length, cut into batches, pad each to a bucketed (B, S). Yields (indices, array)."""
+        order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(1, max(len(id_lists[i]) for i in chunk))
+            width = math.ceil(width / LENGTH_STEP) * LENGTH_STEP
+            rows = _round_up(len(chunk), [b for b in BATCH_SIZES if b <= batch_size] + [batch_size])
+            array = np.zeros((rows, width), np.int32)
+            array[len(chunk) :, 0] = UNK  # filler rows: one token, so nothing is fully masked
+            for row, i in enumerate(chunk):
+                array[row, : len(id_lists[i])] = id_lists[i]
+            yield chunk, array
+
+    # ------------------------------------------------------------------ public API
+    def translate(
+        self,
+        sentences: list[str],
+        beam: int = 1,
+        n_best: int = 1,
+        max_len: int | None = None,
+        alpha: float = 1.0,
+        batch_size: int = 256,
+        attention: bool = False,
+    ) -> list[Translation]:
+        """Translate `sentences`; results come back in input order.
+
+        beam: beam size K (1 = greedy); n_best: hypotheses to keep per sentence (≤ K);
+        max_len: most output tokens (default: a little over the longest training target);
+        alpha: length normalisation, score = log-prob / length**alpha.
+        """
+        if beam < 1 or n_best < 1:
+            raise ValueError("beam and n_best must be at least 1")
+        n_best = min(n_best, beam)
+        max_steps = max(1, min(max_len or self.max_output_tokens, 4 * self.max_output_tokens))
+        # Each sentence becomes one or more pieces (long input is split); pieces decode together.
+        pieces, owners, notes = [], [], []
+        for index, sentence in enumerate(sentences):
+            parts, warnings = self._pieces(sentence) if sentence.strip() else ([], [])
+            notes.append(warnings)
+            for warning in warnings:
+                self.warn(warning)
+            pieces.extend(parts)
+            owners.extend([index] * len(parts))
+        id_lists = [self.src_vocab.encode(p)[: self.max_source_tokens] for p in pieces]
+        hyps = self._decode(id_lists, beam, n_best, max_steps, alpha, max(1, batch_size // beam))
+        if attention:
+            self._attach_attention(id_lists, hyps)
+        return [self._assemble(s, [h for h, o in zip(hyps, owners) if o == i], notes[i]) for i, s in enumerate(sentences)]
+
+    def _decode(self, id_lists, beam, n_best, max_steps, alpha, batch_size) -> list[list[Hypothesis]]:
+        results: list[list[Hypothesis]] = [[] for _ in id_lists]
+        for chunk, array in self._batches(id_lists, batch_size):
+            if beam == 1:
+                ids, log_prob, length = self._greedy(tf.constant(array), max_steps)
+                ids, log_prob, length = ids.numpy()[:, None], log_prob.numpy()[:, None], length.numpy()[:, None]
+            else:
+                ids, log_prob, length = (x.numpy() for x in self._beam(tf.constant(array), beam, max_steps))
+            for row, i in enumerate(chunk):
+                hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
+                results[i] = sorted(hyps, key=lambda h: -h.score)[:n_best]
+        return results
+
+    def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:
+        ids = [int(i) for i in ids[: max(int(length), 0)]]
+        ids = ids[: ids.index(EOS)] if EOS in ids else ids
+        tokens = [self.tgt_vocab.tokens[i] if i < len(self.tgt_vocab) else "\ufffd" for i in ids]
+        score = float(log_prob) / max(int(length), 1) ** alpha
+        return Hypothesis(self.tgt_vocab.decode(ids), score, float(log_prob), ids, tokens)
+
+    def _attach_attention(self, id_lists, hyps) -> None:
+        """Attention of each best hypothesis, from one teacher-forced pass over it."""
+        if self.model.attention_layer is None:
+            return
+        for i, (src_ids, options) in enumerate(zip(id_lists, hyps)):
+            best = options[0]
+            tgt_in = np.array([[BOS, *best.ids]], np.int32)
+            weights = self._forced(tf.constant([src_ids or [UNK]], tf.int32), tf.constant(tgt_in)).numpy()
+            best.attention = weights[0, :, : len(src_ids)]  # (len(ids)+1 incl. EOS, S)
+
+    def _assemble(self, source: str, parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
+        """Join the pieces of one input (usually one piece) into its Translation."""
+        source_tokens = tokenize(source, self.src_vocab.level)
+        unknown = self.src_vocab.unknown_tokens(source)
+        if not parts:
+            return Translation(source, "", 0.0, 0.0, [], [], source_tokens, unknown, [], None, warnings)
+        joiner = "" if self.target_is_chinese else " "
+        best = [p[0] for p in parts]
+        ids = [i for h in best for i in h.ids]
+        log_prob = sum(h.log_prob for h in best)
+        tokens = [t for h in best for t in h.tokens]
+        translation = Translation(
+            source, joiner.join(h.text for h in best), sum(h.score for h in best) / len(best), log_prob,
+            ids, tokens, source_tokens, unknown, parts[0] if len(parts) == 1 else best, None, warnings,
+        )
+        if len(parts) == 1:
+            translation.attention = best[0].attention
+        return translation
+
+    def warm_up(self, beam: int = 1) -> float:
+        """Compile the single-sentence graph now (the chat does this while the user types)."""
+        started = time.perf_counter()
+        self.translate(["warm up"], beam=beam)
+        return time.perf_counter() - started

@@ -1,0 +1,220 @@
+"""`seq2seq-train` and `seq2seq-eval`: argument parsing → engine calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.config import PRESETS, RunConfig, preset
+from repl.console import UsageError, console, import_tensorflow, key_value_table, run_main
+
+# ----------------------------------------------------------------------------------------------
+# seq2seq-train
+
+# option → (config field, type, help); defaults come from the preset and are shown in --help.
+TRAIN_OPTIONS = {
+    "--corpus": ("corpus", str, "named corpus (downloaded once: cmn-eng, fra-eng, …), a local Anki .txt/.zip, or 'addition'"),
+    "--max-pairs": ("max_pairs", int, "use only the first N pairs"),
+    "--max-len": ("max_len", int, "drop training pairs longer than N tokens on either side"),
+    "--level": ("level", str, "tokens: char, or word (Latin words; CJK characters one token each)"),
+    "--min-freq": ("min_freq", int, "rarer tokens become <unk>"),
+    "--cell": ("cell", str, "recurrent cell: lstm or gru"),
+    "--layers": ("layers", int, "stacked recurrent layers in encoder and decoder"),
+    "--units": ("units", int, "recurrent units (the state size)"),
+    "--embed-dim": ("embed_dim", int, "embedding size"),
+    "--dropout": ("dropout", float, "dropout on embeddings and between layers"),
+    "--attention": ("attention", str, "none, luong (multiplicative) or bahdanau (additive)"),
+    "--optimizer": ("optimizer", str, "rmsprop or adam"),
+    "--learning-rate": ("learning_rate", float, "initial learning rate"),
+    "--label-smoothing": ("label_smoothing", float, "label smoothing of the token loss"),
+    "--batch-size": ("batch_size", int, "sentence pairs per step"),
+    "--epochs": ("epochs", int, "epochs to train (with --resume: extend a finished run to N)"),
+    "--patience": ("patience", int, "stop after N epochs without better val_loss (0: never)"),
+    "--lr-patience": ("lr_patience", int, "halve the learning rate after N epochs without progress (0: never)"),
+    "--backup-every": ("backup_every", int, "steps between resumable backups (a crash loses at most N)"),
+    "--max-minutes": ("max_minutes", float, "stop after the epoch that passes this training time"),
+    "--seed": ("seed", int, "seed for the split, batch order and initial weights"),
+    "--distribute": ("distribute", str, "none, or mirrored (all local GPUs, or all logical CPUs)"),
+}
+TRAIN_FLAGS = {
+    "--reverse": ("reverse", "train the other direction (target → source)"),
+    "--bidirectional": ("bidirectional", "bidirectional encoder"),
+    "--no-teacher-forcing": ("teacher_forcing", "feed the decoder its own previous prediction while training"),
+    "--skip-bad-lines": ("skip_bad_lines", "skip and count malformed corpus lines instead of stopping"),
+}
+
+
+def train_parser() -> argparse.ArgumentParser:
+    default = preset("default")
+    parser = argparse.ArgumentParser(
+        prog="seq2seq-train",
+        description="Train an encoder–decoder translation model into a run folder under checkpoints/, "
+        "or resume one. Option defaults come from the preset (shown for --preset default).",
+    )
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration (default: default)")
+    parser.add_argument("--run", help="run folder name or path (default: checkpoints/run-<date>-<time>)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last backup (or extend it with --epochs)")
+    for option, (name, kind, text) in TRAIN_OPTIONS.items():
+        parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {getattr(default, name)})")
+    for option, (name, text) in TRAIN_FLAGS.items():
+        parser.add_argument(option, dest=name, action="store_true", default=None, help=text)
+    return parser
+
+
+def config_from_args(args) -> RunConfig:
+    overrides = {name: getattr(args, name) for name, *_ in TRAIN_OPTIONS.values() if getattr(args, name) is not None}
+    for option, (name, _) in TRAIN_FLAGS.items():
+        if getattr(args, name):
+            overrides[name] = option != "--no-teacher-forcing"
+    try:
+        return preset(args.preset, **overrides)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def train_main(argv=None) -> int:
+    parser = train_parser()
+    args = parser.parse_args(argv)
+
+    def main():
+        from engine.runs import RunFolder
+
+        if args.resume:
+            run = RunFolder(args.resume)
+            if not run.config_path.exists():
+                raise UsageError(f"{run.path}: not a run folder (no config.json)")
+            import_tensorflow()
+            from engine.train import resume
+
+            resume(run, epochs=args.epochs)
+        else:
+            config = config_from_args(args)
+            run = RunFolder.new(args.run)
+            if run.config_path.exists():
+                raise UsageError(f"{run.path} already holds a run; use --resume {run.path} or another --run")
+            import_tensorflow()
+            from engine.train import train
+
+            train(config, run)
+        console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
+
+    return run_main(main)
+
+
+# ----------------------------------------------------------------------------------------------
+# seq2seq-eval
+
+
+def eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seq2seq-eval",
+        description="Score a run on its held-out split (or on your own files) with sacrebleu BLEU and chrF.",
+    )
+    parser.add_argument("run", nargs="?", help="run folder (default: the shipped default model, else the newest run)")
+    parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
+    parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
+    parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
+    parser.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy; default: 4)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default: 1.0)")
+    parser.add_argument("--max-sentences", type=int, help="score only the first N sources")
+    parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
+    return parser
+
+
+def read_lines(path: str) -> list[str]:
+    from engine.corpus import CorpusError
+
+    with open(path, "rb") as handle:
+        lines = []
+        for number, raw in enumerate(handle, start=1):
+            try:
+                lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError as err:
+                raise CorpusError(f"{path}:{number}: not valid UTF-8 (byte {err.start + 1})") from err
+    return lines
+
+
+def resolve_run(name: str | None):
+    from engine.runs import RunFolder, find_default_run
+
+    run = RunFolder(name) if name else find_default_run()
+    if run is None:
+        raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
+    if not run.is_run():
+        raise UsageError(f"{run.path}: not a trained run folder (needs config.json and best.keras)")
+    return run
+
+
+def held_out(run, split_name: str):
+    from engine.corpus import load_pairs, split_pairs
+    from engine.evaluate import group_references
+
+    config = run.config()
+    pairs, _ = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
+    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
+    return group_references(getattr(split, split_name))
+
+
+def print_report(report: dict, title: str) -> None:
+    from rich.table import Table
+
+    console.print(key_value_table(title, [
+        ("BLEU", report["bleu"]), ("chrF", report["chrf"]), ("sentences", report["sentences"]),
+        ("references", report["references"]), ("beam", report["decoding"]["beam"]),
+        ("seconds", report["seconds"]), ("BLEU signature", report["bleu_signature"]),
+        ("chrF signature", report["chrf_signature"]),
+    ]))
+    table = Table(title="examples (sentence chrF)", title_justify="left")
+    for column in ("", "source", "translation", "reference", "chrF"):
+        table.add_column(column)
+    for kind, rows in report["examples"].items():
+        for row in rows:
+            table.add_row(kind, row["source"], row["translation"], " | ".join(row["references"]), str(row["chrf"]))
+    console.print(table)
+
+
+def eval_main(argv=None) -> int:
+    args = eval_parser().parse_args(argv)
+
+    def main():
+        if bool(args.src) != bool(args.refs):
+            raise UsageError("--src and --refs go together")
+        if args.beam < 1:
+            raise UsageError("--beam must be at least 1")
+        run = resolve_run(args.run)
+        if args.src:
+            sources = read_lines(args.src)
+            references = [line.split("\t") for line in read_lines(args.refs)]
+            if len(sources) != len(references):
+                raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
+            split_name = f"files:{Path(args.src).name}"
+        else:
+            sources, references = held_out(run, args.split)
+            split_name = args.split
+        if args.max_sentences:
+            sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+        import_tensorflow()
+        from engine.evaluate import evaluate
+        from engine.translate import Translator
+
+        with console.status(f"translating {len(sources):,} sentences with beam {args.beam}…"):
+            report = evaluate(Translator(run), sources, references, beam=args.beam, alpha=args.alpha)
+        report = {"split": split_name, "run": str(run.path), **report}
+        print_report(report, f"{run.path.name} on {split_name}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        if not args.no_record:
+            from engine.runs import write_atomic
+
+            recorded = run.evaluation()
+            recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
+            write_atomic(run.eval_path, json.dumps(recorded, indent=2, ensure_ascii=False))
+
+    return run_main(main)
+
+
+if __name__ == "__main__":
+    sys.exit(train_main())

@@ -1,0 +1,82 @@
+"""The one stderr console every tool shares, and the exit-code conventions.
+
+stdout carries translations only; progress, tables, warnings and errors go to stderr.
+Exit codes: 0 ok, 1 runtime error, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or a missing model: exit code 2."""
+
+
+def error(message: str) -> None:
+    """One line on stderr, no traceback."""
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+
+
+@contextlib.contextmanager
+def quiet_stderr_fd():
+    """Silence C++ libraries writing straight to file descriptor 2 (TensorFlow's import-time
+    banners), while Python's own sys.stderr keeps working through a duplicate."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras once, without their start-up noise."""
+    import engine  # noqa: F401  (sets the quiet defaults)
+
+    with quiet_stderr_fd():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def run_main(main) -> int:
+    """Run a tool's main, turning expected failures into one-line errors and exit codes."""
+    from engine.corpus import CorpusError
+
+    try:
+        return main() or EXIT_OK
+    except UsageError as err:
+        error(str(err))
+        return EXIT_USAGE
+    except (CorpusError, FileNotFoundError, ValueError, OSError) as err:
+        error(str(err))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
