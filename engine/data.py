@@ -7,9 +7,17 @@ Bucketing and resumability: pairs are sorted by length once (ties broken by a se
 cut into fixed batches, so each batch holds sentences of similar length. Every epoch visits the
 same batches in an order drawn from (seed, epoch). A resumed run therefore knows exactly which
 batches an interrupted epoch still has to see, and `skip` starts there.
+
+For training, `dataset()` is one endless stream of epochs and `fit` gets `steps_per_epoch`: Keras
+then keeps one iterator for the whole fit, never runs dry, and the stream itself knows the epoch.
+(With a finite dataset of unknown length Keras makes a failing extra call at each epoch's end
+that still advances the optimizer's step counter, and it builds the next epoch's iterator before
+`on_epoch_begin`, so neither callbacks nor iterator counts can steer the order reliably.)
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import tensorflow as tf
@@ -61,7 +69,6 @@ class BatchPlan:
         lengths = np.array([max(len(s), len(t)) for s, t in zip(sources, targets)])
         order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, ties shuffled
         self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        self.epoch, self.skip = 0, 0  # set by the training loop before each epoch
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -71,20 +78,24 @@ class BatchPlan:
             return np.arange(len(self.batches))
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.batches))
 
-    def _indices(self):
-        """Generator: the example indices of each batch still due in the current epoch."""
-        for b in self.batch_order(self.epoch)[self.skip :]:
-            yield self.batches[b]
-
-    def dataset(self) -> tf.data.Dataset:
-        """One epoch (from `self.skip`) of ((source, decoder input), target, weight) batches."""
+    def dataset(self, first_epoch: int = 0, skip: int = 0, epochs: int | None = None) -> tf.data.Dataset:
+        """((source, decoder input), target, weight) batches of epochs first_epoch, first_epoch+1, …
+        (`epochs` of them, or endlessly); the first epoch starts `skip` batches in."""
         src, tgt = self._src, self._tgt
-        indices = tf.data.Dataset.from_generator(
-            self._indices, output_signature=tf.TensorSpec([None], tf.int64)
-        )
+        epoch_numbers = itertools.count(first_epoch) if epochs is None else range(first_epoch, first_epoch + epochs)
+
+        def batch_indices():
+            for epoch in epoch_numbers:
+                for b in self.batch_order(epoch)[skip if epoch == first_epoch else 0 :]:
+                    yield self.batches[b]
+
+        indices = tf.data.Dataset.from_generator(batch_indices, output_signature=tf.TensorSpec([None], tf.int64))
         batches = indices.map(
             lambda idx: (tf.gather(src, idx).to_tensor(), tf.gather(tgt, idx).to_tensor()),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        return batches.map(_to_model_inputs).prefetch(tf.data.AUTOTUNE)
+        batches = batches.map(_to_model_inputs)
+        if epochs is not None:  # a finite stream declares its length (validation needs no guessing)
+            batches = batches.apply(tf.data.experimental.assert_cardinality(epochs * len(self) - skip))
+        return batches.prefetch(tf.data.AUTOTUNE)

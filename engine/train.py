@@ -10,7 +10,6 @@ import math
 import os
 import shutil
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -95,14 +94,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     Every `save_freq` steps and at each epoch's end it writes the weights with the optimizer's
     state (Keras' `save_weights` includes the optimizer) to a new file, then atomically points
-    `latest.json` at it with (epoch, step in epoch). On restart it builds the optimizer, restores
-    both, and tells the batch plan to skip the steps the interrupted epoch already did, so the
-    data order is the one an uninterrupted run would have seen.
+    `latest.json` at it with (epoch, step in epoch). `restore` loads both back; training then
+    skips the steps the interrupted epoch already did, so the data order is the one an
+    uninterrupted run sees. The folder is removed by `finish` once the whole run is done.
     """
 
-    def __init__(self, backup_dir, save_freq: int, plan: BatchPlan):
+    def __init__(self, backup_dir, save_freq: int):
         super().__init__(str(backup_dir), save_freq=save_freq)
-        self.dir, self.plan = Path(backup_dir), plan
+        self.dir = Path(backup_dir)
         self.epoch, self.step, self.since_save = 0, 0, 0
         self.resume_at = (None, 0)
 
@@ -110,20 +109,23 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         pointer = self.dir / "latest.json"
         return json.loads(pointer.read_text()) if pointer.exists() else None
 
-    def on_train_begin(self, logs=None):
+    def restore(self, model) -> tuple[int, int] | None:
+        """Load the latest backup into `model` (optimizer included); returns (epoch, step)."""
         state = self.state()
         if state is None:
-            return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self.dir / state["weights"])
-        self.model._initial_epoch = state["epoch"]
+            return None
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.dir / state["weights"])
         self.resume_at = (state["epoch"], state["step"])
+        return self.resume_at
+
+    def on_train_begin(self, logs=None):
+        pass  # restoring happens before fit, in `restore`
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.since_save = epoch, 0
         self.step = self.resume_at[1] if epoch == self.resume_at[0] else 0
-        self.plan.epoch, self.plan.skip = epoch, self.step
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -147,6 +149,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 old.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):
+        pass  # the backup must outlive the partial-epoch fit; see `finish`
+
+    def finish(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -172,9 +177,10 @@ class RichProgress(keras.callbacks.Callback):
     """Progress on stderr (epoch, step, loss, speed, ETA) instead of Keras' stdout bar, and one
     summary line per epoch."""
 
-    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int):
+    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)):
         super().__init__()
         self.steps, self.epochs, self.batch_size = steps_per_epoch, epochs, batch_size
+        self.resume_at = resume_at
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -191,7 +197,10 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.started, self.seen = time.perf_counter(), 0
         label = f"{epoch + 1}/{self.epochs}"
-        self.task = self.progress.add_task("train", total=self.steps, epoch=label, loss=math.nan, speed=0.0)
+        done = self.resume_at[1] if epoch == self.resume_at[0] else 0
+        self.task = self.progress.add_task(
+            "train", total=self.steps, completed=done, epoch=label, loss=math.nan, speed=0.0
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
@@ -272,10 +281,10 @@ def best_val_loss(run: RunFolder) -> float | None:
     return min(values) if values else None
 
 
-def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, has_valid: bool, resuming: bool):
+def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: ResumableBackup, has_valid: bool, resuming: bool):
     monitor = "val_loss" if has_valid else "loss"
     callbacks = [
-        ResumableBackup(run.backup_dir, config.backup_every, plan),
+        backup,
         AtomicModelCheckpoint(
             run.best_path, inference_only=True, monitor=monitor, save_best_only=True,
             initial_value_threshold=best_val_loss(run) if resuming and has_valid else None,
@@ -283,7 +292,7 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, has_valid
         AtomicModelCheckpoint(run.last_path, save_best_only=False),
         keras.callbacks.CSVLogger(str(run.metrics_path), append=resuming),
         RunBookkeeping(run, config.max_minutes),
-        RichProgress(len(plan), config.epochs, config.batch_size),
+        RichProgress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
@@ -300,21 +309,33 @@ def count_params(model) -> int:
 # Entry points
 
 
-# The batch plan's epochs have no declared length, so Keras learns it by running out of data.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
-
-
 def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, initial_epoch: int, resuming: bool):
-    callbacks = make_callbacks(config, run, plan, valid_plan is not None, resuming)
-    model.fit(
-        plan.dataset(),
-        validation_data=valid_plan.dataset() if valid_plan is not None else None,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # the batch plan orders the data itself
-        verbose=0,
-    )
+    """Fit from `initial_epoch`, or from the backup's (epoch, step) when there is one.
+
+    A mid-epoch resume first finishes the interrupted epoch in a fit of its own (Keras learns an
+    epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
+    """
+    backup = ResumableBackup(run.backup_dir, config.backup_every)
+    resume_at = backup.restore(model)
+    epoch, skip = resume_at if resume_at is not None else (initial_epoch, 0)
+    callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming)
+    phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
+    for first, last, skip in phases:
+        if first >= last:
+            continue
+        model.fit(
+            plan.dataset(first, skip),
+            steps_per_epoch=len(plan) - skip,
+            validation_data=valid_plan.dataset(epochs=1) if valid_plan is not None else None,
+            epochs=last,
+            initial_epoch=first,
+            callbacks=callbacks,
+            shuffle=False,  # the batch plan orders the data itself
+            verbose=0,
+        )
+        if model.stop_training:
+            break
+    backup.finish()
     return model
 
 
@@ -362,4 +383,4 @@ def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
             model.load_weights(run.last_path)
     start = "its backup" if interrupted else (f"epoch {done}" if run.last_path.exists() else "the start")
     console.print(f"resuming {run.path} from {start}, up to {config.epochs} epochs")
-    return _fit(config, run, plan, valid_plan, model, 0 if interrupted else done, resuming=True)
+    return _fit(config, run, plan, valid_plan, model, done, resuming=True)

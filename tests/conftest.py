@@ -1,0 +1,113 @@
+"""Shared fixtures: an isolated environment, toy corpora made on the spot, and small models
+trained once per session (seconds each) for the translator, chat and batch tests."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REAL_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "cmn-eng" / "cmn.txt"
+needs_corpus = pytest.mark.skipif(
+    not REAL_CORPUS.exists(), reason=f"real corpus not found at {REAL_CORPUS} (it lives in ../shared, never in the repo)"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory):
+    """Runs, corpora caches and chat history go to temporary folders, never the user's."""
+    root = tmp_path_factory.mktemp("env")
+    saved = dict(os.environ)
+    os.environ.update(
+        SEQ2SEQ_CHECKPOINTS=str(root / "checkpoints"),
+        SEQ2SEQ_CORPORA=str(root / "corpora"),
+        SEQ2SEQ_HISTORY=str(root / "history"),
+        XDG_CACHE_HOME=str(root / "cache"),
+        XDG_STATE_HOME=str(root / "state"),
+    )
+    os.environ.pop("SEQ2SEQ_MODEL", None)
+    import engine  # noqa: F401  (quiet TensorFlow defaults before anything imports it)
+
+    yield root
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def script(name: str) -> str:
+    """The installed console script beside this interpreter."""
+    path = Path(sys.executable).parent / name
+    assert path.exists(), f"{name} is not installed (pip install -e .)"
+    return str(path)
+
+
+def run_script(name: str, *args, input: str | bytes | None = None, env=None, timeout=300, cwd=None):
+    text = not isinstance(input, bytes)
+    return subprocess.run(
+        [script(name), *map(str, args)], input=input, capture_output=True, text=text,
+        env={**os.environ, **(env or {})}, timeout=timeout, cwd=cwd,
+    )
+
+
+def reversal_lines(count: int, alphabet: str = "abcdef", lengths=(2, 5), seed: int = 0) -> list[str]:
+    """Distinct `word<TAB>drow` lines: the toy task every quick test trains on."""
+    rng = random.Random(seed)
+    lines: set[str] = set()
+    while len(lines) < count:
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(*lengths)))
+        lines.add(f"{word}\t{word[::-1]}")
+    return sorted(lines)
+
+
+@pytest.fixture(scope="session")
+def reversal_corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "reverse.txt"
+    path.write_text("\n".join(reversal_lines(3000)) + "\n", encoding="utf-8")
+    return path
+
+
+def train_toy(path: Path, corpus: Path, **overrides):
+    from engine.config import RunConfig
+    from engine.runs import RunFolder
+    from engine.train import train
+
+    settings = dict(
+        corpus=str(corpus), units=64, embed_dim=16, optimizer="adam", learning_rate=1e-2,
+        epochs=6, patience=0, batch_size=32,
+    )
+    config = RunConfig(**{**settings, **overrides})
+    run = RunFolder(path)
+    train(config, run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def toy_run(tmp_path_factory, reversal_corpus):
+    """A plain LSTM (the tutorial's architecture, small) that reverses short strings."""
+    return train_toy(tmp_path_factory.mktemp("runs") / "toy", reversal_corpus)
+
+
+@pytest.fixture(scope="session")
+def toy_attention_run(tmp_path_factory, reversal_corpus):
+    """A GRU with a bidirectional encoder and Luong attention on the same task."""
+    return train_toy(
+        tmp_path_factory.mktemp("runs") / "toy-attention", reversal_corpus,
+        cell="gru", attention="luong", bidirectional=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def toy_word_run(tmp_path_factory):
+    """A word-level model: English-like words in, the same words reversed in order out."""
+    rng = random.Random(1)
+    words = ["red", "blue", "cat", "dog", "runs", "sees", "a", "the", "big", "small"]
+    lines = set()
+    while len(lines) < 1500:
+        sentence = [rng.choice(words) for _ in range(rng.randint(1, 4))]
+        lines.add(" ".join(sentence) + ".\t" + " ".join(reversed(sentence)) + ".")
+    corpus = tmp_path_factory.mktemp("corpus") / "words.txt"
+    corpus.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
+    return train_toy(tmp_path_factory.mktemp("runs") / "toy-word", corpus, level="word", epochs=4)
