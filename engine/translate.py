@@ -140,7 +140,7 @@ class Translator:
             origin, chosen = flat // vocab, flat % vocab
             # Reorder everything by the beam each candidate extends.
             rows = tf.reshape(origin + tf.range(batch)[:, None] * beam, [-1])
-            states = [tf.gather(s, rows) for s in states]
+            states = [tf.ensure_shape(tf.gather(s, rows), s.shape) for s in states]
             hyps = tf.gather(hyps, origin, batch_dims=1)
             was_finished = tf.gather(finished, origin, batch_dims=1)
             length = tf.gather(length, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
