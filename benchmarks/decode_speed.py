@@ -1,0 +1,173 @@
+"""Decoding speed: the tutorial's step-by-step `predict()` loop against our compiled decoder, on
+the same trained weights, in one process.
+
+Model: the tutorial's size (LSTM 256, no attention, character level). Pass --run to use a trained
+run; without it the script first trains one with the `tutorial` preset on the whole corpus for
+--epochs epochs (so its outputs have realistic lengths) in a temporary folder.
+
+Figures: single-sentence greedy latency p50/p90 (ms), batch throughput (sentences/s) for greedy
+and beam 4, peak RSS, the model's FLOPs per sentence, and the machine's matrix-multiply rate
+measured in the same run, so the decoder's share of the arithmetic limit shows.
+
+    python benchmarks/decode_speed.py [--run DIR] [--sentences 1000] [--tutorial-sentences 100]
+
+Progress goes to stderr; the last line of stdout is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "cmn-eng" / "cmn.txt"
+
+
+def log(message: str) -> None:
+    print(f"[decode_speed] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values, q):
+    import numpy as np
+
+    return round(float(np.percentile(values, q)) * 1000, 3)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """This machine's float32 matrix-multiply rate through TensorFlow."""
+    import tensorflow as tf
+
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    tf.linalg.matmul(a, b).numpy()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        c = tf.linalg.matmul(a, b)
+    c.numpy()
+    return round(2 * n**3 * repeats / (time.perf_counter() - started) / 1e9, 1)
+
+
+def flops_per_sentence(model, source_tokens: float, output_steps: float) -> float:
+    """Multiply-adds ×2 of the encoder per source token and the decoder per output step."""
+    e, u, v = model.embed_dim, model.units, model.tgt_vocab_size
+    gates = 4 if model.cell_kind == "lstm" else 3
+    recurrent = 2 * gates * u * (e + u)
+    decoder_step = recurrent + 2 * u * v
+    return source_tokens * recurrent * model.num_layers + output_steps * decoder_step
+
+
+def train_quick_run(corpus: str, epochs: int, folder: Path):
+    from engine.config import preset
+    from engine.runs import RunFolder
+    from engine.train import train
+
+    log(f"training a tutorial-size model for {epochs} epochs on the whole corpus…")
+    config = preset("tutorial", corpus=corpus, max_pairs=None, epochs=epochs)
+    run = RunFolder(folder)
+    train(config, run)
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", help="trained run folder (tutorial size); default: train one first")
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--tutorial-sentences", type=int, default=100, help="the tutorial loop is slow: time this many")
+    args = parser.parse_args()
+
+    import engine  # noqa: F401
+    import numpy as np
+
+    from engine.corpus import load_pairs, split_pairs
+    from engine.evaluate import group_references
+    from engine.reference import StepByStepDecoder
+    from engine.runs import RunFolder
+    from engine.translate import Translator
+
+    run = RunFolder(args.run) if args.run else train_quick_run(args.corpus, args.epochs, Path(tempfile.mkdtemp()) / "tutorial")
+    config = run.config()
+    pairs, _ = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
+    sources, _ = group_references(split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test)
+    sources = (sources * (1 + args.sentences // max(len(sources), 1)))[: args.sentences]
+    translator = Translator(run)
+    model = translator.model
+    log(f"{len(sources)} test sentences; model {model.cell_kind} {model.units}, attention {model.attention_kind}")
+
+    # --- the tutorial: one predict() per output token, one sentence at a time
+    tutorial = StepByStepDecoder(model)
+    tutorial.decode(translator.src_vocab.encode(sources[0]), translator.max_output_tokens)  # build
+    times = []
+    for sentence in sources[: args.tutorial_sentences]:
+        started = time.perf_counter()
+        tutorial.decode(translator.src_vocab.encode(sentence)[: translator.max_source_tokens], translator.max_output_tokens)
+        times.append(time.perf_counter() - started)
+    tutorial_figures = {
+        "sentences_timed": len(times),
+        "latency_p50_ms": percentile(times, 50),
+        "latency_p90_ms": percentile(times, 90),
+        "sentences_per_s": round(len(times) / sum(times), 2),
+    }
+    log(f"tutorial loop: {tutorial_figures}")
+
+    # --- ours: compile every shape first (what a long-running chat or batch job has done)
+    started = time.perf_counter()
+    for sentence in sources:
+        translator.translate([sentence])
+    translator.translate(sources)
+    translator.translate(sources, beam=4)
+    warm_up_s = time.perf_counter() - started
+    times = []
+    for sentence in sources:
+        started = time.perf_counter()
+        translator.translate([sentence])
+        times.append(time.perf_counter() - started)
+    single = {"latency_p50_ms": percentile(times, 50), "latency_p90_ms": percentile(times, 90)}
+    throughput = {}
+    for beam in (1, 4):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            results = translator.translate(sources, beam=beam)
+            best = min(best, time.perf_counter() - started)
+        throughput[f"beam{beam}_sentences_per_s"] = round(len(sources) / best, 1)
+        if beam == 1:
+            greedy_results = results
+    log(f"ours: {single} {throughput} (compilation and warm-up {warm_up_s:.1f}s)")
+
+    source_tokens = np.mean([min(len(translator.src_vocab.encode(s)), translator.max_source_tokens) for s in sources])
+    output_steps = np.mean([len(r.ids) + 1 for r in greedy_results])
+    flops = flops_per_sentence(model, source_tokens, output_steps)
+    peak = matmul_gflops()
+    achieved = flops * throughput["beam1_sentences_per_s"] / 1e9
+    summary = {
+        "benchmark": "decode_speed",
+        "machine": f"{os.cpu_count()} CPU cores",
+        "run": str(run.path),
+        "model": {"cell": model.cell_kind, "units": model.units, "attention": model.attention_kind, "target_vocab": model.tgt_vocab_size},
+        "tutorial": tutorial_figures,
+        "ours": {**single, **throughput, "warm_up_s": round(warm_up_s, 1)},
+        "latency_speedup_p50": round(tutorial_figures["latency_p50_ms"] / single["latency_p50_ms"], 1),
+        "throughput_speedup_greedy": round(throughput["beam1_sentences_per_s"] / tutorial_figures["sentences_per_s"], 1),
+        "beam4_over_greedy": round(throughput["beam4_sentences_per_s"] / throughput["beam1_sentences_per_s"], 3),
+        "mean_source_tokens": round(float(source_tokens), 1),
+        "mean_output_steps": round(float(output_steps), 1),
+        "mflops_per_sentence": round(flops / 1e6, 2),
+        "matmul_gflops_per_s": peak,
+        "greedy_gflops_per_s": round(achieved, 1),
+        "greedy_share_of_matmul_rate": round(achieved / peak, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

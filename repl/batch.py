@@ -1,0 +1,254 @@
+"""`seq2seq-batch INPUT -o OUTPUT`: translate a file line by line, streaming, losing nothing.
+
+Exactly one output line per input line, in order (a blank line stays blank). Input is read and
+translated in chunks, so memory stays flat whatever the file size. The output is written to a
+temporary file beside OUTPUT and renamed over it only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from repl.console import UsageError, console, import_tensorflow, key_value_table, run_main
+
+CHUNK_LINES = 2048  # lines read, translated and written at a time
+SAMPLE_ROWS = 5
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seq2seq-batch",
+        description="Translate a text file line by line: one output line per input line, in order.",
+    )
+    p.add_argument("input", metavar="INPUT", help="text file, one sentence a line ('-' for stdin)")
+    p.add_argument("-o", "--output", default="-", help="output file ('-' or absent: stdout)")
+    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default: 1, greedy)")
+    p.add_argument("--batch-size", type=int, default=256, help="sentences decoded together (default: 256)")
+    p.add_argument("--format", choices=("txt", "tsv", "jsonl"), default="txt", help="txt: translations; tsv/jsonl: source, translation, score")
+    p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
+    p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
+    p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
+    p.add_argument("--quiet", action="store_true", help="no progress or tables on stderr")
+    return p
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading and writing
+
+
+def decoded_lines(handle, name: str, errors: str):
+    """Yield text lines (no line ending) of a binary stream; BOM and CRLF handled; a line that
+    is not UTF-8 stops with an error naming it, unless errors='replace'."""
+    from engine.corpus import CorpusError
+
+    for number, raw in enumerate(handle, start=1):
+        encoding = "utf-8-sig" if number == 1 else "utf-8"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as err:
+            if errors != "replace":
+                raise CorpusError(f"{name}:{number}: not valid UTF-8 (byte {err.start + 1}); use --errors replace to replace such bytes") from err
+            text = raw.decode(encoding, errors="replace")
+        yield text.rstrip("\r\n")
+
+
+def chunks(lines, size: int):
+    chunk = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def format_line(kind: str, number: int, source: str, result) -> str:
+    text = result.text
+    score = round(result.score, 4) if source.strip() else None
+    if kind == "txt":
+        return text
+    if kind == "tsv":
+        clean = lambda s: s.replace("\t", " ")  # noqa: E731  (a tab would shift the columns)
+        return "" if not source.strip() else f"{clean(source)}\t{clean(text)}\t{score}"
+    return json.dumps({"line": number, "source": source, "translation": text, "score": score}, ensure_ascii=False)
+
+
+class AtomicOutput:
+    """A temporary file beside the target, renamed over it on success, removed on failure."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        fd, self.tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def commit(self):
+        self.handle.close()
+        os.replace(self.tmp, self.target)
+
+    def discard(self):
+        self.handle.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks done before TensorFlow is loaded (they answer at once)
+
+
+def check_paths(args) -> None:
+    if args.beam < 1 or args.batch_size < 1:
+        raise UsageError("--beam and --batch-size must be at least 1")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise UsageError(f"{args.input}: no such file")
+    if args.refs and not Path(args.refs).is_file():
+        raise UsageError(f"{args.refs}: no such file")
+    if args.output != "-":
+        output = Path(args.output)
+        if args.input != "-" and output.exists() and output.resolve() == Path(args.input).resolve():
+            raise UsageError(f"{args.output}: OUTPUT is INPUT; translating a file onto itself would lose it")
+        if output.exists() and not args.force:
+            raise UsageError(f"{args.output} exists; use --force to overwrite it")
+        if not output.parent.exists():
+            raise UsageError(f"{output.parent}: no such directory")
+
+
+def count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    count, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
+
+
+def translate_stream(args, translator, lines, write, progress=None, task=None) -> dict:
+    """Translate `lines` chunk by chunk, writing one output line per input line."""
+    stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "samples": [], "hypotheses": []}
+    number, started = 0, time.perf_counter()
+    for chunk in chunks(lines, CHUNK_LINES):
+        results = translator.translate(chunk, beam=args.beam, batch_size=args.batch_size)
+        for source, result in zip(chunk, results):
+            number += 1
+            blank = not source.strip()
+            stats["blank"] += blank
+            stats["unseen"] += bool(result.unknown)
+            stats["long"] += bool(result.warnings)
+            if not blank and len(stats["samples"]) < SAMPLE_ROWS:
+                stats["samples"].append((source, result.text))
+            if args.refs:
+                stats["hypotheses"].append(result.text)
+            write(format_line(args.format, number, source, result) + "\n")
+        stats["lines"] = number
+        if progress is not None:
+            rate = number / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=len(chunk), rate=f"{rate:,.0f} lines/s")
+    return stats
+
+
+def summary_tables(stats: dict, seconds: float, scores: dict | None):
+    translated = stats["lines"] - stats["blank"]
+    rows = [
+        ("lines", f"{stats['lines']:,}"),
+        ("blank lines", f"{stats['blank']:,}"),
+        ("lines with unseen tokens", f"{stats['unseen']:,}"),
+        ("long lines split or truncated", f"{stats['long']:,}"),
+        ("seconds", f"{seconds:.2f}"),
+        ("sentences/s", f"{translated / seconds:,.0f}" if seconds > 0 else "-"),
+    ]
+    if scores:
+        rows += [("BLEU", scores["bleu"]), ("chrF", scores["chrf"]), ("BLEU signature", scores["bleu_signature"]), ("chrF signature", scores["chrf_signature"])]
+    tables = [key_value_table("seq2seq-batch", rows)]
+    if stats["samples"]:
+        samples = Table(title="samples", title_justify="left")
+        samples.add_column("source")
+        samples.add_column("translation")
+        for source, text in stats["samples"]:
+            samples.add_row(source, text)
+        tables.append(samples)
+    return tables
+
+
+def score_against_refs(args, hypotheses: list[str], sources_count: int) -> dict:
+    from engine.evaluate import score
+
+    with open(args.refs, "rb") as handle:
+        references = [line.split("\t") for line in decoded_lines(handle, args.refs, args.errors)]
+    if len(references) != sources_count:
+        raise UsageError(f"{args.refs} has {len(references)} lines but the input has {sources_count}")
+    kept = [(h, r) for h, r in zip(hypotheses, references) if any(x.strip() for x in r)]
+    return score([h for h, _ in kept], [r for _, r in kept])
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C, so the temporary output is removed
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+
+    def run():
+        from repl.cli import resolve_run
+
+        check_paths(args)
+        run_folder = resolve_run(args.model)
+        total = count_lines(args.input)
+        import_tensorflow()
+        from engine.translate import Translator
+
+        warnings = []
+        translator = Translator(run_folder, warn=warnings.append)
+        source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
+        output = None if args.output == "-" else AtomicOutput(Path(args.output))
+        write = sys.stdout.write if output is None else output.handle.write
+        progress = Progress(
+            TextColumn("translating"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            console=console, transient=True, disable=args.quiet,
+        )
+        started = time.perf_counter()
+        try:
+            with progress:
+                task = progress.add_task("lines", total=total, rate="")
+                stats = translate_stream(args, translator, decoded_lines(source, args.input, args.errors), write, progress, task)
+            scores = score_against_refs(args, stats["hypotheses"], stats["lines"]) if args.refs else None
+            if output is not None:
+                output.commit()
+            else:
+                sys.stdout.flush()
+        except BaseException:
+            if output is not None:
+                output.discard()
+            raise
+        finally:
+            if source is not sys.stdin.buffer:
+                source.close()
+        seconds = time.perf_counter() - started
+        if not args.quiet:
+            for warning in warnings[:3]:
+                console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            for table in summary_tables(stats, seconds, scores):
+                console.print(table)
+
+    return run_main(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""`seq2seq-chat`: type a sentence, read its translation.
+
+On a terminal: one prompt_toolkit `PromptSession` with file history (0600), auto-suggestion from
+history, Ctrl-R search, slash commands with completion. The prompt appears at once; TensorFlow and
+the model load in a background thread, and a line entered before they are ready waits behind a
+spinner. With stdin not a terminal: no prompt and no colours, one output line per input line on
+stdout, so `echo "Hello." | seq2seq-chat` works in a pipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.history import FileHistory
+from rich.table import Table
+from rich.text import Text
+
+from repl.console import EXIT_USAGE, UsageError, console, error, import_tensorflow, key_value_table
+
+COMMANDS = {
+    "/help": "show this help",
+    "/beam": "/beam K: beam size (1 = greedy)",
+    "/nbest": "/nbest N: show the N best translations with their scores",
+    "/model": "/model PATH: switch to another run folder",
+    "/info": "the model card: corpus, direction, architecture, scores, training time",
+    "/align": "the attention of the last translation as a heatmap",
+    "/history": "/history [N]: the last N lines you entered",
+    "/quit": "leave (Ctrl-D works too)",
+}
+
+
+def history_path(explicit: str | None = None) -> Path:
+    """--history-file, else $SEQ2SEQ_HISTORY, else the user state directory."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("SEQ2SEQ_HISTORY"):
+        return Path(os.environ["SEQ2SEQ_HISTORY"])
+    return Path(platformdirs.user_state_dir("seq2seq")) / "chat-history"
+
+
+def private_history(path: Path) -> FileHistory:
+    """FileHistory on a file created with mode 0600 (what you type can be private)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return FileHistory(str(path))
+
+
+class SlashCompleter(Completer):
+    def get_completions(self, document, complete_event):
+        text = document.text_before_cursor
+        if text.startswith("/") and " " not in text:
+            for command, help_text in COMMANDS.items():
+                if command.startswith(text):
+                    yield Completion(command, start_position=-len(text), display_meta=help_text)
+
+
+class ModelLoader:
+    """Loads TensorFlow, the translator and its compiled graphs in a background thread."""
+
+    def __init__(self, run, beam: int):
+        self.run, self.beam = run, beam
+        self.translator = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.started = time.perf_counter()
+        self.seconds = None
+        self.thread = threading.Thread(target=self._load, daemon=True)
+        self.thread.start()
+
+    def _load(self):
+        try:
+            import_tensorflow()
+            from engine.translate import Translator
+
+            translator = Translator(self.run, warn=lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
+            translator.warm_up(self.beam)
+            self.translator = translator
+        except BaseException as err:  # reported to the user on first use
+            self.error = err
+        finally:
+            self.seconds = time.perf_counter() - self.started
+            self.ready.set()
+
+    def get(self, spinner: bool = True):
+        if not self.ready.is_set() and spinner:
+            with console.status("loading the model…"):
+                self.ready.wait()
+        self.ready.wait()
+        if self.error is not None:
+            raise self.error
+        return self.translator
+
+
+@dataclass
+class Settings:
+    beam: int = 1
+    n_best: int = 1
+
+
+class Chat:
+    """What the chat does with each line, apart from reading it (so tests can drive it)."""
+
+    def __init__(self, run, settings: Settings, history: FileHistory | None = None, out=None, interactive=True):
+        self.settings, self.history, self.interactive = settings, history, interactive
+        self.out = out or sys.stdout
+        self.loader = ModelLoader(run, settings.beam)
+        self.last = None
+
+    # ---------------------------------------------------------------- translating
+    def translate_lines(self, lines: list[str]) -> None:
+        translator = self.loader.get(spinner=self.interactive)
+        started = time.perf_counter()
+        results = translator.translate(
+            lines, beam=max(self.settings.beam, self.settings.n_best), n_best=self.settings.n_best,
+            attention=self.interactive,
+        )
+        ms = (time.perf_counter() - started) * 1000 / max(len(lines), 1)
+        for result in results:
+            self.out.write(result.text + "\n")
+            self.out.flush()
+            if self.interactive and result.source.strip():
+                self.last = result
+                if self.settings.n_best > 1:
+                    console.print(self.n_best_table(result))
+                unseen = f"  unseen: {' '.join(result.unknown)}" if result.unknown else ""
+                console.print(Text(f"score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
+
+    @staticmethod
+    def n_best_table(result) -> Table:
+        table = Table(title=f"{len(result.n_best)} best", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("translation")
+        table.add_column("score", justify="right")
+        for rank, hypothesis in enumerate(result.n_best, start=1):
+            table.add_row(str(rank), hypothesis.text, f"{hypothesis.score:.3f}")
+        return table
+
+    # ---------------------------------------------------------------- commands
+    def command(self, line: str) -> bool:
+        """Run a slash command; False means quit."""
+        name, _, argument = line.strip().partition(" ")
+        argument = argument.strip()
+        handler = {
+            "/help": self.cmd_help, "/beam": self.cmd_beam, "/nbest": self.cmd_nbest,
+            "/model": self.cmd_model, "/info": self.cmd_info, "/align": self.cmd_align,
+            "/history": self.cmd_history,
+        }.get(name)
+        if name in ("/quit", "/exit"):
+            return False
+        if handler is None:
+            close = [c for c in COMMANDS if c.startswith(name[:3])] or list(COMMANDS)
+            error(f"unknown command {name}; try {', '.join(close)} (or /help)")
+            return True
+        try:
+            handler(argument)
+        except UsageError as err:
+            error(str(err))
+        return True
+
+    def cmd_help(self, _):
+        table = Table(show_header=False, title="commands (Tab completes; Ctrl-R searches history)", title_justify="left")
+        for command, text in COMMANDS.items():
+            table.add_row(command, text)
+        console.print(table)
+
+    @staticmethod
+    def positive(argument: str, usage: str, upper: int = 64) -> int:
+        if not argument.isdigit() or not 1 <= int(argument) <= upper:
+            raise UsageError(f"usage: {usage} (a whole number from 1 to {upper})")
+        return int(argument)
+
+    def cmd_beam(self, argument):
+        self.settings.beam = self.positive(argument, "/beam K")
+        self.settings.n_best = min(self.settings.n_best, self.settings.beam)
+        console.print(f"beam {self.settings.beam}")
+
+    def cmd_nbest(self, argument):
+        self.settings.n_best = self.positive(argument, "/nbest N")
+        console.print(f"showing the {self.settings.n_best} best (beam {max(self.settings.beam, self.settings.n_best)})")
+
+    def cmd_model(self, argument):
+        if not argument:
+            raise UsageError("usage: /model PATH (a run folder)")
+        from repl.cli import resolve_run
+
+        run = resolve_run(argument)
+        self.loader = ModelLoader(run, self.settings.beam)
+        self.loader.get(spinner=self.interactive)
+        self.last = None
+        console.print(f"model: {run.path}")
+
+    def cmd_info(self, _):
+        translator = self.loader.get(spinner=self.interactive)
+        console.print(model_card(translator))
+
+    def cmd_align(self, _):
+        if self.last is None:
+            raise UsageError("nothing translated yet")
+        if self.last.attention is None:
+            raise UsageError("this model has no attention (train with --attention luong)")
+        console.print(alignment_heatmap(self.last))
+
+    def cmd_history(self, argument):
+        count = self.positive(argument, "/history [N]", 10_000) if argument else 20
+        entries = list(self.history.load_history_strings())[:count][::-1] if self.history else []
+        for entry in entries:
+            console.print(entry, markup=False, highlight=False)
+
+
+def model_card(translator) -> Table:
+    config, run = translator.config, translator.run
+    facts, scores = run.facts(), run.evaluation()
+    direction = "reverse (target → source)" if config.reverse else "source → target"
+    rows = [
+        ("run", run.path),
+        ("corpus", f"{config.corpus} ({facts.get('split', {}).get('train', '?'):,} training pairs)" if facts.get("split") else config.corpus),
+        ("direction", direction),
+        ("model", f"{config.cell.upper()} {config.units}, {config.layers} layer(s), {'bidirectional ' if config.bidirectional else ''}encoder, attention {config.attention}, {config.level} level"),
+        ("parameters", f"{facts.get('params', 0):,}"),
+        ("vocabulary", f"{len(translator.src_vocab):,} source / {len(translator.tgt_vocab):,} target tokens"),
+        ("training", f"{facts.get('epochs_done', '?')} epochs, {facts.get('training_seconds', 0) / 60:.1f} min"),
+    ]
+    for split, report in scores.items():
+        rows.append((f"scores ({split})", f"BLEU {report['bleu']}  chrF {report['chrf']}  (beam {report['decoding']['beam']}; {report['bleu_signature']})"))
+    if facts.get("licence"):
+        rows.append(("data licence", facts["licence"]))
+    return key_value_table("model card", rows)
+
+
+def alignment_heatmap(result) -> Table:
+    """Rows: output tokens (and EOS); columns: source tokens; cell shade = attention weight."""
+    weights = result.attention
+    table = Table(title="attention (rows: output, columns: input)", title_justify="left", padding=(0, 0))
+    table.add_column("")
+    for token in result.source_tokens[: weights.shape[1]]:
+        table.add_column(token, justify="center", min_width=2)
+    for row, token in enumerate([*result.tokens, "</s>"][: weights.shape[0]]):
+        cells = []
+        for value in weights[row]:
+            level = int(round(float(value) * 255))
+            cells.append(Text(f"{value:.1f}"[1:] if value < 1 else "1", style=f"on rgb({level},{level // 3},{255 - level})"))
+        table.add_row(token, *cells)
+    return table
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seq2seq-chat", description="Translate what you type. Piped stdin: one translation per input line.")
+    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default: 1, greedy)")
+    p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
+    return p
+
+
+def run_piped(chat: Chat, stream) -> int:
+    """Each input line gives one output line, blank lines included, as soon as it arrives."""
+    for line in stream:
+        chat.translate_lines([line.rstrip("\r\n")])
+    return 0
+
+
+def run_interactive(chat: Chat, session: PromptSession) -> int:
+    console.print("[dim]type a sentence; /help for commands; Ctrl-D to leave[/]")
+    while True:
+        try:
+            text = session.prompt("› ")
+        except KeyboardInterrupt:
+            continue  # Ctrl-C clears the line, the session stays
+        except EOFError:
+            return 0
+        if text.strip().startswith("/"):
+            if not chat.command(text):
+                return 0
+            continue
+        lines = text.splitlines() or [""]  # a multi-line paste translates line by line
+        if any(line.strip() for line in lines):
+            try:
+                chat.translate_lines([line for line in lines if line.strip()])
+            except Exception as err:  # a broken model must not end the session
+                error(str(err))
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from repl.cli import resolve_run
+
+    try:
+        if args.beam < 1:
+            raise UsageError("--beam must be at least 1")
+        run = resolve_run(args.model)
+    except UsageError as err:
+        error(str(err))
+        return EXIT_USAGE
+    settings = Settings(beam=args.beam)
+    try:
+        if not sys.stdin.isatty():
+            return run_piped(Chat(run, settings, out=sys.stdout, interactive=False), sys.stdin)
+        history = private_history(history_path(args.history_file))
+        session = PromptSession(
+            history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
+            complete_while_typing=True, enable_history_search=False,
+        )
+        return run_interactive(Chat(run, settings, history), session)
+    except (OSError, ValueError) as err:
+        error(str(err))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
