@@ -249,7 +249,9 @@ def alignment_heatmap(result) -> Table:
         cells = []
         for value in weights[row]:
             level = int(round(float(value) * 255))
-            cells.append(Text(f"{value:.1f}"[1:] if value < 1 else "1", style=f"on rgb({level},{level // 3},{255 - level})"))
+            shown = f"{value:.1f}"  # "0.7" → ".7", keeps the columns narrow
+            label = "1" if shown == "1.0" else shown[1:]
+            cells.append(Text(label, style=f"on rgb({level},{level // 3},{255 - level})"))
         table.add_row(token, *cells)
     return table
 
