@@ -84,9 +84,9 @@ def main() -> None:
     parser.add_argument("--tutorial-sentences", type=int, default=100, help="the tutorial loop is slow: time this many")
     args = parser.parse_args()
 
-    import engine  # noqa: F401
     import numpy as np
 
+    import engine  # noqa: F401
     from engine.corpus import load_pairs, split_pairs
     from engine.evaluate import group_references
     from engine.reference import StepByStepDecoder

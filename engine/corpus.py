@@ -221,7 +221,7 @@ def load_pairs(
 
 def split_bucket(source: str, seed: int) -> float:
     """A stable number in [0, 1) for a source sentence: the same on every machine and run."""
-    digest = hashlib.sha1(f"{seed}\t{source}".encode("utf-8")).digest()
+    digest = hashlib.sha1(f"{seed}\t{source}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

@@ -254,7 +254,7 @@ class Translator:
         """Attention of each best hypothesis, from one teacher-forced pass over it."""
         if self.model.attention_layer is None:
             return
-        for i, (src_ids, options) in enumerate(zip(id_lists, hyps)):
+        for src_ids, options in zip(id_lists, hyps):
             best = options[0]
             tgt_in = np.array([[BOS, *best.ids]], np.int32)
             weights = self._forced(tf.constant([src_ids or [UNK]], tf.int32), tf.constant(tgt_in)).numpy()

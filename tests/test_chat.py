@@ -6,7 +6,6 @@ import os
 import stat
 
 import pexpect
-import pytest
 from prompt_toolkit import PromptSession
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput

@@ -95,7 +95,7 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_load_drops_duplicates_reverses_and_caps(tmp_path):
-    path = write(tmp_path, "a\t1\nb\t2\na\t1\nc\t3\n".encode())
+    path = write(tmp_path, b"a\t1\nb\t2\na\t1\nc\t3\n")
     pairs, facts = load_pairs(str(path), reverse=True, max_pairs=2)
     assert pairs == [Pair("1", "a"), Pair("2", "b")]
     assert facts["duplicates_dropped"] == 1 and facts["pairs_read"] == 4
