@@ -1,0 +1,64 @@
+"""Chat start-up on a real pseudo-terminal: time to the first prompt, and to the first
+translation of a line typed at once (TensorFlow and the model load in the background).
+
+    python benchmarks/chat_startup.py [--model RUN] [--repeats 3]
+
+Progress goes to stderr; the last line of stdout is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pexpect
+
+
+def measure(command: str, model: str | None, sentence: str) -> dict:
+    history = Path(tempfile.mkdtemp()) / "history"
+    args = ["--history-file", str(history)] + (["--model", model] if model else [])
+    started = time.perf_counter()
+    child = pexpect.spawn(command, args, encoding="utf-8", timeout=120, dimensions=(40, 120))
+    child.expect("›")
+    prompt = time.perf_counter() - started
+    child.sendline(sentence)
+    child.expect(r"score -?[0-9.]+\s+[0-9.]+ ms")
+    first = time.perf_counter() - started
+    child.expect("›")
+    sent = time.perf_counter()
+    child.sendline(sentence)
+    child.expect(r"score -?[0-9.]+\s+[0-9.]+ ms")
+    second = time.perf_counter() - sent
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    shutil.rmtree(history.parent, ignore_errors=True)
+    return {"first_prompt_s": prompt, "first_translation_s": first, "next_translation_s": second}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sentence", default="I love you.")
+    args = parser.parse_args()
+    command = shutil.which("seq2seq-chat") or str(Path(sys.executable).parent / "seq2seq-chat")
+    runs = []
+    for i in range(args.repeats):
+        runs.append(measure(command, args.model, args.sentence))
+        print(f"[chat_startup] run {i + 1}: {runs[-1]}", file=sys.stderr, flush=True)
+    summary = {
+        key: round(statistics.median(r[key] for r in runs), 3)
+        for key in ("first_prompt_s", "first_translation_s", "next_translation_s")
+    }
+    print(json.dumps({"benchmark": "chat_startup", "machine": f"{os.cpu_count()} CPU cores", "repeats": args.repeats, **summary}))
+
+
+if __name__ == "__main__":
+    main()
