@@ -268,16 +268,18 @@ class Translator:
             return Translation(source, "", 0.0, 0.0, [], [], source_tokens, unknown, [], None, warnings)
         joiner = "" if self.target_is_chinese else " "
         best = [p[0] for p in parts]
-        ids = [i for h in best for i in h.ids]
-        log_prob = sum(h.log_prob for h in best)
-        tokens = [t for h in best for t in h.tokens]
-        translation = Translation(
-            source, joiner.join(h.text for h in best), sum(h.score for h in best) / len(best), log_prob,
-            ids, tokens, source_tokens, unknown, parts[0] if len(parts) == 1 else best, None, warnings,
-        )
         if len(parts) == 1:
-            translation.attention = best[0].attention
-        return translation
+            chosen, n_best = best[0], parts[0]
+        else:  # a long input split into pieces: one hypothesis, the pieces' best joined
+            chosen = Hypothesis(
+                joiner.join(h.text for h in best), sum(h.score for h in best) / len(best),
+                sum(h.log_prob for h in best), [i for h in best for i in h.ids], [t for h in best for t in h.tokens],
+            )
+            n_best = [chosen]
+        return Translation(
+            source, chosen.text, chosen.score, chosen.log_prob, chosen.ids, chosen.tokens,
+            source_tokens, unknown, n_best, chosen.attention, warnings,
+        )
 
     def warm_up(self, beam: int = 1) -> float:
         """Compile the single-sentence graph now (the chat does this while the user types)."""

@@ -53,7 +53,10 @@ def import_tensorflow() -> None:
 
     with quiet_stderr_fd():
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+    # Translation pads batches to a few deliberate shapes; TensorFlow's retracing notice is noise.
+    tensorflow.get_logger().setLevel("ERROR")
 
 
 def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
