@@ -3,6 +3,10 @@ translation of a line typed at once (TensorFlow and the model load in the backgr
 
     python benchmarks/chat_startup.py [--model RUN] [--repeats 3]
 
+A bare pseudo-terminal never answers prompt_toolkit's cursor-position requests, and
+prompt_toolkit waits up to a second for each answer after a line is entered; a real terminal
+answers at once. PROMPT_TOOLKIT_NO_CPR=1 stands in for that real terminal here.
+
 Progress goes to stderr; the last line of stdout is one JSON object with every figure.
 """
 
@@ -25,7 +29,8 @@ def measure(command: str, model: str | None, sentence: str) -> dict:
     history = Path(tempfile.mkdtemp()) / "history"
     args = ["--history-file", str(history)] + (["--model", model] if model else [])
     started = time.perf_counter()
-    child = pexpect.spawn(command, args, encoding="utf-8", timeout=120, dimensions=(40, 120))
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"}
+    child = pexpect.spawn(command, args, encoding="utf-8", timeout=120, dimensions=(40, 120), env=env)
     child.expect("›")
     prompt = time.perf_counter() - started
     child.sendline(sentence)
