@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from engine.corpus import Pair
-from engine.vocab import BOS, EOS
+from engine.vocab import BOS, EOS, UNK
 
 # ----------------------------------------------------------------------------------------------
 # Training data and model, as the tutorial builds them
@@ -66,8 +66,9 @@ def tutorial_model(num_encoder_tokens: int, num_decoder_tokens: int, latent_dim:
 class StepByStepDecoder:
     """Greedy decoding with one `predict()` per token, on a trained `Seq2Seq`'s own layers."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, allow_unknown: bool = False):
+        """allow_unknown: as in `Translator`; off, <unk> is never chosen (same rule, same output)."""
+        self.model, self.allow_unknown = model, allow_unknown
         src = keras.Input(shape=(None,), dtype="int32", name="source")
         enc_out, enc_mask, states = model.encode(src)
         self.encoder_model = keras.Model(src, [enc_out, enc_mask, *states], name="tutorial_encoder")
@@ -89,6 +90,8 @@ class StepByStepDecoder:
         output = []
         for _ in range(max_steps):
             probs, *states = self.decoder_model.predict([token, *states, enc_out, enc_mask], verbose=0)
+            if not self.allow_unknown:
+                probs[0, UNK] = -1.0
             chosen = int(np.argmax(probs[0]))
             if chosen == EOS:
                 break

@@ -65,7 +65,9 @@ def _warn(message: str) -> None:
 
 
 class Translator:
-    def __init__(self, run: str | Path | RunFolder, jit_compile: bool = True, warn=_warn):
+    def __init__(self, run: str | Path | RunFolder, jit_compile: bool = True, warn=_warn, allow_unknown: bool = False):
+        """allow_unknown: let the decoder choose <unk> (off: the best known token is taken instead;
+        the training targets map rare characters to <unk>, which a reader cannot use)."""
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)
         self.config = self.run.config()
         self.src_vocab, self.tgt_vocab = self.run.vocabs()
@@ -75,6 +77,9 @@ class Translator:
         self.max_source_tokens = int(facts.get("max_source_tokens", 64))
         self.max_output_tokens = int(facts.get("max_target_tokens", 64)) + 2
         self.jit_compile, self.warn = jit_compile, warn
+        # Added to the logits before choosing: -inf on <unk> unless it is allowed. Scores still
+        # use the model's own log-probabilities of what was chosen.
+        self.choice_bias = tf.one_hot(UNK, self.model.tgt_vocab_size, on_value=0.0 if allow_unknown else NEG_INF)
         self.target_is_chinese = is_chinese("".join(self.tgt_vocab.tokens[4:200]))
         self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
@@ -94,7 +99,7 @@ class Translator:
         def body(t, tokens, states, finished, log_prob, length, ids):
             logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
             log_probs = tf.nn.log_softmax(logits)
-            chosen = tf.argmax(logits, -1, output_type=tf.int32)
+            chosen = tf.argmax(logits + self.choice_bias, -1, output_type=tf.int32)
             chosen = tf.where(finished, PAD, chosen)
             step_lp = tf.gather(log_probs, chosen, batch_dims=1)
             live = tf.logical_not(finished)
@@ -133,7 +138,7 @@ class Translator:
 
         def body(t, tokens, states, scores, finished, length, hyps):
             logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
-            log_probs = tf.reshape(tf.nn.log_softmax(logits), [batch, beam, vocab])
+            log_probs = tf.reshape(tf.nn.log_softmax(logits) + self.choice_bias, [batch, beam, vocab])
             log_probs = tf.where(finished[..., None], finished_row, log_probs)
             candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
             scores, flat = tf.math.top_k(candidates, k=beam)  # (B, K)

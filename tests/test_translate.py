@@ -70,6 +70,21 @@ def test_beam_search_finds_more_probable_translations_on_held_out_data(toy_run, 
         assert result.text == result.n_best[0].text
 
 
+def test_unknown_is_never_chosen_unless_allowed(toy_run):
+    from engine.vocab import UNK
+
+    strict = Translator(toy_run)
+    loose = Translator(toy_run, allow_unknown=True)
+    # make <unk> the favourite output token of both models (each translator loads its own)
+    saved = strict.model.project.bias.numpy()
+    for translator in (strict, loose):
+        translator.model.project.bias.assign(saved + 50.0 * (np.arange(len(saved)) == UNK))
+    assert UNK in loose.translate(["abc"])[0].ids
+    assert UNK not in strict.translate(["abc"])[0].ids
+    assert UNK not in strict.translate(["abc"], beam=3)[0].ids
+    assert strict.translate(["abc"])[0].ids == StepByStepDecoder(strict.model).decode(strict.src_vocab.encode("abc"), 10)
+
+
 def test_empty_input_gives_empty_output(translators):
     results = translators["lstm"].translate(["", "   ", "abc"])
     assert [r.text for r in results[:2]] == ["", ""]
