@@ -104,7 +104,7 @@ class ModelLoader:
 
 @dataclass
 class Settings:
-    beam: int = 1
+    beam: int = 4
     n_best: int = 1
 
 
@@ -263,7 +263,7 @@ def alignment_heatmap(result) -> Table:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seq2seq-chat", description="Translate what you type. Piped stdin: one translation per input line.")
     p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default: 1, greedy)")
+    p.add_argument("--beam", type=int, default=4, help="beam size (default: 4; 1 is greedy)")
     p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
     return p
 
