@@ -114,6 +114,15 @@ def test_real_terminal_session_with_history(toy_run, tmp_path):
     again.send("\r")
     again.expect("efac")
     again.expect("›")
+    again.sendcontrol("r")  # reverse search through history
+    again.expect("reverse-i-search")
+    again.send("ab")
+    again.expect("c")  # the match "abc", drawn with "ab" highlighted
+    again.send("\r")  # accept the match into the line…
+    again.expect("›")
+    again.send("\r")  # …and translate it
+    again.expect("cba")
+    again.expect("›")
     again.sendline("/quit")
     again.expect(pexpect.EOF)
     again.close()
