@@ -49,3 +49,28 @@ def test_attention_beats_the_plain_model_where_attention_matters(tmp_path):
         out = Translator(run).translate([p.source for p in test])
         accuracy[attention] = sum(o.text == p.target for o, p in zip(out, test)) / len(test)  # exact match
     assert accuracy["luong"] >= 0.9 and accuracy["luong"] > accuracy["none"] + 0.2, accuracy
+
+
+def test_eval_command_scores_files_and_records_the_run(toy_run, tmp_path):
+    import json
+
+    from tests.conftest import run_script
+
+    src, refs, report = tmp_path / "src.txt", tmp_path / "refs.txt", tmp_path / "report.json"
+    src.write_text("abc\ncafe\nbead\n", encoding="utf-8")
+    refs.write_text("cba\nefac\tother\ndaeb\n", encoding="utf-8")
+    result = run_script("seq2seq-eval", toy_run.path, "--src", src, "--refs", refs, "--beam", "2", "--json", report)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # tables go to stderr
+    scores = json.loads(report.read_text())
+    # one-token sentences have no 4-grams, so BLEU is 0 here by construction; chrF sees them all
+    assert scores["chrf"] == 100.0 and scores["references"] == 4 and scores["sentences"] == 3
+    assert scores["decoding"] == {"beam": 2, "alpha": 1.0} and "nrefs:var" in scores["bleu_signature"]
+    assert {"best", "worst", "random"} <= set(scores["examples"])
+    recorded = json.loads((toy_run.path / "eval.json").read_text())["files:src.txt"]
+    assert recorded["chrf"] == 100.0 and "examples" not in recorded
+
+    held_out = run_script("seq2seq-eval", toy_run.path, "--split", "valid", "--beam", "1", "--no-record")
+    assert held_out.returncode == 0 and "BLEU" in held_out.stderr
+    mismatch = run_script("seq2seq-eval", toy_run.path, "--src", src, "--refs", tmp_path / "report.json")
+    assert mismatch.returncode == 2 and "lines" in mismatch.stderr
