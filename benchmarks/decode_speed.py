@@ -87,16 +87,13 @@ def main() -> None:
     import numpy as np
 
     import engine  # noqa: F401
-    from engine.corpus import load_pairs, split_pairs
-    from engine.evaluate import group_references
+    from engine.evaluate import held_out
     from engine.reference import StepByStepDecoder
     from engine.runs import RunFolder
     from engine.translate import Translator
 
     run = RunFolder(args.run) if args.run else train_quick_run(args.corpus, args.epochs, Path(tempfile.mkdtemp()) / "tutorial")
-    config = run.config()
-    pairs, _ = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
-    sources, _ = group_references(split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test)
+    sources, _ = held_out(run.config(), "test")
     sources = (sources * (1 + args.sentences // max(len(sources), 1)))[: args.sentences]
     translator = Translator(run)
     model = translator.model

@@ -47,18 +47,14 @@ def main() -> None:
 
     import engine  # noqa: F401
     from engine.config import preset
-    from engine.corpus import load_pairs, split_pairs
-    from engine.evaluate import evaluate, group_references
+    from engine.evaluate import evaluate, held_out
     from engine.runs import RunFolder, checkpoints_dir
     from engine.train import train
     from engine.translate import Translator
 
     # One test split for every row: the whole corpus's. The split is keyed on the source sentence,
     # so the tutorial's 10,000-pair subset puts none of these sources in its training split either.
-    reference = preset("default", corpus=args.corpus)
-    pairs, _ = load_pairs(args.corpus, seed=reference.seed)
-    split = split_pairs(pairs, reference.valid_fraction, reference.test_fraction, reference.seed)
-    sources, references = group_references(split.test)
+    sources, references = held_out(preset("default", corpus=args.corpus), "test")
     log(f"{len(sources)} test sources; {args.minutes:g} minutes of training per row")
 
     results = {}

@@ -241,3 +241,9 @@ def split_pairs(pairs: list[Pair], valid_fraction: float, test_fraction: float, 
         else:
             train.append(pair)
     return Split(train, valid, test)
+
+
+def load_split(config) -> tuple[Split, dict]:
+    """The corpus a RunConfig names, loaded and split as its training saw it."""
+    pairs, facts = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
+    return split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed), facts

@@ -9,7 +9,7 @@ import time
 
 import sacrebleu
 
-from engine.corpus import Pair
+from engine.corpus import Pair, load_split
 from engine.vocab import is_chinese
 
 
@@ -19,6 +19,12 @@ def group_references(pairs: list[Pair]) -> tuple[list[str], list[list[str]]]:
     for pair in pairs:
         grouped.setdefault(pair.source, []).append(pair.target)
     return list(grouped), list(grouped.values())
+
+
+def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str]]]:
+    """The sources of a run's valid or test split, each with all of its references."""
+    split, _ = load_split(config)
+    return group_references(getattr(split, split_name))
 
 
 def reference_streams(references: list[list[str]]) -> list[list[str | None]]:

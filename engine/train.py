@@ -5,6 +5,7 @@ progress callbacks, inside a distribution strategy. `train(config, run)` starts 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.config import RunConfig
-from engine.corpus import load_pairs, split_pairs
+from engine.corpus import load_split
 from engine.data import BatchPlan, encode_pairs
 from engine.model import PACKAGE, build_model
 from engine.runs import RunFolder, write_atomic
@@ -246,8 +247,7 @@ def compile_model(model, config: RunConfig) -> None:
 
 def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
     """Corpus → split → vocabularies (built on the train split unless given) → batch plans."""
-    pairs, facts = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
-    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
+    split, facts = load_split(config)
     if vocabs is None:
         vocabs = (
             Vocab.build((p.source for p in split.train), config.level, config.min_freq),
@@ -274,8 +274,6 @@ def best_val_loss(run: RunFolder) -> float | None:
     replaced by a better model."""
     if not run.metrics_path.exists():
         return None
-    import csv
-
     with open(run.metrics_path, newline="") as handle:
         values = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
     return min(values) if values else None

@@ -148,16 +148,6 @@ def resolve_run(name: str | None):
     return run
 
 
-def held_out(run, split_name: str):
-    from engine.corpus import load_pairs, split_pairs
-    from engine.evaluate import group_references
-
-    config = run.config()
-    pairs, _ = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
-    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
-    return group_references(getattr(split, split_name))
-
-
 def print_report(report: dict, title: str) -> None:
     from rich.table import Table
 
@@ -192,7 +182,9 @@ def eval_main(argv=None) -> int:
                 raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
             split_name = f"files:{Path(args.src).name}"
         else:
-            sources, references = held_out(run, args.split)
+            from engine.evaluate import held_out
+
+            sources, references = held_out(run.config(), args.split)
             split_name = args.split
         if args.max_sentences:
             sources, references = sources[: args.max_sentences], references[: args.max_sentences]
