@@ -31,6 +31,7 @@ def measure(command: str, model: str | None, sentence: str) -> dict:
     started = time.perf_counter()
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"}
     child = pexpect.spawn(command, args, encoding="utf-8", timeout=120, dimensions=(40, 120), env=env)
+    child.delaybeforesend = None  # pexpect waits 50 ms before each send by default
     child.expect("›")
     prompt = time.perf_counter() - started
     child.sendline(sentence)
@@ -41,6 +42,7 @@ def measure(command: str, model: str | None, sentence: str) -> dict:
     child.sendline(sentence)
     child.expect(r"score -?[0-9.]+\s+[0-9.]+ ms")
     second = time.perf_counter() - sent
+    child.expect("›")  # Ctrl-D typed before the prompt is back would meet the tty's cooked mode
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     shutil.rmtree(history.parent, ignore_errors=True)
