@@ -169,21 +169,22 @@ class Translator:
         return weights if weights is not None else tf.zeros([0])
 
     # ------------------------------------------------------------------ preparing input
-    def _pieces(self, text: str) -> tuple[list[str], list[str]]:
-        """Split a too-long input at sentence punctuation; truncate a piece that is still too long."""
-        warnings = []
-        if len(self.src_vocab.encode(text)) <= self.max_source_tokens:
-            return [text], warnings
-        pieces = [p for p in SENTENCE_END.split(text) if p.strip()]
-        out = []
-        for piece in pieces:
-            if len(self.src_vocab.encode(piece)) > self.max_source_tokens:
+    def _pieces(self, text: str) -> tuple[list[list[int]], list[str]]:
+        """Token ids of `text`, split at sentence punctuation when it is longer than the model was
+        trained on; a piece still too long is truncated, with a warning. Returns (pieces, warnings)."""
+        ids = self.src_vocab.encode(text)
+        if len(ids) <= self.max_source_tokens:
+            return [ids], []
+        pieces, warnings = [], []
+        for piece in (p for p in SENTENCE_END.split(text) if p.strip()):
+            piece_ids = self.src_vocab.encode(piece)
+            if len(piece_ids) > self.max_source_tokens:
                 warnings.append(
-                    f"input of {len(self.src_vocab.encode(piece))} tokens truncated to the "
+                    f"input of {len(piece_ids)} tokens truncated to the "
                     f"{self.max_source_tokens} the model was trained on: {piece[:40]!r}…"
                 )
-            out.append(piece)
-        return out, warnings
+            pieces.append(piece_ids[: self.max_source_tokens])
+        return pieces, warnings
 
     def _batches(self, id_lists: list[list[int]], batch_size: int):
         """Sort by length, cut into batches, pad each to a bucketed (B, S). Yields (indices, array)."""
@@ -221,19 +222,21 @@ class Translator:
         n_best = min(n_best, beam)
         max_steps = max(1, min(max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         # Each sentence becomes one or more pieces (long input is split); pieces decode together.
-        pieces, owners, notes = [], [], []
+        id_lists, owners, notes = [], [], []
         for index, sentence in enumerate(sentences):
             parts, warnings = self._pieces(sentence) if sentence.strip() else ([], [])
             notes.append(warnings)
             for warning in warnings:
                 self.warn(warning)
-            pieces.extend(parts)
+            id_lists.extend(parts)
             owners.extend([index] * len(parts))
-        id_lists = [self.src_vocab.encode(p)[: self.max_source_tokens] for p in pieces]
         hyps = self._decode(id_lists, beam, n_best, max_steps, alpha, max(1, batch_size // beam))
         if attention:
             self._attach_attention(id_lists, hyps)
-        return [self._assemble(s, [h for h, o in zip(hyps, owners) if o == i], notes[i]) for i, s in enumerate(sentences)]
+        parts_of = [[] for _ in sentences]
+        for owner, options in zip(owners, hyps):
+            parts_of[owner].append(options)
+        return [self._assemble(s, parts_of[i], notes[i]) for i, s in enumerate(sentences)]
 
     def _decode(self, id_lists, beam, n_best, max_steps, alpha, batch_size) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
@@ -268,7 +271,7 @@ class Translator:
     def _assemble(self, source: str, parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
         """Join the pieces of one input (usually one piece) into its Translation."""
         source_tokens = tokenize(source, self.src_vocab.level)
-        unknown = self.src_vocab.unknown_tokens(source)
+        unknown = [t for t in source_tokens if t not in self.src_vocab.index]
         if not parts:
             return Translation(source, "", 0.0, 0.0, [], [], source_tokens, unknown, [], None, warnings)
         joiner = "" if self.target_is_chinese else " "
