@@ -289,8 +289,15 @@ class Translator:
             source_tokens, unknown, n_best, chosen.attention, warnings,
         )
 
-    def warm_up(self, beam: int = 1) -> float:
-        """Compile the single-sentence graph now (the chat does this while the user types)."""
+    def warm_up(self, beam: int = 1, all_lengths: bool = False) -> float:
+        """Compile the single-sentence graph now (the chat does this while the user types):
+        for the shortest inputs, or for every source-length bucket up to the longest trained."""
         started = time.perf_counter()
-        self.translate([self.src_vocab.tokens[-1]], beam=beam)  # one known token: no warnings
+        token = len(self.src_vocab) - 1  # any known token id
+        lengths = range(1, self.max_source_tokens + 1, LENGTH_STEP) if all_lengths else [1]
+        for length in lengths:  # each pads to its own bucket width, as `translate` pads
+            ids = [[token] * length]
+            hyps = self._decode(ids, beam, 1, self.max_output_tokens, 1.0, max(1, 256 // beam))
+            if all_lengths:
+                self._attach_attention(ids, hyps)  # the chat's attention pass traces once per shape
         return time.perf_counter() - started

@@ -91,6 +91,13 @@ class ModelLoader:
         finally:
             self.seconds = time.perf_counter() - self.started
             self.ready.set()
+        if self.translator is not None:
+            # Ready now; compiling the other length buckets here spares the user a pause of
+            # about half a second the first time each sentence length comes up.
+            try:
+                self.translator.warm_up(self.beam, all_lengths=True)
+            except Exception:  # an optimisation only; translating still compiles on demand
+                pass
 
     def get(self, spinner: bool = True):
         if not self.ready.is_set() and spinner:
