@@ -289,13 +289,15 @@ class Translator:
             source_tokens, unknown, n_best, chosen.attention, warnings,
         )
 
-    def warm_up(self, beam: int = 1, all_lengths: bool = False) -> float:
+    def warm_up(self, beam: int = 1, all_lengths: bool = False, stop=None) -> float:
         """Compile the single-sentence graph now (the chat does this while the user types):
         for the shortest inputs, or for every source-length bucket up to the longest trained."""
         started = time.perf_counter()
         token = len(self.src_vocab) - 1  # any known token id
         lengths = range(1, self.max_source_tokens + 1, LENGTH_STEP) if all_lengths else [1]
         for length in lengths:  # each pads to its own bucket width, as `translate` pads
+            if stop is not None and stop.is_set():
+                break
             ids = [[token] * length]
             hyps = self._decode(ids, beam, 1, self.max_output_tokens, 1.0, max(1, 256 // beam))
             if all_lengths:

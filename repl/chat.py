@@ -68,9 +68,10 @@ class SlashCompleter(Completer):
 class ModelLoader:
     """Loads TensorFlow, the translator and its compiled graphs in a background thread."""
 
-    def __init__(self, run, beam: int):
-        self.run, self.beam = run, beam
+    def __init__(self, run, beam: int, warm_all_lengths: bool = False):
+        self.run, self.beam, self.warm_all_lengths = run, beam, warm_all_lengths
         self.translator = None
+        self.stop = threading.Event()
         self.error: BaseException | None = None
         self.ready = threading.Event()
         self.started = time.perf_counter()
@@ -91,13 +92,19 @@ class ModelLoader:
         finally:
             self.seconds = time.perf_counter() - self.started
             self.ready.set()
-        if self.translator is not None:
+        if self.translator is not None and self.warm_all_lengths:
             # Ready now; compiling the other length buckets here spares the user a pause of
             # about half a second the first time each sentence length comes up.
             try:
-                self.translator.warm_up(self.beam, all_lengths=True)
+                self.translator.warm_up(self.beam, all_lengths=True, stop=self.stop)
             except Exception:  # an optimisation only; translating still compiles on demand
                 pass
+
+    def close(self):
+        """Let the loader thread finish its current step: leaving while it is inside TensorFlow
+        aborts the interpreter at exit."""
+        self.stop.set()
+        self.thread.join()
 
     def get(self, spinner: bool = True):
         if not self.ready.is_set() and spinner:
@@ -121,8 +128,11 @@ class Chat:
     def __init__(self, run, settings: Settings, history: FileHistory | None = None, out=None, interactive=True):
         self.settings, self.history, self.interactive = settings, history, interactive
         self.out = out or sys.stdout
-        self.loader = ModelLoader(run, settings.beam)
+        self.loader = ModelLoader(run, settings.beam, warm_all_lengths=interactive)
         self.last = None
+
+    def close(self):
+        self.loader.close()
 
     # ---------------------------------------------------------------- translating
     def translate_lines(self, lines: list[str]) -> None:
@@ -202,7 +212,8 @@ class Chat:
         from repl.cli import resolve_run
 
         run = resolve_run(argument)
-        self.loader = ModelLoader(run, self.settings.beam)
+        self.loader.close()
+        self.loader = ModelLoader(run, self.settings.beam, warm_all_lengths=self.interactive)
         self.loader.get(spinner=self.interactive)
         self.last = None
         console.print(f"model: {run.path}")
@@ -315,18 +326,24 @@ def main(argv=None) -> int:
         error(str(err))
         return EXIT_USAGE
     settings = Settings(beam=args.beam)
+    chat = None
     try:
         if not sys.stdin.isatty():
-            return run_piped(Chat(run, settings, out=sys.stdout, interactive=False), sys.stdin)
+            chat = Chat(run, settings, out=sys.stdout, interactive=False)
+            return run_piped(chat, sys.stdin)
         history = private_history(history_path(args.history_file))
         session = PromptSession(
             history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
             complete_while_typing=True, enable_history_search=False,
         )
-        return run_interactive(Chat(run, settings, history), session)
+        chat = Chat(run, settings, history)
+        return run_interactive(chat, session)
     except (OSError, ValueError) as err:
         error(str(err))
         return 1
+    finally:
+        if chat is not None:
+            chat.close()
 
 
 if __name__ == "__main__":

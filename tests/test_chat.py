@@ -19,11 +19,14 @@ def drive(run, keys: str, tmp_path, settings=None):
     history = private_history(tmp_path / "history")
     out = io.StringIO()
     chat = Chat(run, settings or Settings(), history, out=out)
-    with create_pipe_input() as pipe:
-        pipe.send_text(keys)
-        pipe.close()
-        session = PromptSession(input=pipe, output=DummyOutput(), history=history)
-        assert run_interactive(chat, session) == 0
+    try:
+        with create_pipe_input() as pipe:
+            pipe.send_text(keys)
+            pipe.close()
+            session = PromptSession(input=pipe, output=DummyOutput(), history=history)
+            assert run_interactive(chat, session) == 0
+    finally:
+        chat.close()  # the background warm-up must not outlive the test inside TensorFlow
     return out.getvalue(), chat
 
 
