@@ -84,9 +84,6 @@ class Vocab:
             tokens.append("\ufffd" if i == UNK or i >= len(self.tokens) else self.tokens[i])
         return detokenize(tokens, self.level)
 
-    def unknown_tokens(self, text: str) -> list[str]:
-        return [t for t in tokenize(text, self.level) if t not in self.index]
-
     def save(self, path: str | Path) -> None:
         data = {"level": self.level, "tokens": self.tokens}
         Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")

@@ -74,8 +74,6 @@ class ModelLoader:
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.ready = threading.Event()
-        self.started = time.perf_counter()
-        self.seconds = None
         self.thread = threading.Thread(target=self._load, daemon=True)
         self.thread.start()
 
@@ -90,7 +88,6 @@ class ModelLoader:
         except BaseException as err:  # reported to the user on first use
             self.error = err
         finally:
-            self.seconds = time.perf_counter() - self.started
             self.ready.set()
         if self.translator is not None and self.warm_all_lengths:
             # Ready now; compiling the other length buckets here spares the user a pause of
