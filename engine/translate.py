@@ -23,9 +23,10 @@ import tensorflow as tf
 
 from engine.model import load_model
 from engine.runs import RunFolder
-from engine.vocab import BOS, EOS, PAD, UNK, is_chinese, tokenize
+from engine.vocab import BOS, EOS, PAD, UNK, detokenize, is_chinese, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
+BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 LENGTH_STEP = 8
 NEG_INF = -1e9
 SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
@@ -76,7 +77,7 @@ class Translator:
         # Longest sentences seen in training: longer input is split, output is capped.
         self.max_source_tokens = int(facts.get("max_source_tokens", 64))
         self.max_output_tokens = int(facts.get("max_target_tokens", 64)) + 2
-        self.jit_compile, self.warn = jit_compile, warn
+        self.warn = warn
         # Added to the logits before choosing: -inf on <unk> unless it is allowed. Scores still
         # use the model's own log-probabilities of what was chosen.
         self.choice_bias = tf.one_hot(UNK, self.model.tgt_vocab_size, on_value=0.0 if allow_unknown else NEG_INF)
@@ -169,10 +170,11 @@ class Translator:
         return weights if weights is not None else tf.zeros([0])
 
     # ------------------------------------------------------------------ preparing input
-    def _pieces(self, text: str) -> tuple[list[list[int]], list[str]]:
-        """Token ids of `text`, split at sentence punctuation when it is longer than the model was
-        trained on; a piece still too long is truncated, with a warning. Returns (pieces, warnings)."""
-        ids = self.src_vocab.encode(text)
+    def _pieces(self, text: str, tokens: list[str]) -> tuple[list[list[int]], list[str]]:
+        """Token ids of `text` (whose tokens are given), split at sentence punctuation when it is
+        longer than the model was trained on; a piece still too long is truncated, with a warning.
+        Returns (pieces, warnings)."""
+        ids = self.src_vocab.ids(tokens)
         if len(ids) <= self.max_source_tokens:
             return [ids], []
         pieces, warnings = [], []
@@ -208,7 +210,7 @@ class Translator:
         n_best: int = 1,
         max_len: int | None = None,
         alpha: float = 1.0,
-        batch_size: int = 256,
+        batch_size: int = BATCH_SIZE,
         attention: bool = False,
     ) -> list[Translation]:
         """Translate `sentences`; results come back in input order.
@@ -222,9 +224,11 @@ class Translator:
         n_best = min(n_best, beam)
         max_steps = max(1, min(max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         # Each sentence becomes one or more pieces (long input is split); pieces decode together.
-        id_lists, owners, notes = [], [], []
+        id_lists, owners, notes, source_tokens = [], [], [], []
         for index, sentence in enumerate(sentences):
-            parts, warnings = self._pieces(sentence) if sentence.strip() else ([], [])
+            tokens = tokenize(sentence, self.src_vocab.level)
+            source_tokens.append(tokens)
+            parts, warnings = self._pieces(sentence, tokens) if sentence.strip() else ([], [])
             notes.append(warnings)
             for warning in warnings:
                 self.warn(warning)
@@ -236,7 +240,7 @@ class Translator:
         parts_of = [[] for _ in sentences]
         for owner, options in zip(owners, hyps):
             parts_of[owner].append(options)
-        return [self._assemble(s, parts_of[i], notes[i]) for i, s in enumerate(sentences)]
+        return [self._assemble(s, source_tokens[i], parts_of[i], notes[i]) for i, s in enumerate(sentences)]
 
     def _decode(self, id_lists, beam, n_best, max_steps, alpha, batch_size) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
@@ -254,9 +258,9 @@ class Translator:
     def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:
         ids = [int(i) for i in ids[: max(int(length), 0)]]
         ids = ids[: ids.index(EOS)] if EOS in ids else ids
-        tokens = [self.tgt_vocab.tokens[i] if i < len(self.tgt_vocab) else "\ufffd" for i in ids]
+        tokens = self.tgt_vocab.tokens_of(ids)
         score = float(log_prob) / max(int(length), 1) ** alpha
-        return Hypothesis(self.tgt_vocab.decode(ids), score, float(log_prob), ids, tokens)
+        return Hypothesis(detokenize(tokens, self.tgt_vocab.level), score, float(log_prob), ids, tokens)
 
     def _attach_attention(self, id_lists, hyps) -> None:
         """Attention of each best hypothesis, from one teacher-forced pass over it."""
@@ -268,9 +272,8 @@ class Translator:
             weights = self._forced(tf.constant([src_ids or [UNK]], tf.int32), tf.constant(tgt_in)).numpy()
             best.attention = weights[0, :, : len(src_ids)]  # (len(ids)+1 incl. EOS, S)
 
-    def _assemble(self, source: str, parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
+    def _assemble(self, source: str, source_tokens: list[str], parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
         """Join the pieces of one input (usually one piece) into its Translation."""
-        source_tokens = tokenize(source, self.src_vocab.level)
         unknown = [t for t in source_tokens if t not in self.src_vocab.index]
         if not parts:
             return Translation(source, "", 0.0, 0.0, [], [], source_tokens, unknown, [], None, warnings)
@@ -299,7 +302,7 @@ class Translator:
             if stop is not None and stop.is_set():
                 break
             ids = [[token] * length]
-            hyps = self._decode(ids, beam, 1, self.max_output_tokens, 1.0, max(1, 256 // beam))
+            hyps = self._decode(ids, beam, 1, self.max_output_tokens, 1.0, max(1, BATCH_SIZE // beam))
             if all_lengths:
                 self._attach_attention(ids, hyps)  # the chat's attention pass traces once per shape
         return time.perf_counter() - started

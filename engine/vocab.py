@@ -70,10 +70,13 @@ class Vocab:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` (no BOS/EOS); unknown tokens become UNK."""
-        return [self.index.get(token, UNK) for token in tokenize(text, self.level)]
+        return self.ids(tokenize(text, self.level))
 
-    def decode(self, ids) -> str:
-        """Text of ids, stopping at EOS and skipping PAD/BOS. UNK shows as U+FFFD."""
+    def ids(self, tokens: list[str]) -> list[int]:
+        return [self.index.get(token, UNK) for token in tokens]
+
+    def tokens_of(self, ids) -> list[str]:
+        """Tokens of ids, stopping at EOS and skipping PAD/BOS. UNK shows as U+FFFD."""
         tokens = []
         for i in ids:
             i = int(i)
@@ -82,7 +85,11 @@ class Vocab:
             if i in (PAD, BOS):
                 continue
             tokens.append("\ufffd" if i == UNK or i >= len(self.tokens) else self.tokens[i])
-        return detokenize(tokens, self.level)
+        return tokens
+
+    def decode(self, ids) -> str:
+        """Text of ids (see `tokens_of`)."""
+        return detokenize(self.tokens_of(ids), self.level)
 
     def save(self, path: str | Path) -> None:
         data = {"level": self.level, "tokens": self.tokens}
