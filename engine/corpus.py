@@ -55,6 +55,31 @@ class Split:
 
 
 # ----------------------------------------------------------------------------------------------
+# Text lines: UTF-8 with or without a byte-order mark, LF or CRLF
+
+
+def decode_line(raw: bytes, number: int, errors: str = "strict") -> str:
+    """Line `number` (1-based) of a UTF-8 text, without its line ending and, on line 1, without
+    a byte-order mark. Raises UnicodeDecodeError unless errors='replace'."""
+    return raw.decode("utf-8-sig" if number == 1 else "utf-8", errors).rstrip("\r\n")
+
+
+def not_utf8(err: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8 (byte {err.start + 1})"
+
+
+def text_lines(handle, name: str, errors: str = "strict", hint: str = ""):
+    """Yield the text lines of a binary stream. An undecodable line is a CorpusError naming
+    `name:line` (followed by `hint`), unless errors='replace'."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            line = decode_line(raw, number, errors)
+        except UnicodeDecodeError as err:
+            raise CorpusError(f"{name}:{number}: {not_utf8(err)}{hint}") from err
+        yield line
+
+
+# ----------------------------------------------------------------------------------------------
 # Reading the Anki format: `source<TAB>target[<TAB>attribution]`
 
 
@@ -70,11 +95,9 @@ def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tupl
     for lineno, raw in enumerate(raw_lines, start=1):
         problem = None
         try:
-            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            line = decode_line(raw, lineno)
         except UnicodeDecodeError as err:
-            problem = f"not valid UTF-8 (byte {err.start + 1})"
-            line = ""
-        line = line.rstrip("\r\n")
+            problem, line = not_utf8(err), ""
         if problem is None and not line.strip():
             continue
         if problem is None:

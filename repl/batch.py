@@ -48,19 +48,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def decoded_lines(handle, name: str, errors: str):
-    """Yield text lines (no line ending) of a binary stream; BOM and CRLF handled; a line that
-    is not UTF-8 stops with an error naming it, unless errors='replace'."""
-    from engine.corpus import CorpusError
+    """Text lines of INPUT or REFS; an undecodable line stops with an error naming it."""
+    from engine.corpus import text_lines
 
-    for number, raw in enumerate(handle, start=1):
-        encoding = "utf-8-sig" if number == 1 else "utf-8"
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as err:
-            if errors != "replace":
-                raise CorpusError(f"{name}:{number}: not valid UTF-8 (byte {err.start + 1}); use --errors replace to replace such bytes") from err
-            text = raw.decode(encoding, errors="replace")
-        yield text.rstrip("\r\n")
+    return text_lines(handle, name, errors, hint="; use --errors replace to replace such bytes")
 
 
 def chunks(lines, size: int):

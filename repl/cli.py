@@ -125,16 +125,10 @@ def eval_parser() -> argparse.ArgumentParser:
 
 
 def read_lines(path: str) -> list[str]:
-    from engine.corpus import CorpusError
+    from engine.corpus import text_lines
 
     with open(path, "rb") as handle:
-        lines = []
-        for number, raw in enumerate(handle, start=1):
-            try:
-                lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as err:
-                raise CorpusError(f"{path}:{number}: not valid UTF-8 (byte {err.start + 1})") from err
-    return lines
+        return list(text_lines(handle, path))
 
 
 def resolve_run(name: str | None):
