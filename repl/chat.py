@@ -25,7 +25,7 @@ from prompt_toolkit.history import FileHistory
 from rich.table import Table
 from rich.text import Text
 
-from repl.console import EXIT_USAGE, UsageError, console, error, import_tensorflow, key_value_table
+from repl.console import UsageError, console, error, import_tensorflow, key_value_table, run_main
 
 COMMANDS = {
     "/help": "show this help",
@@ -313,34 +313,28 @@ def run_interactive(chat: Chat, session: PromptSession) -> int:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from repl.cli import resolve_run
 
-    try:
+    def run():
+        from repl.cli import resolve_run
+
         if args.beam < 1:
             raise UsageError("--beam must be at least 1")
-        run = resolve_run(args.model)
-    except UsageError as err:
-        error(str(err))
-        return EXIT_USAGE
-    settings = Settings(beam=args.beam)
-    chat = None
-    try:
-        if not sys.stdin.isatty():
-            chat = Chat(run, settings, out=sys.stdout, interactive=False)
-            return run_piped(chat, sys.stdin)
-        history = private_history(history_path(args.history_file))
-        session = PromptSession(
-            history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
-            complete_while_typing=True, enable_history_search=False,
-        )
-        chat = Chat(run, settings, history)
-        return run_interactive(chat, session)
-    except (OSError, ValueError) as err:
-        error(str(err))
-        return 1
-    finally:
-        if chat is not None:
+        run_folder = resolve_run(args.model)
+        interactive = sys.stdin.isatty()
+        history = private_history(history_path(args.history_file)) if interactive else None
+        chat = Chat(run_folder, Settings(beam=args.beam), history, interactive=interactive)
+        try:
+            if not interactive:
+                return run_piped(chat, sys.stdin)
+            session = PromptSession(
+                history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
+                complete_while_typing=True, enable_history_search=False,
+            )
+            return run_interactive(chat, session)
+        finally:
             chat.close()
+
+    return run_main(run)
 
 
 if __name__ == "__main__":
