@@ -62,7 +62,6 @@ class BatchPlan:
         if not sources:
             raise ValueError("no sentence pairs left to batch (check --max-len and --max-pairs)")
         self.size = len(sources)
-        self.tokens = sum(map(len, sources)) + sum(map(len, targets))
         self.seed, self.shuffle = seed, shuffle
         self._src, self._tgt = _ragged(sources), _ragged(targets)
         rng = np.random.default_rng(seed)

@@ -348,13 +348,14 @@ def train(config: RunConfig, run: RunFolder) -> keras.Model:
     with make_strategy(config.distribute).scope():
         model = build_model(config, len(src_vocab), len(tgt_vocab))
         compile_model(model, config)
+    params = count_params(model)
     run.update_facts(
-        **facts, params=count_params(model), epochs_done=0, training_seconds=0.0,
+        **facts, params=params, epochs_done=0, training_seconds=0.0,
         versions={"keras": keras.__version__, "tensorflow": tf.__version__},
     )
     console.print(
         f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
-        f"{count_params(model):,} parameters, up to {config.epochs} epochs",
+        f"{params:,} parameters, up to {config.epochs} epochs",
         soft_wrap=True,
     )
     return _fit(config, run, plan, valid_plan, model, 0, resuming=False)
