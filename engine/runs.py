@@ -29,16 +29,31 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("SEQ2SEQ_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class AtomicFile:
+    """A temporary file beside `path`, renamed over it by `commit` and removed by `discard`,
+    so a crash never leaves half a file at `path`."""
+
+    def __init__(self, path: str | Path, suffix: str = ".tmp"):
+        self.path = Path(path)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def commit(self) -> None:
+        self.handle.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.handle.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    out = AtomicFile(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        out.handle.write(text)
+        out.commit()
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        out.discard()
         raise
 
 

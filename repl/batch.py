@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.runs import AtomicFile
 from repl.console import UsageError, console, import_tensorflow, key_value_table, run_main
 
 CHUNK_LINES = 2048  # lines read, translated and written at a time
@@ -74,23 +73,6 @@ def format_line(kind: str, number: int, source: str, result) -> str:
         clean = lambda s: s.replace("\t", " ")  # noqa: E731  (a tab would shift the columns)
         return "" if not source.strip() else f"{clean(source)}\t{clean(text)}\t{score}"
     return json.dumps({"line": number, "source": source, "translation": text, "score": score}, ensure_ascii=False)
-
-
-class AtomicOutput:
-    """A temporary file beside the target, renamed over it on success, removed on failure."""
-
-    def __init__(self, target: Path):
-        self.target = target
-        fd, self.tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-
-    def commit(self):
-        self.handle.close()
-        os.replace(self.tmp, self.target)
-
-    def discard(self):
-        self.handle.close()
-        Path(self.tmp).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,7 +189,7 @@ def main(argv=None) -> int:
         warnings = []
         translator = Translator(run_folder, warn=warnings.append)
         source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
-        output = None if args.output == "-" else AtomicOutput(Path(args.output))
+        output = None if args.output == "-" else AtomicFile(args.output, suffix=".part")
         write = sys.stdout.write if output is None else output.handle.write
         progress = Progress(
             TextColumn("translating"), BarColumn(), MofNCompleteColumn(),
