@@ -267,10 +267,22 @@ class Translator:
         if self.model.attention_layer is None:
             return
         for src_ids, options in zip(id_lists, hyps):
-            best = options[0]
-            tgt_in = np.array([[BOS, *best.ids]], np.int32)
-            weights = self._forced(tf.constant([src_ids or [UNK]], tf.int32), tf.constant(tgt_in)).numpy()
-            best.attention = weights[0, :, : len(src_ids)]  # (len(ids)+1 incl. EOS, S)
+            options[0].attention = self._attention(src_ids, options[0].ids)
+
+    def _attention(self, src_ids: list[int], out_ids: list[int]) -> np.ndarray:
+        """(len(out_ids) + 1 incl. EOS, len(src_ids)) weights of the model reading `out_ids`."""
+        tgt_in = np.array([[BOS, *out_ids]], np.int32)
+        weights = self._forced(tf.constant([src_ids], tf.int32), tf.constant(tgt_in)).numpy()
+        return weights[0, :, : len(src_ids)]
+
+    def attention_of(self, translation: Translation) -> np.ndarray | None:
+        """The attention weights of a translation `translate` returned, computed on request (the
+        chat's /align); None for a model without attention or an input split into pieces."""
+        if translation.attention is None and self.model.attention_layer is not None and translation.source.strip():
+            pieces, _ = self._pieces(translation.source, translation.source_tokens)
+            if len(pieces) == 1:
+                translation.attention = self._attention(pieces[0], translation.ids)
+        return translation.attention
 
     def _assemble(self, source: str, source_tokens: list[str], parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
         """Join the pieces of one input (usually one piece) into its Translation."""
@@ -301,8 +313,5 @@ class Translator:
         for length in lengths:  # each pads to its own bucket width, as `translate` pads
             if stop is not None and stop.is_set():
                 break
-            ids = [[token] * length]
-            hyps = self._decode(ids, beam, 1, self.max_output_tokens, 1.0, max(1, BATCH_SIZE // beam))
-            if all_lengths:
-                self._attach_attention(ids, hyps)  # the chat's attention pass traces once per shape
+            self._decode([[token] * length], beam, 1, self.max_output_tokens, 1.0, max(1, BATCH_SIZE // beam))
         return time.perf_counter() - started

@@ -137,7 +137,6 @@ class Chat:
         started = time.perf_counter()
         results = translator.translate(
             lines, beam=max(self.settings.beam, self.settings.n_best), n_best=self.settings.n_best,
-            attention=self.interactive,
         )
         ms = (time.perf_counter() - started) * 1000 / max(len(lines), 1)
         for result in results:
@@ -222,8 +221,11 @@ class Chat:
     def cmd_align(self, _):
         if self.last is None:
             raise UsageError("nothing translated yet")
-        if self.last.attention is None:
+        translator = self.loader.get(spinner=self.interactive)
+        if translator.model.attention_layer is None:
             raise UsageError("this model has no attention (train with --attention luong)")
+        if translator.attention_of(self.last) is None:
+            raise UsageError("the last input was split into pieces; /align shows single sentences")
         console.print(alignment_heatmap(self.last))
 
     def cmd_history(self, argument):

@@ -120,6 +120,15 @@ def test_attention_weights_come_with_each_translation(translators):
     assert result.attention[0].argmax() == 3
 
 
+def test_attention_on_request_equals_attention_returned_with_the_translation(translators):
+    translator = translators["gru-bi-luong"]
+    plain = translator.translate(["abcd"])[0]
+    assert plain.attention is None
+    eager = translator.translate(["abcd"], attention=True)[0]
+    np.testing.assert_allclose(translator.attention_of(plain), eager.attention, atol=1e-6)
+    assert translators["lstm"].attention_of(translators["lstm"].translate(["abc"])[0]) is None
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(max_size=300), max_size=5))
 def test_any_unicode_of_any_length_is_safe(translators, texts):
