@@ -190,11 +190,11 @@ def eval_main(argv=None) -> int:
             report = evaluate(Translator(run), sources, references, beam=args.beam, alpha=args.alpha)
         report = {"split": split_name, "run": str(run.path), **report}
         print_report(report, f"{run.path.name} on {split_name}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        if not args.no_record:
-            from engine.runs import write_atomic
+        from engine.runs import write_atomic
 
+        if args.json:
+            write_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False))
+        if not args.no_record:
             recorded = run.evaluation()
             recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
             write_atomic(run.eval_path, json.dumps(recorded, indent=2, ensure_ascii=False))
