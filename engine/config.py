@@ -34,6 +34,8 @@ class RunConfig:
     attention: str = "none"  # "none" | "luong" | "bahdanau"
     bidirectional: bool = False
     teacher_forcing: bool = True  # False: the decoder is fed its own previous prediction
+    input_feeding: bool = False  # attention: feed the attentional vector back into the decoder
+    decoder_init: str = "encoder"  # attention: decoder starts from the encoder's states, or zeros
     # training
     optimizer: str = "rmsprop"  # "rmsprop" | "adam"
     learning_rate: float = 1e-3
@@ -71,6 +73,7 @@ class RunConfig:
             "level": ("char", "word"),
             "cell": ("lstm", "gru"),
             "attention": ("none", "luong", "bahdanau"),
+            "decoder_init": ("encoder", "zeros"),
             "optimizer": ("rmsprop", "adam"),
             "distribute": ("none", "mirrored"),
         }
@@ -95,13 +98,17 @@ PRESETS: dict[str, dict] = {
         max_pairs=10000, epochs=100, dropout=0.0, patience=0,
     ),
     # The shipped default: English words in, Chinese characters out, bidirectional encoder with
-    # Luong attention. Tuned on the validation split; trains in about 40 minutes on 2 CPU cores.
+    # Luong attention that aligns: input feeding, scaled scores, and a decoder that starts empty,
+    # so every source word it uses comes through the attention (started from the encoder's final
+    # states, the decoder wrote even names without looking at them: 0.28 of name characters
+    # looked at the name, against 1.00 when it starts empty; valid BLEU within 0.6 either way).
+    # Tuned on the validation split; trains in about 42 minutes on 2 CPU cores.
     "default": dict(
-        # Sized to ship: about 2.4 M parameters, under 10 MB as float32.
-        level="word", min_freq=2, cell="lstm", layers=1, units=256, embed_dim=128,
-        attention="luong", bidirectional=True, optimizer="adam", learning_rate=2e-3,
-        batch_size=64, dropout=0.3, label_smoothing=0.1, epochs=60, patience=5, lr_patience=2,
-        max_minutes=40,
+        # Sized to ship: about 2.36 M parameters, under 10 MB as float32.
+        level="word", min_freq=2, cell="lstm", layers=1, units=256, embed_dim=96,
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros",
+        optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
+        epochs=60, patience=5, lr_patience=2, max_minutes=42,
     ),
     # A seconds-long model for the synthetic addition task (tests, demos).
     "tiny": dict(

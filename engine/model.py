@@ -23,21 +23,33 @@ PACKAGE = "seq2seq"
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LuongAttention(layers.Layer):
-    """Multiplicative ("general") attention: score(h_t, h_s) = h_t · W h_s (Luong et al., 2015)."""
+    """Multiplicative ("general") attention: score(h_t, h_s) = h_t · W h_s (Luong et al., 2015).
 
-    def __init__(self, units: int, **kwargs):
+    scaled: divide the scores by √U (as the Transformer does). Unscaled dot products of 256-wide
+    vectors are large from the first steps, the softmax saturates on whichever position wins
+    early (the sentence end, whose encoder output summarises the whole sentence), and the
+    gradient that would move it elsewhere vanishes.
+    """
+
+    def __init__(self, units: int, scaled: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True  # the query's mask passes through
-        self.units = units
+        self.units, self.scaled = units, scaled
         self.key_proj = layers.Dense(units, use_bias=False, name="key_proj")
 
-    def call(self, query, keys, key_mask):
+    def prepare(self, keys):
+        """The query-independent part of the score, computed once per sentence: W h_s (B, S, U)."""
+        projected = self.key_proj(keys)
+        return projected * (1.0 / float(np.sqrt(self.units))) if self.scaled else projected
+
+    def call(self, query, keys, key_mask, prepared=None):
         # query (B, T, U), keys (B, S, U), key_mask (B, S) → context (B, T, U), weights (B, T, S)
-        scores = ops.matmul(query, ops.transpose(self.key_proj(keys), (0, 2, 1)))
+        prepared = self.prepare(keys) if prepared is None else prepared
+        scores = ops.matmul(query, ops.transpose(prepared, (0, 2, 1)))
         return _attend(scores, keys, key_mask)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units}
+        return {**super().get_config(), "units": self.units, "scaled": self.scaled}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -56,9 +68,14 @@ class BahdanauAttention(layers.Layer):
         self.key_proj = layers.Dense(units, name="key_proj")
         self.score_proj = layers.Dense(1, use_bias=False, name="score_proj")
 
-    def call(self, query, keys, key_mask):
+    def prepare(self, keys):
+        """The query-independent part of the score, computed once per sentence: W₂ h_s (B, S, U)."""
+        return self.key_proj(keys)
+
+    def call(self, query, keys, key_mask, prepared=None):
         # (B, T, 1, U) + (B, 1, S, U) → tanh → (B, T, S)
-        hidden = ops.tanh(ops.expand_dims(self.query_proj(query), 2) + ops.expand_dims(self.key_proj(keys), 1))
+        prepared = self.prepare(keys) if prepared is None else prepared
+        hidden = ops.tanh(ops.expand_dims(self.query_proj(query), 2) + ops.expand_dims(prepared, 1))
         scores = ops.squeeze(self.score_proj(hidden), -1)
         return _attend(scores, keys, key_mask)
 
@@ -92,6 +109,8 @@ class Seq2Seq(keras.Model):
         attention: str = "none",
         bidirectional: bool = False,
         teacher_forcing: bool = True,
+        input_feeding: bool = False,
+        decoder_init: str = "encoder",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -100,6 +119,13 @@ class Seq2Seq(keras.Model):
         self.embed_dim, self.dropout_rate = embed_dim, dropout
         self.attention_kind, self.bidirectional = attention, bidirectional
         self.teacher_forcing = teacher_forcing
+        # Input feeding (Luong et al., 2015, §3.3): the decoder reads [embedding of y_{t-1};
+        # attentional vector of step t-1], so it knows where it has already looked, and the
+        # attention sits inside the recurrence instead of being a read-out on top of it.
+        self.input_feeding = input_feeding and attention != "none"
+        # "encoder": the decoder starts from the encoder's final states (the tutorial);
+        # "zeros": it starts empty and learns the source only through attention.
+        self.decoder_init = decoder_init if attention != "none" else "encoder"
         self.states_per_layer = 2 if cell == "lstm" else 1  # LSTM: [h, c]; GRU: [h]
 
         self.src_embed = layers.Embedding(src_vocab_size, embed_dim, name="src_embed")
@@ -115,8 +141,11 @@ class Seq2Seq(keras.Model):
         if attention == "none":
             self.attention_layer = self.combine = None
         else:
-            kind = LuongAttention if attention == "luong" else BahdanauAttention
-            self.attention_layer = kind(units, name="attention")
+            if attention == "luong":
+                # models with input feeding are the new layout; their scores are scaled too
+                self.attention_layer = LuongAttention(units, scaled=self.input_feeding, name="attention")
+            else:
+                self.attention_layer = BahdanauAttention(units, name="attention")
             self.combine = layers.Dense(units, activation="tanh", name="attention_combine")
         self.project = layers.Dense(tgt_vocab_size, name="project")
 
@@ -134,6 +163,10 @@ class Seq2Seq(keras.Model):
             states.extend(layer_states)
             if i < self.num_layers - 1:
                 x = self.drop(x, training=training)
+        if self.decoder_init == "zeros":
+            states = [ops.zeros_like(s) for s in states]
+        if self.input_feeding:  # the last state is the previous attentional vector (B, U)
+            states.append(ops.zeros_like(x[:, 0]))  # x: the encoder outputs (B, S, U)
         return x, mask, states
 
     def layer_states(self, states, i):
@@ -145,12 +178,28 @@ class Seq2Seq(keras.Model):
         """Decoder outputs (B, T, U) → logits (B, T, V) and attention weights (B, T, S) or None."""
         weights = None
         if self.attention_layer is not None:
-            context, weights = self.attention_layer(x, enc_out, enc_mask)
-            x = self.combine(ops.concatenate([x, context], -1))
+            x, weights = self._attentional(x, enc_out, enc_mask)
         return self.project(self.drop(x, training=training)), weights
+
+    def _attentional(self, x, enc_out, enc_mask, prepared=None):
+        """h_t (B, T, U) → attentional vector tanh(W_c [h_t; c_t]) (B, T, U), weights (B, T, S)."""
+        context, weights = self.attention_layer(x, enc_out, enc_mask, prepared=prepared)
+        return self.combine(ops.concatenate([x, context], -1)), weights
+
+    def _cells(self, x, states, training):
+        """One step through the stacked decoder cells: x (B, D) → output (B, U), new flat states."""
+        new_states = []
+        for i, decoder in enumerate(self.decoders):
+            x, layer_states = decoder.cell(x, self.layer_states(states, i), training=training)
+            new_states.extend(layer_states)
+            if i < self.num_layers - 1:
+                x = self.drop(x, training=training)
+        return x, new_states
 
     def decode_sequence(self, tgt_in, enc_out, enc_mask, states, training=False):
         """Teacher forcing: all target steps in one pass. tgt_in (B, T) → logits (B, T, V), weights."""
+        if self.input_feeding:
+            return self._decode_fed(tgt_in, enc_out, enc_mask, states, training)
         mask = ops.not_equal(tgt_in, PAD)
         x = self.drop(self.tgt_embed(tgt_in), training=training)
         for i, decoder in enumerate(self.decoders):
@@ -159,15 +208,38 @@ class Seq2Seq(keras.Model):
                 x = self.drop(x, training=training)
         return self._output(x, enc_out, enc_mask, training)
 
+    def _decode_fed(self, tgt_in, enc_out, enc_mask, states, training):
+        """Teacher forcing with input feeding: one loop over the target steps (each step needs the
+        previous step's attentional vector). Steps past a sentence's end run on, unread: the loss
+        gives them no weight."""
+        embedded = ops.transpose(self.drop(self.tgt_embed(tgt_in), training=training), (1, 0, 2))  # (T, B, E)
+        prepared = self.attention_layer.prepare(enc_out)  # once per batch, not per step
+        steps = tf.shape(tgt_in)[1]
+        outputs = tf.TensorArray(self.compute_dtype, size=steps)
+        weights = tf.TensorArray(self.compute_dtype, size=steps)
+
+        def body(t, states, outputs, weights):
+            x, new_states = self._cells(ops.concatenate([embedded[t], states[-1]], -1), states[:-1], training)
+            attentional, step_weights = self._attentional(x[:, None], enc_out, enc_mask, prepared)
+            attentional = attentional[:, 0]
+            return t + 1, [*new_states, attentional], outputs.write(t, attentional), weights.write(t, step_weights[:, 0])
+
+        _, _, outputs, weights = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), list(states), outputs, weights)
+        )
+        attentional = tf.transpose(outputs.stack(), (1, 0, 2))  # (B, T, U)
+        return self.project(self.drop(attentional, training=training)), tf.transpose(weights.stack(), (1, 0, 2))
+
     def decode_step(self, tokens, states, enc_out, enc_mask, training=False):
         """One step: tokens (B,) → logits (B, V), new flat states, attention weights (B, S) or None."""
         x = self.drop(self.tgt_embed(tokens), training=training)
-        new_states = []
-        for i, decoder in enumerate(self.decoders):
-            x, layer_states = decoder.cell(x, self.layer_states(states, i), training=training)
-            new_states.extend(layer_states)
-            if i < self.num_layers - 1:
-                x = self.drop(x, training=training)
+        if self.input_feeding:
+            x, new_states = self._cells(ops.concatenate([x, states[-1]], -1), states[:-1], training)
+            attentional, weights = self._attentional(x[:, None], enc_out, enc_mask)
+            attentional = attentional[:, 0]
+            logits = self.project(self.drop(attentional, training=training))
+            return logits, [*new_states, attentional], weights[:, 0]
+        x, new_states = self._cells(x, states, training)
         logits, weights = self._output(ops.expand_dims(x, 1), enc_out, enc_mask, training)
         return logits[:, 0], new_states, (None if weights is None else weights[:, 0])
 
@@ -202,7 +274,8 @@ class Seq2Seq(keras.Model):
         src = np.full((1, 2), BOS + 2, "int32")
         tgt = np.full((1, 2), BOS, "int32")
         enc_out, enc_mask, states = self.encode(src)
-        self.decode_sequence(tgt, enc_out, enc_mask, states)
+        if not self.input_feeding:  # (with input feeding both paths use the cells)
+            self.decode_sequence(tgt, enc_out, enc_mask, states)
         self.decode_step(tgt[:, 0], states, enc_out, enc_mask)
         self.built = True
 
@@ -225,6 +298,8 @@ class Seq2Seq(keras.Model):
             "attention": self.attention_kind,
             "bidirectional": self.bidirectional,
             "teacher_forcing": self.teacher_forcing,
+            "input_feeding": self.input_feeding,
+            "decoder_init": self.decoder_init,
         }
 
 
@@ -240,6 +315,8 @@ def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         attention=config.attention,
         bidirectional=config.bidirectional,
         teacher_forcing=config.teacher_forcing,
+        input_feeding=config.input_feeding,
+        decoder_init=config.decoder_init,
         name="seq2seq",
     )
     model.build_all()

@@ -100,6 +100,16 @@ def toy_attention_run(tmp_path_factory, reversal_corpus):
 
 
 @pytest.fixture(scope="session")
+def toy_aligned_run(tmp_path_factory, reversal_corpus):
+    """The default preset's attention layout, small: bidirectional LSTM encoder, Luong attention
+    with input feeding and scaled scores, a decoder that starts from zeros."""
+    return train_toy(
+        tmp_path_factory.mktemp("runs") / "toy-aligned", reversal_corpus,
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros",
+    )
+
+
+@pytest.fixture(scope="session")
 def toy_word_run(tmp_path_factory):
     """A word-level model: English-like words in, the same words reversed in order out."""
     rng = random.Random(1)

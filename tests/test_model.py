@@ -14,6 +14,8 @@ VARIANTS = [
     dict(cell="lstm", attention="luong", bidirectional=True),
     dict(cell="gru", attention="bahdanau", dropout=0.2),
     dict(cell="lstm", teacher_forcing=False),
+    dict(cell="lstm", attention="luong", bidirectional=True, input_feeding=True),
+    dict(cell="gru", layers=2, attention="bahdanau", input_feeding=True, decoder_init="zeros", dropout=0.2),
 ]
 
 
@@ -42,7 +44,7 @@ def test_save_and_load_in_safe_mode_gives_identical_output(tmp_path, overrides):
     assert logits.shape == (6, 25) and len(new_states) == len(states)
 
 
-@pytest.mark.parametrize("overrides", VARIANTS[:3], ids=["lstm", "gru2", "bi-luong"])
+@pytest.mark.parametrize("overrides", VARIANTS[:3] + VARIANTS[5:6], ids=["lstm", "gru2", "bi-luong", "bi-luong-fed"])
 def test_padding_never_changes_a_state_or_an_output(overrides):
     model = build_model(small(**overrides), 20, 25)
     src, tgt = batch()
@@ -68,3 +70,33 @@ def test_every_variant_learns_a_fixed_batch(overrides):
 def test_no_lambda_layers_anywhere():
     model = build_model(small(attention="bahdanau", bidirectional=True), 20, 25)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model._flatten_layers())
+
+
+@pytest.mark.parametrize("overrides", [VARIANTS[2], VARIANTS[5], VARIANTS[6]], ids=["bi-luong", "bi-luong-fed", "gru2-bahdanau-fed-zeros"])
+def test_one_decoder_step_at_a_time_gives_the_teacher_forced_outputs(overrides):
+    """Training (one pass, or the input-feeding loop) and inference (decode_step) are two code
+    paths over the same layers: fed the same tokens they must give the same logits and attention."""
+    model = build_model(small(**overrides), 20, 25)
+    src, tgt = batch()
+    enc_out, enc_mask, states = model.encode(src)
+    logits, weights = model.decode_sequence(tgt, enc_out, enc_mask, states)
+    for t in range(tgt.shape[1]):
+        step_logits, states, step_weights = model.decode_step(tgt[:, t], states, enc_out, enc_mask)
+        np.testing.assert_allclose(np.asarray(step_logits), np.asarray(logits[:, t]), atol=1e-5)
+        np.testing.assert_allclose(np.asarray(step_weights), np.asarray(weights[:, t]), atol=1e-6)
+
+
+def test_input_feeding_and_zero_start_change_what_the_decoder_reads():
+    """With input feeding the decoder's state carries the attentional vector (one more state);
+    with decoder_init="zeros" the encoder's final states do not reach the decoder at all."""
+    src, _ = batch()
+    plain = build_model(small(attention="luong", bidirectional=True), 20, 25)
+    fed = build_model(small(attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros"), 20, 25)
+    _, _, plain_states = plain.encode(src)
+    _, _, fed_states = fed.encode(src)
+    assert len(fed_states) == len(plain_states) + 1
+    assert all(not np.asarray(s).any() for s in fed_states)
+    assert fed.attention_layer.scaled and not plain.attention_layer.scaled
+    # without attention both options are ignored: the tutorial's model stays as it was
+    tutorial = build_model(small(input_feeding=True, decoder_init="zeros"), 20, 25)
+    assert not tutorial.input_feeding and tutorial.decoder_init == "encoder"

@@ -15,15 +15,16 @@ SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]
 
 
 @pytest.fixture(scope="module")
-def translators(toy_run, toy_attention_run, toy_word_run):
+def translators(toy_run, toy_attention_run, toy_aligned_run, toy_word_run):
     return {
         "lstm": Translator(toy_run),
         "gru-bi-luong": Translator(toy_attention_run),
+        "lstm-bi-luong-fed": Translator(toy_aligned_run),
         "word": Translator(toy_word_run),
     }
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru-bi-luong", "word"])
+@pytest.mark.parametrize("kind", ["lstm", "gru-bi-luong", "lstm-bi-luong-fed", "word"])
 def test_compiled_greedy_equals_the_tutorial_step_by_step_loop(translators, kind):
     translator = translators[kind]
     sentences = SENTENCES if kind != "word" else ["the cat runs.", "a big dog.", "blue.", "red dog sees cat."]
@@ -43,7 +44,7 @@ def test_results_come_back_in_input_order_whatever_the_batching(translators):
     assert together[0] == "cba"
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru-bi-luong"])
+@pytest.mark.parametrize("kind", ["lstm", "gru-bi-luong", "lstm-bi-luong-fed"])
 def test_beam_of_one_is_greedy(translators, kind):
     translator = translators[kind]
     greedy = translator.translate(SENTENCES)
@@ -120,8 +121,9 @@ def test_attention_weights_come_with_each_translation(translators):
     assert result.attention[0].argmax() == 3
 
 
-def test_attention_on_request_equals_attention_returned_with_the_translation(translators):
-    translator = translators["gru-bi-luong"]
+@pytest.mark.parametrize("kind", ["gru-bi-luong", "lstm-bi-luong-fed"])
+def test_attention_on_request_equals_attention_returned_with_the_translation(translators, kind):
+    translator = translators[kind]
     plain = translator.translate(["abcd"])[0]
     assert plain.attention is None
     eager = translator.translate(["abcd"], attention=True)[0]
