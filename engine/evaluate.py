@@ -1,16 +1,36 @@
 """Evaluation with sacrebleu: corpus BLEU (tokenize="zh" for a Chinese target, else 13a) and
-chrF, with every reference of a source that has several translations.
+chrF, with every reference of a source that has several translations; scores by source length;
+and an alignment measure: does the attention look at "Tom" while the model writes 汤姆?
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
+from dataclasses import dataclass
 
+import numpy as np
 import sacrebleu
 
 from engine.corpus import Pair, load_split
 from engine.vocab import is_chinese
+
+# Source-length buckets of the report, in words: (label, shortest, longest).
+LENGTH_BUCKETS = (("≤ 5 words", 0, 5), ("6–9 words", 6, 9), ("≥ 10 words", 10, None))
+
+# English names with one fixed Chinese form. `name_lexicon` keeps those that the training data
+# itself confirms (see MIN_NAME_PAIRS, MIN_NAME_AGREEMENT); on cmn-eng's train split that keeps
+# e.g. Tom 汤姆 (94% of ~2,900 pairs), Mary 玛丽, Boston 波士顿, Japan 日本, Tokyo 东京, London 伦敦.
+NAME_CANDIDATES = {
+    "Tom": "汤姆", "Mary": "玛丽", "John": "约翰", "Boston": "波士顿", "Japan": "日本", "Paris": "巴黎",
+    "China": "中国", "London": "伦敦", "America": "美国", "France": "法国", "Tokyo": "东京", "Kyoto": "京都",
+    "Germany": "德国", "Canada": "加拿大", "Italy": "意大利", "Osaka": "大阪", "Europe": "欧洲",
+    "Africa": "非洲", "India": "印度", "Hawaii": "夏威夷", "Chicago": "芝加哥", "Hokkaido": "北海道",
+    "Australia": "澳大利亚", "Jim": "吉姆", "Jack": "杰克", "Mike": "迈克", "Alice": "爱丽丝",
+}
+MIN_NAME_PAIRS = 5  # a name must occur in at least this many training pairs …
+MIN_NAME_AGREEMENT = 0.75  # … and its Chinese form in at least this share of them
 
 
 def group_references(pairs: list[Pair]) -> tuple[list[str], list[list[str]]]:
@@ -25,6 +45,24 @@ def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str
     """The sources of a run's valid or test split, each with all of its references."""
     split, _ = load_split(config)
     return group_references(getattr(split, split_name))
+
+
+def run_lexicon(config, vocabs) -> tuple[dict[str, str], str]:
+    """The names the alignment measure looks for, for an English → Chinese run: picked from its
+    training split (`name_lexicon`) when the corpus can be read, else the candidates whose
+    English word and Chinese characters are all in the run's vocabularies. Returns (lexicon,
+    where it came from); an empty lexicon for any other direction."""
+    src_vocab, tgt_vocab = vocabs
+    if src_vocab.level != "word" or is_chinese("".join(src_vocab.tokens[4:200])):
+        return {}, "none (the alignment measure needs English words in and Chinese out)"
+    try:
+        split, _ = load_split(config)
+    except (OSError, ValueError):  # no corpus on this machine
+        known = {
+            e: z for e, z in NAME_CANDIDATES.items() if e in src_vocab.index and all(c in tgt_vocab.index for c in z)
+        }
+        return known, "the candidate list, restricted to the vocabularies (the training corpus is not here)"
+    return name_lexicon(split.train), "the training split"
 
 
 def reference_streams(references: list[list[str]]) -> list[list[str | None]]:
@@ -67,16 +105,132 @@ def examples(sources, hypotheses, references, count: int = 3, seed: int = 0) -> 
     return {"best": ranked[:count], "worst": ranked[-count:][::-1], "random": rng.sample(rows, min(count, len(rows)))}
 
 
-def evaluate(translator, sources: list[str], references: list[list[str]], beam: int = 1, alpha: float = 1.0) -> dict:
-    """Translate `sources` and score them; returns the report (scores, settings, examples)."""
+def evaluate(
+    translator, sources: list[str], references: list[list[str]], beam: int = 1, alpha: float = 1.0,
+    lexicon: dict[str, str] | None = None,
+) -> dict:
+    """Translate `sources` and score them; returns the report (scores, scores by source length,
+    name alignment over the names of `lexicon`, settings, examples)."""
     started = time.perf_counter()
     translations = translator.translate(sources, beam=beam, alpha=alpha)
     seconds = time.perf_counter() - started
     hypotheses = [t.text for t in translations]
     report = score(hypotheses, references)
     report |= {
+        "by_length": scores_by_length(sources, hypotheses, references),
+        "alignment": alignment(translator, translations, lexicon or {}),
         "decoding": {"beam": beam, "alpha": alpha},
         "seconds": round(seconds, 2),
         "examples": examples(sources, hypotheses, references),
     }
     return report
+
+
+# ----------------------------------------------------------------------------------------------
+# Scores by source length
+
+
+def source_words(source: str) -> int:
+    """Length in words: Latin words and numbers, or Chinese characters (punctuation not counted)."""
+    return len(re.findall(r"[^\W\d_]+(?:['’]\w+)*|\d+", source)) if not is_chinese(source) else sum(map(is_chinese, source))
+
+
+def scores_by_length(sources, hypotheses, references) -> list[dict]:
+    """BLEU and chrF of each source-length bucket (LENGTH_BUCKETS); empty buckets are left out."""
+    rows = []
+    for label, shortest, longest in LENGTH_BUCKETS:
+        picked = [
+            i for i, s in enumerate(sources)
+            if shortest <= source_words(s) and (longest is None or source_words(s) <= longest)
+        ]
+        if picked:
+            part = score([hypotheses[i] for i in picked], [references[i] for i in picked])
+            rows.append({"bucket": label, "sentences": len(picked), "bleu": part["bleu"], "chrf": part["chrf"]})
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Alignment: where the attention looks while the model writes a name
+
+
+def name_lexicon(train_pairs: list[Pair], candidates: dict[str, str] = NAME_CANDIDATES) -> dict[str, str]:
+    """The candidate names that the training data translates one fixed way: the English name
+    occurs in at least MIN_NAME_PAIRS pairs, and the Chinese form is in MIN_NAME_AGREEMENT of them."""
+    lexicon = {}
+    for english, chinese in candidates.items():
+        word = re.compile(rf"\b{re.escape(english)}\b")
+        with_name = [p.target for p in train_pairs if word.search(p.source)]
+        if len(with_name) >= MIN_NAME_PAIRS and sum(chinese in t for t in with_name) >= MIN_NAME_AGREEMENT * len(with_name):
+            lexicon[english] = chinese
+    return lexicon
+
+
+@dataclass
+class AlignmentCount:
+    """Output characters of names whose attention peak was on the name (hits) out of all
+    (total); and, over every output token, how many peaked in the last fifth of the source."""
+
+    hits: int = 0
+    total: int = 0
+    sentences: int = 0
+    end_peaks: int = 0
+    peaks: int = 0
+
+    def add(self, other: AlignmentCount) -> None:
+        for name in ("hits", "total", "sentences", "end_peaks", "peaks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def report(self) -> dict:
+        return {
+            "name_alignment": round(self.hits / self.total, 3) if self.total else None,
+            "name_characters": self.total,
+            "sentences": self.sentences,
+            "peaks_in_last_fifth": round(self.end_peaks / self.peaks, 3) if self.peaks else None,
+        }
+
+
+def _is_name_token(token: str, name: str) -> bool:
+    """`Tom`, and `Tom's` (the tokenizer keeps an inner apostrophe in the word)."""
+    return token == name or token.startswith(name + "'") or token.startswith(name + "’")
+
+
+def align_names(source_tokens: list[str], output_tokens: list[str], weights: np.ndarray, lexicon: dict[str, str]) -> AlignmentCount:
+    """Count, for one translation, the output characters of each lexicon name that appears in
+    both the source and the output, and how many of them have their attention peak (argmax over
+    source tokens of `weights`, shape (output tokens [+ EOS], source tokens)) on that name."""
+    count = AlignmentCount()
+    peaks = np.asarray(weights)[: len(output_tokens)].argmax(-1)
+    width = len(source_tokens)
+    count.peaks = len(peaks)
+    count.end_peaks = int(np.sum(peaks >= width - max(1, width // 5))) if width else 0
+    output = "".join(output_tokens)
+    starts = np.cumsum([0] + [len(t) for t in output_tokens])  # character offset of each token
+    for english, chinese in lexicon.items():
+        on_name = {i for i, t in enumerate(source_tokens) if _is_name_token(t, english)}
+        if not on_name or chinese not in output:
+            continue
+        count.sentences += 1
+        for match in re.finditer(re.escape(chinese), output):
+            tokens = {int(np.searchsorted(starts, c, side="right")) - 1 for c in range(match.start(), match.end())}
+            count.total += len(tokens)
+            count.hits += sum(int(peaks[t]) in on_name for t in tokens)
+    return count
+
+
+def alignment(translator, translations, lexicon: dict[str, str]) -> dict:
+    """The name alignment of a model over its translations (only those of sentences that name
+    someone in `lexicon` need their attention computed). name_alignment is None, with `why`,
+    for a model without attention or an empty lexicon."""
+    if translator.model.attention_layer is None:
+        return AlignmentCount().report() | {"why": "the model has no attention"}
+    if not lexicon:
+        return AlignmentCount().report() | {"why": "no names to look for in this direction"}
+    total = AlignmentCount()
+    for translation in translations:
+        mentioned = any(any(_is_name_token(t, e) for t in translation.source_tokens) for e in lexicon)
+        if not mentioned or not any(c in translation.text for c in lexicon.values()):
+            continue
+        weights = translator.attention_of(translation)
+        if weights is not None:
+            total.add(align_names(translation.source_tokens, translation.tokens, weights, lexicon))
+    return total.report() | {"names": lexicon}

@@ -158,6 +158,23 @@ def print_report(report: dict, title: str) -> None:
         for row in rows:
             table.add_row(kind, row["source"], row["translation"], " | ".join(row["references"]), str(row["chrf"]))
     console.print(table)
+    if report.get("by_length"):
+        lengths = Table(title="by source length", title_justify="left")
+        for column in ("source length", "sentences", "BLEU", "chrF"):
+            lengths.add_column(column, justify="left" if column == "source length" else "right")
+        for row in report["by_length"]:
+            lengths.add_row(row["bucket"], f"{row['sentences']:,}", f"{row['bleu']:.1f}", f"{row['chrf']:.1f}")
+        console.print(lengths)
+    aligned = report.get("alignment") or {}
+    if aligned.get("name_alignment") is not None:
+        console.print(
+            f"name alignment {aligned['name_alignment']:.2f}: of {aligned['name_characters']:,} output characters "
+            f"of names in {aligned['sentences']:,} sentences, the share whose attention peaks on the English name; "
+            f"{aligned['peaks_in_last_fifth']:.0%} of all attention peaks fall in the last fifth of the source",
+            soft_wrap=True,
+        )
+    elif aligned:
+        console.print(f"name alignment: none ({aligned.get('why', 'no named sentences')})", soft_wrap=True)
 
 
 def eval_main(argv=None) -> int:
@@ -182,12 +199,16 @@ def eval_main(argv=None) -> int:
             split_name = args.split
         if args.max_sentences:
             sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+        from engine.evaluate import run_lexicon
+
+        lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
         import_tensorflow()
         from engine.evaluate import evaluate
         from engine.translate import Translator
 
         with console.status(f"translating {len(sources):,} sentences with beam {args.beam}…"):
-            report = evaluate(Translator(run), sources, references, beam=args.beam, alpha=args.alpha)
+            report = evaluate(Translator(run), sources, references, beam=args.beam, alpha=args.alpha, lexicon=lexicon)
+        report["alignment"]["names_from"] = lexicon_from
         report = {"split": split_name, "run": str(run.path), **report}
         print_report(report, f"{run.path.name} on {split_name}")
         from engine.runs import write_atomic

@@ -1,10 +1,20 @@
 """Scores: pinned sacrebleu numbers (a tokenisation change is caught), multi-reference grouping,
 and attention earning its keep on a task where it matters."""
 
+import numpy as np
 import sacrebleu
 
 from engine.corpus import Pair, read_anki, split_pairs
-from engine.evaluate import bleu_tokenizer, group_references, reference_streams, score
+from engine.evaluate import (
+    align_names,
+    bleu_tokenizer,
+    group_references,
+    name_lexicon,
+    reference_streams,
+    score,
+    scores_by_length,
+    source_words,
+)
 from engine.translate import Translator
 from tests.conftest import reversal_lines, train_toy
 
@@ -35,20 +45,65 @@ def test_references_of_one_source_are_grouped_in_first_seen_order():
     assert bleu_tokenizer(references) == "zh" and bleu_tokenizer([["hello"]]) == "13a"
 
 
-def test_attention_beats_the_plain_model_where_attention_matters(tmp_path):
+def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_path):
     """Reversing 8–14 character strings: the plain encoder must squeeze the whole string into
-    its final state; attention can look back at each character."""
+    its final state; attention can look back at each character. Output character t of a
+    reversal is source character n-1-t, so a model whose attention aligns peaks there."""
     corpus = tmp_path / "long.txt"
     corpus.write_text("\n".join(reversal_lines(4000, alphabet="abcdefgh", lengths=(8, 14), seed=3)) + "\n", encoding="utf-8")
     pairs, _ = read_anki(corpus)
-    accuracy = {}
-    for attention in ("none", "luong"):
-        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=5, seed=11)
+    accuracy, aligned = {}, 0
+    for attention in ("none", "luong"):  # "luong" in the default preset's layout
+        layout = dict(bidirectional=True, input_feeding=True, decoder_init="zeros") if attention != "none" else {}
+        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=5, seed=11, **layout)
         config = run.config()
         test = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test
-        out = Translator(run).translate([p.source for p in test])
+        translator = Translator(run)
+        out = translator.translate([p.source for p in test])
         accuracy[attention] = sum(o.text == p.target for o, p in zip(out, test)) / len(test)  # exact match
+    on_mirror = total = 0
+    for result in out:
+        peaks = translator.attention_of(result)[: len(result.ids)].argmax(-1)
+        n = len(result.source_tokens)
+        on_mirror += sum(int(peak) == n - 1 - t for t, peak in enumerate(peaks))
+        total += len(peaks)
+    aligned = on_mirror / total
     assert accuracy["luong"] >= 0.9 and accuracy["luong"] > accuracy["none"] + 0.2, accuracy
+    assert aligned >= 0.8, f"only {aligned:.0%} of attention peaks on the mirrored source position"
+
+
+def test_alignment_measure_gives_the_share_of_name_characters_looking_at_the_name():
+    lexicon = {"Tom": "汤姆", "Mary": "玛丽", "Boston": "波士顿"}
+    source = ["Tom", "sees", "Mary", "."]
+    output = list("汤姆看见玛丽。")
+    peaks = [0, 3, 1, 1, 2, 2, 3, 3]  # per output character, then EOS: 姆 looks at "." (a miss)
+    weights = np.full((len(peaks), len(source)), 0.1)
+    weights[np.arange(len(peaks)), peaks] = 0.7
+    count = align_names(source, output, weights, lexicon)
+    assert (count.hits, count.total, count.sentences) == (3, 4, 2)
+    report = count.report()
+    assert report["name_alignment"] == 0.75
+    assert report["peaks_in_last_fifth"] == round(2 / 7, 3)  # 姆 and 。 peak on the last token
+    # a name inside a possessive token, and a name the output leaves out, which is not counted
+    possessive = align_names(["Tom's", "car", "in", "Boston"], list("汤姆的车"), np.eye(5, 4)[[0, 0, 1, 1, 1]], lexicon)
+    assert (possessive.hits, possessive.total, possessive.sentences) == (2, 2, 1)
+
+
+def test_name_lexicon_keeps_names_the_training_data_translates_one_way():
+    pairs = [Pair(f"Tom likes {x}.", f"汤姆喜欢{x}。") for x in "abcdefgh"]
+    pairs += [Pair(f"Bill is {x}.", ("比尔" if i % 2 else "账单") + x) for i, x in enumerate("abcdefgh")]
+    pairs += [Pair("Mary is here.", "玛丽在这里。")]  # too rare to trust
+    assert name_lexicon(pairs, {"Tom": "汤姆", "Bill": "比尔", "Mary": "玛丽"}) == {"Tom": "汤姆"}
+
+
+def test_scores_by_source_length_in_words():
+    assert source_words("Tom's car isn't red, is it?") == 6 and source_words("我爱你。") == 3
+    sources = ["I see.", "Tom has a big red car now.", "Tom has a big red car and a small blue house."]
+    hypotheses = ["我明白。", "汤姆现在有一辆红色的大车。", "汤姆有一辆红色的大车。"]
+    references = [["我明白。"], ["汤姆现在有一辆红色的大车。"], ["汤姆有一辆红色的大车和一座蓝色的小房子。"]]
+    rows = scores_by_length(sources, hypotheses, references)
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("≤ 5 words", 1), ("6–9 words", 1), ("≥ 10 words", 1)]
+    assert rows[1]["bleu"] == 100.0 and rows[2]["bleu"] < 100.0
 
 
 def test_eval_command_scores_files_and_records_the_run(toy_run, tmp_path):
@@ -67,6 +122,8 @@ def test_eval_command_scores_files_and_records_the_run(toy_run, tmp_path):
     assert scores["chrf"] == 100.0 and scores["references"] == 4 and scores["sentences"] == 3
     assert scores["decoding"] == {"beam": 2, "alpha": 1.0} and "nrefs:var" in scores["bleu_signature"]
     assert {"best", "worst", "random"} <= set(scores["examples"])
+    assert [row["bucket"] for row in scores["by_length"]] == ["≤ 5 words"]  # one-word sources
+    assert scores["alignment"]["name_alignment"] is None and "no attention" in scores["alignment"]["why"]
     recorded = json.loads((toy_run.path / "eval.json").read_text())["files:src.txt"]
     assert recorded["chrf"] == 100.0 and "examples" not in recorded
 

@@ -28,7 +28,8 @@ def test_split_of_the_real_corpus_is_disjoint_and_proportionate():
 
 @pytest.mark.slow
 def test_shipped_default_model_translates_held_out_sentences_well(tmp_path):
-    """The committed model on its own test split: greedy BLEU(zh) ≥ 20 and chrF ≥ 18."""
+    """The committed model on its own test split: greedy BLEU(zh) ≥ 20 and chrF ≥ 18, and name
+    alignment ≥ 0.8."""
     if not DEFAULT_RUN.is_run():
         pytest.skip("no shipped default model in checkpoints/default")
     report = tmp_path / "report.json"
@@ -42,6 +43,9 @@ def test_shipped_default_model_translates_held_out_sentences_well(tmp_path):
     scores = json.loads(report.read_text())
     assert "tok:zh" in scores["bleu_signature"]
     assert scores["bleu"] >= 20 and scores["chrf"] >= 18, scores
+    # its attention aligns: names written in Chinese look at the English name
+    assert scores["alignment"]["name_alignment"] >= 0.8 and scores["alignment"]["name_characters"] >= 100, scores["alignment"]
+    assert [row["bucket"] for row in scores["by_length"]] == ["≤ 5 words", "6–9 words", "≥ 10 words"]
 
 
 @pytest.mark.slow
