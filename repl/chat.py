@@ -227,6 +227,7 @@ class Chat:
         if translator.attention_of(self.last) is None:
             raise UsageError("the last input was split into pieces; /align shows single sentences")
         console.print(alignment_heatmap(self.last))
+        console.print(alignment_peaks(self.last), soft_wrap=True, markup=False, highlight=False)
 
     def cmd_history(self, argument):
         count = self.positive(argument, "/history [N]", 10_000) if argument else 20
@@ -243,16 +244,27 @@ def model_card(translator) -> Table:
         ("run", run.path),
         ("corpus", f"{config.corpus} ({facts.get('split', {}).get('train', '?'):,} training pairs)" if facts.get("split") else config.corpus),
         ("direction", direction),
-        ("model", f"{config.cell.upper()} {config.units}, {config.layers} layer(s), {'bidirectional ' if config.bidirectional else ''}encoder, attention {config.attention}, {config.level} level"),
+        ("model", f"{config.cell.upper()} {config.units}, {config.layers} layer(s), {'bidirectional ' if config.bidirectional else ''}encoder, attention {config.attention}{' with input feeding' if config.input_feeding and config.attention != 'none' else ''}, {config.level} level"),
         ("parameters", f"{facts.get('params', 0):,}"),
         ("vocabulary", f"{len(translator.src_vocab):,} source / {len(translator.tgt_vocab):,} target tokens"),
         ("training", f"{facts.get('epochs_done', '?')} epochs, {facts.get('training_seconds', 0) / 60:.1f} min"),
     ]
     for split, report in scores.items():
         rows.append((f"scores ({split})", f"BLEU {report['bleu']}  chrF {report['chrf']}  (beam {report['decoding']['beam']}; {report['bleu_signature']})"))
+        aligned = (report.get("alignment") or {}).get("name_alignment")
+        if aligned is not None:
+            rows.append((f"name alignment ({split})", f"{aligned:.2f} of name characters look at the English name"))
     if facts.get("licence"):
         rows.append(("data licence", facts["licence"]))
     return key_value_table("model card", rows)
+
+
+def alignment_peaks(result) -> str:
+    """Where each output token looks hardest, as text: `汤→Tom 姆→Tom 有→has …`."""
+    weights = result.attention
+    sources = result.source_tokens[: weights.shape[1]]
+    outputs = [*result.tokens, "</s>"][: weights.shape[0]]
+    return "peaks: " + " ".join(f"{token}→{sources[int(row.argmax())]}" for token, row in zip(outputs, weights))
 
 
 def alignment_heatmap(result) -> Table:

@@ -55,6 +55,7 @@ def test_align_draws_the_attention_of_the_last_translation(toy_attention_run, tm
     err = capsys.readouterr().err
     assert "nothing translated yet" in err and "attention" in err and "truncated" not in err
     assert err.count("│1 │") >= 3  # reversal: each output character attends to one input character
+    assert "peaks: d→d c→c b→b a→a" in err  # …and the text summary names it
 
 
 def test_align_without_attention_gives_a_hint(toy_run, tmp_path, capsys):
