@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +58,17 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        """A config from parsed JSON, every value checked against its field's type first (a
+        damaged config.json fails with the field named, not deep inside training)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a run config is a JSON object, not {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(data) - set(hints))
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        for name, value in data.items():
+            if not _has_type(value, hints[name]):
+                raise ValueError(f"{name} must be {_type_name(hints[name])}, not {json.dumps(value)}")
         config = cls(**data)
         config.validate()
         return config
@@ -87,6 +96,36 @@ class RunConfig:
                 raise ValueError(f"{name} must be at least 1")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        for name in ("max_pairs", "max_len"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("patience", "lr_patience"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (off) or more")
+        if not self.learning_rate > 0 or (self.max_minutes is not None and not self.max_minutes > 0):
+            raise ValueError("learning_rate and max_minutes must be positive")
+        if not (0 <= self.valid_fraction < 1 and 0 <= self.test_fraction < 1 and self.valid_fraction + self.test_fraction < 1):
+            raise ValueError("valid_fraction and test_fraction must be in [0, 1) and leave some data to train on")
+
+
+def _has_type(value, hint) -> bool:
+    """Whether a JSON value fits a field's annotation (int, float, bool, str, dict, X | None)."""
+    if isinstance(hint, types.UnionType):
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:  # JSON writes 2.0 as 2.0, but a person may write 2
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(hint) or hint)
+
+
+def _type_name(hint) -> str:
+    if isinstance(hint, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    names = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "an object"}
+    return "null" if hint is type(None) else names.get(typing.get_origin(hint) or hint, str(hint))
 
 
 PRESETS: dict[str, dict] = {

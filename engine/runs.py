@@ -8,6 +8,12 @@ checkpoints/<run>/
   backup/                     resumable mid-epoch state (gone once training completes)
   metrics.csv                 one row per epoch
   eval.json                   scores with the sacrebleu signature and decoding settings
+  .seq2seq-run                the marker: this folder is a run (written first, by `claim`)
+
+A run folder is never assumed. `claim` refuses a non-empty folder that is not a run, and never
+writes over a file it did not write. The run's own files are read and written inside the folder
+only: a symbolic link in their place is refused, not followed, and no path is taken from the
+run's JSON. A damaged file is a `RunFolderError` that names it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,20 @@ from engine.config import RunConfig
 from engine.vocab import Vocab
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MARKER = ".seq2seq-run"
+# Every name a run writes in its folder; `claim` never lets one of them overwrite a stranger's file.
+RUN_FILES = (
+    "config.json", "run.json", "vocab-source.json", "vocab-target.json", "best.keras", "last.keras",
+    "metrics.csv", "eval.json", "backup",
+)
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as it is; the message names the file and what is wrong."""
+
+
+class NotARunFolder(RunFolderError):
+    """A folder that holds other things than a run (the tools refuse it as a usage error)."""
 
 
 def checkpoints_dir() -> Path:
@@ -73,42 +93,115 @@ class RunFolder:
 
     @classmethod
     def new(cls, name: str | None = None) -> RunFolder:
+        """The folder a new run named `name` goes to (a bare name lives under checkpoints/)."""
         name = name or time.strftime("run-%Y%m%d-%H%M%S")
-        run = cls(checkpoints_dir() / name if os.sep not in name else name)
-        run.path.mkdir(parents=True, exist_ok=True)
-        return run
+        return cls(checkpoints_dir() / name if os.sep not in name else name)
+
+    # ---------------------------------------------------------------- what the folder is
+    def marked(self) -> bool:
+        return self.own(self.path / MARKER).is_file()
+
+    def is_run(self) -> bool:
+        """A trained run: its config and a model (runs older than the marker have no marker)."""
+        return self.config_path.is_file() and (self.best_path.is_file() or self.last_path.is_file())
+
+    def check_new(self, into_existing: bool = False) -> None:
+        """Refuse (NotARunFolder) to start a new run here: a folder that already holds a run, a
+        non-empty folder that is not a run (unless `into_existing`), or one where a file of the
+        run's names already exists (never, since it is not the run's to replace). Writes nothing."""
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
+            raise NotARunFolder(f"{self.path}: not a folder")
+        if self.config_path.exists() or os.path.lexists(self.path / MARKER):
+            raise NotARunFolder(f"{self.path} already holds a run; use --resume {self.path} or another --run")
+        strangers = sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
+        if strangers and not into_existing:
+            raise NotARunFolder(
+                f"{self.path} is not empty and not a run folder ({', '.join(strangers[:3])}"
+                f"{', …' if len(strangers) > 3 else ''}); choose another --run, or pass --into-existing"
+            )
+        taken = sorted(name for name in RUN_FILES if os.path.lexists(self.path / name))
+        if taken:
+            raise NotARunFolder(f"{self.path}: {', '.join(taken)} would be overwritten; it is not this run's to replace")
+
+    def claim(self, into_existing: bool = False) -> None:
+        """Make this folder a new run's: `check_new`, then create it and write the marker
+        (exclusively, so two runs started at once cannot both claim it)."""
+        self.check_new(into_existing)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.path / MARKER, "x", encoding="utf-8") as marker:
+                marker.write("seq2seq run folder\n")
+        except FileExistsError as err:
+            raise NotARunFolder(f"{self.path} was claimed by another run just now") from err
+
+    def own(self, path: Path) -> Path:
+        """`path` if it may be read or written as one of this run's files: not a symbolic link
+        (a link would read or write outside the run)."""
+        if path.is_symlink():
+            raise RunFolderError(f"{path}: is a symbolic link; a run's files must be its own (links are not followed)")
+        return path
+
+    def check_files(self) -> None:
+        """Refuse a run whose own files (or backup folder) are links, before anything is written."""
+        for name in (*RUN_FILES, MARKER):
+            self.own(self.path / name)
+        if self.backup_dir.is_dir():
+            for path in self.backup_dir.iterdir():
+                self.own(path)
 
     def model_path(self) -> Path:
         """The model to translate with: best by validation loss, else the last saved."""
         for path in (self.best_path, self.last_path):
-            if path.exists():
+            if self.own(path).exists():
                 return path
-        raise FileNotFoundError(f"{self.path}: no best.keras or last.keras in this run folder")
+        raise RunFolderError(f"{self.path}: no best.keras or last.keras in this run folder")
 
-    def is_run(self) -> bool:
-        return self.config_path.exists() and (self.best_path.exists() or self.last_path.exists())
+    # ---------------------------------------------------------------- reading and writing
+    def read_json(self, path: Path, missing_ok: bool = True) -> dict:
+        """A JSON object from one of the run's files ({} if absent and `missing_ok`)."""
+        if not self.own(path).exists():
+            if missing_ok:
+                return {}
+            raise RunFolderError(f"{path}: missing")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            raise RunFolderError(f"{path}: not UTF-8 text (byte {err.start + 1})") from err
+        except json.JSONDecodeError as err:
+            raise RunFolderError(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from err
+        if not isinstance(data, dict):
+            raise RunFolderError(f"{path}: a JSON object was expected, not {type(data).__name__}")
+        return data
 
     def config(self) -> RunConfig:
-        return RunConfig.load(self.config_path)
+        data = self.read_json(self.config_path, missing_ok=False)
+        try:
+            return RunConfig.from_dict(data)
+        except (TypeError, ValueError) as err:
+            raise RunFolderError(f"{self.config_path}: {err}") from err
 
     def save_config(self, config: RunConfig) -> None:
-        write_atomic(self.config_path, config.to_json())
+        write_atomic(self.own(self.config_path), config.to_json())
 
     def vocabs(self) -> tuple[Vocab, Vocab]:
-        return Vocab.load(self.source_vocab_path), Vocab.load(self.target_vocab_path)
+        vocabs = []
+        for path in (self.source_vocab_path, self.target_vocab_path):
+            data = self.read_json(path, missing_ok=False)
+            try:
+                vocabs.append(Vocab.from_dict(data))
+            except (KeyError, TypeError, ValueError) as err:
+                raise RunFolderError(f"{path}: not a vocabulary ({err})") from err
+        return vocabs[0], vocabs[1]
 
     def save_vocabs(self, source: Vocab, target: Vocab) -> None:
-        source.save(self.source_vocab_path)
-        target.save(self.target_vocab_path)
-
-    def read_json(self, path: Path) -> dict:
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        write_atomic(self.own(self.source_vocab_path), source.to_json())
+        write_atomic(self.own(self.target_vocab_path), target.to_json())
 
     def facts(self) -> dict:
         return self.read_json(self.facts_path)
 
     def update_facts(self, **facts) -> None:
-        write_atomic(self.facts_path, json.dumps({**self.facts(), **facts}, indent=2, ensure_ascii=False))
+        write_atomic(self.own(self.facts_path), json.dumps({**self.facts(), **facts}, indent=2, ensure_ascii=False))
 
     def evaluation(self) -> dict:
         return self.read_json(self.eval_path)

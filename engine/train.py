@@ -5,11 +5,12 @@ progress callbacks, inside a distribution strategy. `train(config, run)` starts 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
-import shutil
+import re
 import time
 from pathlib import Path
 
@@ -18,13 +19,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.config import RunConfig
 from engine.corpus import load_split
 from engine.data import BatchPlan, encode_pairs
 from engine.model import PACKAGE, build_model
-from engine.runs import RunFolder, write_atomic
+from engine.runs import RunFolder, RunFolderError, write_atomic
 from engine.vocab import Vocab
 
 console = Console(stderr=True)
@@ -97,29 +99,65 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     state (Keras' `save_weights` includes the optimizer) to a new file, then atomically points
     `latest.json` at it with (epoch, step in epoch). `restore` loads both back; training then
     skips the steps the interrupted epoch already did, so the data order is the one an
-    uninterrupted run sees. The folder is removed by `finish` once the whole run is done.
+    uninterrupted run sees. The two newest state files are kept: if the newest (or latest.json)
+    is damaged, `restore` falls back to the other. `finish` removes what the backup wrote once
+    the whole run is done.
     """
 
-    def __init__(self, backup_dir, save_freq: int):
+    STATE_NAME = re.compile(r"state-(\d{4})-(\d{7})\.weights\.h5")
+
+    def __init__(self, backup_dir, save_freq: int, warn=None):
         super().__init__(str(backup_dir), save_freq=save_freq)
         self.dir = Path(backup_dir)
         self.epoch, self.step, self.since_save = 0, 0, 0
         self.resume_at = (None, 0)
+        self.warn = warn or (lambda message: None)
 
-    def state(self) -> dict | None:
+    def _state_files(self) -> list[Path]:
+        """The backup's state files, newest first (their names hold epoch and step)."""
+        if not self.dir.is_dir():
+            return []
+        return sorted((p for p in self.dir.iterdir() if self.STATE_NAME.fullmatch(p.name)), key=lambda p: p.name, reverse=True)
+
+    def has_state(self) -> bool:
+        return (self.dir / "latest.json").exists() or bool(self._state_files())
+
+    def _candidates(self) -> list[Path]:
+        """State files to try, best first: the one latest.json names (if it names one of ours),
+        then the others, newest first. A damaged latest.json is reported and skipped."""
+        files = self._state_files()
         pointer = self.dir / "latest.json"
-        return json.loads(pointer.read_text()) if pointer.exists() else None
+        if pointer.exists():
+            try:
+                named = json.loads(pointer.read_text(encoding="utf-8"))["weights"]
+                if not (isinstance(named, str) and self.STATE_NAME.fullmatch(named)):
+                    raise ValueError(f"names {named!r}, not a state file of this folder")
+                files = [self.dir / named] + [f for f in files if f.name != named]
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+                self.warn(f"{pointer}: damaged ({err}); trying the newest intact state file instead")
+        return files
 
     def restore(self, model) -> tuple[int, int] | None:
-        """Load the latest backup into `model` (optimizer included); returns (epoch, step)."""
-        state = self.state()
-        if state is None:
+        """Load the newest intact backup into `model` (optimizer included); returns (epoch, step),
+        or None when there is no backup. Raises RunFolderError when every state file is damaged."""
+        candidates = self._candidates()
+        if not candidates:
             return None
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(self.dir / state["weights"])
-        self.resume_at = (state["epoch"], state["step"])
-        return self.resume_at
+        for path in candidates:
+            if path.is_symlink() or not path.is_file():
+                self.warn(f"{path}: missing or a link; skipped")
+                continue
+            try:
+                model.load_weights(path)
+            except Exception as err:  # a truncated or foreign file: try the next one
+                self.warn(f"{path}: damaged ({str(err).splitlines()[0] if str(err) else type(err).__name__}); skipped")
+                continue
+            epoch, step = map(int, self.STATE_NAME.fullmatch(path.name).groups())
+            self.resume_at = (epoch, step)
+            return self.resume_at
+        raise RunFolderError(f"{self.dir}: every backup state file is damaged ({', '.join(p.name for p in candidates)})")
 
     def on_train_begin(self, logs=None):
         pass  # restoring happens before fit, in `restore`
@@ -145,15 +183,18 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.model.save_weights(self.dir / name, overwrite=True)
         state = {"weights": name, "epoch": self.epoch, "step": self.step}
         write_atomic(self.dir / "latest.json", json.dumps(state))
-        for old in self.dir.glob("state-*.weights.h5"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
+        for old in self._state_files()[2:]:  # keep this one and the one before it
+            old.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):
         pass  # the backup must outlive the partial-epoch fit; see `finish`
 
     def finish(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove what the backup wrote (never anything else), then the folder if it is empty."""
+        for path in [*self._state_files(), self.dir / "latest.json", *self.dir.glob(".latest.json.*.tmp")]:
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.dir.rmdir()
 
 
 class RunBookkeeping(keras.callbacks.Callback):
@@ -307,15 +348,13 @@ def count_params(model) -> int:
 # Entry points
 
 
-def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, initial_epoch: int, resuming: bool):
-    """Fit from `initial_epoch`, or from the backup's (epoch, step) when there is one.
+def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: ResumableBackup, start, resuming: bool):
+    """Fit from `start` = (epoch, steps of it already done).
 
     A mid-epoch resume first finishes the interrupted epoch in a fit of its own (Keras learns an
     epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
     """
-    backup = ResumableBackup(run.backup_dir, config.backup_every)
-    resume_at = backup.restore(model)
-    epoch, skip = resume_at if resume_at is not None else (initial_epoch, 0)
+    epoch, skip = start
     callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
     for first, last, skip in phases:
@@ -337,12 +376,18 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, initial_epo
     return model
 
 
-def train(config: RunConfig, run: RunFolder) -> keras.Model:
-    """Train a new run into `run` (an empty or new folder)."""
+def _warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def train(config: RunConfig, run: RunFolder, into_existing: bool = False) -> keras.Model:
+    """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
+    whose files have none of the run's names; see RunFolder.claim)."""
     config.validate()
     keras.utils.set_random_seed(config.seed)
-    run.path.mkdir(parents=True, exist_ok=True)
+    run.check_new(into_existing)
     split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config)
+    run.claim(into_existing)
     run.save_config(config)
     run.save_vocabs(src_vocab, tgt_vocab)
     with make_strategy(config.distribute).scope():
@@ -358,28 +403,38 @@ def train(config: RunConfig, run: RunFolder) -> keras.Model:
         f"{params:,} parameters, up to {config.epochs} epochs",
         soft_wrap=True,
     )
-    return _fit(config, run, plan, valid_plan, model, 0, resuming=False)
+    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=_warn)
+    return _fit(config, run, plan, valid_plan, model, backup, (0, 0), resuming=False)
 
 
 def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
-    """Continue `run`: from its backup if it was interrupted, else from last.keras (extend it
-    with a larger `epochs`). The optimizer's state and the data order carry on unchanged."""
+    """Continue `run`: from its newest intact backup if it was interrupted, else from last.keras
+    (extend it with a larger `epochs`). The optimizer's state and the data order carry on
+    unchanged. Nothing in the run changes until the model has loaded."""
+    run.check_files()
     config = run.config()
     if epochs is not None:
         config.epochs = epochs
-        run.save_config(config)
     keras.utils.set_random_seed(config.seed)
     _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs())
-    interrupted = (run.backup_dir / "latest.json").exists()
+    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=_warn)
     done = run.facts().get("epochs_done", 0)
-    if not interrupted and done >= config.epochs:
+    if not isinstance(done, int) or done < 0:
+        raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
+    if not backup.has_state() and done >= config.epochs:
         raise ValueError(f"{run.path}: already trained {done} epochs; pass --epochs N (N > {done}) to extend it")
     with make_strategy(config.distribute).scope():
         model = build_model(config, len(vocabs[0]), len(vocabs[1]))
         compile_model(model, config)
-        if not interrupted and run.last_path.exists():
+        start = backup.restore(model)
+        if start is None and run.last_path.exists():
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(run.last_path)
-    start = "its backup" if interrupted else (f"epoch {done}" if run.last_path.exists() else "the start")
-    console.print(f"resuming {run.path} from {start}, up to {config.epochs} epochs")
-    return _fit(config, run, plan, valid_plan, model, done, resuming=True)
+            try:
+                model.load_weights(run.last_path)
+            except Exception as err:
+                raise RunFolderError(f"{run.last_path}: cannot be loaded ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from err
+    where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
+    if epochs is not None:
+        run.save_config(config)  # only now: a resume that fails to load changes nothing
+    console.print(f"resuming {run.path} from {where}, up to {config.epochs} epochs", soft_wrap=True)
+    return _fit(config, run, plan, valid_plan, model, backup, start or (done, 0), resuming=True)

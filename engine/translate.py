@@ -15,6 +15,7 @@ import math
 import re
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine.model import load_model
-from engine.runs import RunFolder
+from engine.runs import RunFolder, RunFolderError
 from engine.vocab import BOS, EOS, PAD, UNK, detokenize, is_chinese, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
@@ -72,11 +73,20 @@ class Translator:
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)
         self.config = self.run.config()
         self.src_vocab, self.tgt_vocab = self.run.vocabs()
-        self.model = load_model(self.run.model_path())
+        self.model = self._load(self.run.model_path())
+        for path, vocab, size in (
+            (self.run.source_vocab_path, self.src_vocab, self.model.src_vocab_size),
+            (self.run.target_vocab_path, self.tgt_vocab, self.model.tgt_vocab_size),
+        ):
+            if len(vocab) != size:
+                raise RunFolderError(f"{path}: {len(vocab):,} tokens, but the model was trained with {size:,}")
         facts = self.run.facts()
         # Longest sentences seen in training: longer input is split, output is capped.
-        self.max_source_tokens = int(facts.get("max_source_tokens", 64))
-        self.max_output_tokens = int(facts.get("max_target_tokens", 64)) + 2
+        limits = [facts.get("max_source_tokens", 64), facts.get("max_target_tokens", 64)]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in limits):
+            raise RunFolderError(f"{self.run.facts_path}: max_source_tokens and max_target_tokens must be positive whole numbers")
+        self.max_source_tokens = limits[0]
+        self.max_output_tokens = limits[1] + 2
         self.warn = warn
         # Added to the logits before choosing: -inf on <unk> unless it is allowed. Scores still
         # use the model's own log-probabilities of what was chosen.
@@ -85,6 +95,18 @@ class Translator:
         self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
+
+    @staticmethod
+    def _load(path: Path):
+        """The run's model; a damaged file is one line naming it (Keras' own message can be a
+        misleading "File not found" for a truncated zip)."""
+        try:
+            return load_model(path)
+        except Exception as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            if not zipfile.is_zipfile(path):
+                reason = "not a .keras archive (truncated or damaged)"
+            raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
     # ------------------------------------------------------------------ graphs
     def _greedy_graph(self, src, max_steps: int):

@@ -91,14 +91,19 @@ class Vocab:
         """Text of ids (see `tokens_of`)."""
         return detokenize(self.tokens_of(ids), self.level)
 
-    def save(self, path: str | Path) -> None:
-        data = {"level": self.level, "tokens": self.tokens}
-        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
+    def to_json(self) -> str:
+        return json.dumps({"level": self.level, "tokens": self.tokens}, ensure_ascii=False, indent=0)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocab:
+        tokens, level = data["tokens"], data["level"]
+        if level not in ("char", "word") or not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError('needs "level" (char or word) and "tokens" (a list of strings)')
+        return cls(tokens, level)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(data["tokens"], data["level"])
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def is_chinese(text: str) -> bool:

@@ -55,7 +55,7 @@ def test_decode_stops_at_eos_and_skips_padding():
 
 def test_json_round_trip(tmp_path):
     vocab = Vocab.build(["Tom likes 我们."], "word")
-    vocab.save(tmp_path / "v.json")
+    (tmp_path / "v.json").write_text(vocab.to_json(), encoding="utf-8")
     loaded = Vocab.load(tmp_path / "v.json")
     assert loaded.tokens == vocab.tokens and loaded.level == "word"
     assert loaded.encode("Tom 我们") == vocab.encode("Tom 我们")
