@@ -2,7 +2,8 @@
 
 Exactly one output line per input line, in order (a blank line stays blank). Input is read and
 translated in chunks, so memory stays flat whatever the file size. The output is written to a
-temporary file beside OUTPUT and renamed over it only when everything succeeded.
+temporary file beside OUTPUT and renamed over it only when everything succeeded (see
+repl/output.py for links, devices, and two runs writing the same new OUTPUT).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.runs import AtomicFile
-from repl.console import UsageError, console, import_tensorflow, key_value_table, run_main
+from repl.console import UsageError, at_least, console, import_tensorflow, key_value_table, run_main
+from repl.output import Output
 
 CHUNK_LINES = 2048  # lines read, translated and written at a time
 SAMPLE_ROWS = 5
@@ -32,8 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="text file, one sentence a line ('-' for stdin)")
     p.add_argument("-o", "--output", default="-", help="output file ('-' or absent: stdout)")
     p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default: 1, greedy)")
-    p.add_argument("--batch-size", type=int, default=256, help="sentences decoded together (default: 256)")
+    p.add_argument("--beam", type=at_least(1), default=1, help="beam size (default: 1, greedy)")
+    p.add_argument("--batch-size", type=at_least(1), default=256, help="sentences decoded together (default: 256)")
     p.add_argument("--format", choices=("txt", "tsv", "jsonl"), default="txt", help="txt: translations; tsv/jsonl: source, translation, score")
     p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
@@ -80,20 +81,10 @@ def format_line(kind: str, number: int, source: str, result) -> str:
 
 
 def check_paths(args) -> None:
-    if args.beam < 1 or args.batch_size < 1:
-        raise UsageError("--beam and --batch-size must be at least 1")
     if args.input != "-" and not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
     if args.refs and not Path(args.refs).is_file():
         raise UsageError(f"{args.refs}: no such file")
-    if args.output != "-":
-        output = Path(args.output)
-        if args.input != "-" and output.exists() and output.resolve() == Path(args.input).resolve():
-            raise UsageError(f"{args.output}: OUTPUT is INPUT; translating a file onto itself would lose it")
-        if output.exists() and not args.force:
-            raise UsageError(f"{args.output} exists; use --force to overwrite it")
-        if not output.parent.exists():
-            raise UsageError(f"{output.parent}: no such directory")
 
 
 def count_lines(path: str) -> int | None:
@@ -182,15 +173,19 @@ def main(argv=None) -> int:
 
         check_paths(args)
         run_folder = resolve_run(args.model)
-        total = count_lines(args.input)
-        import_tensorflow()
-        from engine.translate import Translator
+        output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
+        try:
+            total = count_lines(args.input)
+            import_tensorflow()
+            from engine.translate import Translator
 
-        warnings = []
-        translator = Translator(run_folder, warn=warnings.append)
+            warnings = []
+            translator = Translator(run_folder, warn=warnings.append)
+        except BaseException:
+            output.discard()
+            raise
         source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
-        output = None if args.output == "-" else AtomicFile(args.output, suffix=".part")
-        write = sys.stdout.write if output is None else output.handle.write
+        write = output.open().write
         progress = Progress(
             TextColumn("translating"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
@@ -202,13 +197,9 @@ def main(argv=None) -> int:
                 task = progress.add_task("lines", total=total, rate="")
                 stats = translate_stream(args, translator, decoded_lines(source, args.input, args.errors), write, progress, task)
             scores = score_against_refs(args, stats["hypotheses"], stats["lines"]) if args.refs else None
-            if output is not None:
-                output.commit()
-            else:
-                sys.stdout.flush()
+            output.commit()
         except BaseException:
-            if output is not None:
-                output.discard()
+            output.discard()
             raise
         finally:
             if source is not sys.stdin.buffer:
