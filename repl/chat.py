@@ -25,7 +25,7 @@ from prompt_toolkit.history import FileHistory
 from rich.table import Table
 from rich.text import Text
 
-from repl.console import UsageError, console, error, import_tensorflow, key_value_table, run_main
+from repl.console import UsageError, at_least, console, error, import_tensorflow, key_value_table, run_main
 
 COMMANDS = {
     "/help": "show this help",
@@ -208,9 +208,17 @@ class Chat:
         from repl.cli import resolve_run
 
         run = resolve_run(argument)
+        # Load the new model beside the old one; only once it works does it replace it, so a
+        # damaged run folder is reported and the session goes on with the model it had.
+        loader = ModelLoader(run, self.settings.beam, warm_all_lengths=self.interactive)
+        try:
+            loader.get(spinner=self.interactive)
+        except Exception as err:
+            loader.close()
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UsageError(f"{message} (still using {self.loader.run.path})") from err
         self.loader.close()
-        self.loader = ModelLoader(run, self.settings.beam, warm_all_lengths=self.interactive)
-        self.loader.get(spinner=self.interactive)
+        self.loader = loader
         self.last = None
         console.print(f"model: {run.path}")
 
@@ -292,7 +300,7 @@ def alignment_heatmap(result) -> Table:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seq2seq-chat", description="Translate what you type. Piped stdin: one translation per input line.")
     p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
-    p.add_argument("--beam", type=int, default=4, help="beam size (default: 4; 1 is greedy)")
+    p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4; 1 is greedy)")
     p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
     return p
 
@@ -331,8 +339,6 @@ def main(argv=None) -> int:
     def run():
         from repl.cli import resolve_run
 
-        if args.beam < 1:
-            raise UsageError("--beam must be at least 1")
         run_folder = resolve_run(args.model)
         interactive = sys.stdin.isatty()
         history = private_history(history_path(args.history_file)) if interactive else None

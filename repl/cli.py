@@ -8,40 +8,46 @@ import sys
 from pathlib import Path
 
 from engine.config import PRESETS, RunConfig, preset
-from repl.console import UsageError, console, import_tensorflow, key_value_table, run_main
+from repl.console import UsageError, at_least, console, import_tensorflow, key_value_table, positive_number, run_main
+from repl.output import Output
 
 # ----------------------------------------------------------------------------------------------
 # seq2seq-train
 
 # option → (config field, type, help); defaults come from the preset and are shown in --help.
+# Counts are checked as they are parsed (argparse names the option and the rule, exit 2).
+POSITIVE, NON_NEGATIVE = at_least(1), at_least(0)
 TRAIN_OPTIONS = {
     "--corpus": ("corpus", str, "named corpus (downloaded once: cmn-eng, fra-eng, …), a local Anki .txt/.zip, or 'addition'"),
-    "--max-pairs": ("max_pairs", int, "use only the first N pairs"),
-    "--max-len": ("max_len", int, "drop training pairs longer than N tokens on either side"),
+    "--max-pairs": ("max_pairs", POSITIVE, "use only the first N pairs"),
+    "--max-len": ("max_len", POSITIVE, "drop training pairs longer than N tokens on either side"),
     "--level": ("level", str, "tokens: char, or word (Latin words; CJK characters one token each)"),
-    "--min-freq": ("min_freq", int, "rarer tokens become <unk>"),
+    "--min-freq": ("min_freq", POSITIVE, "rarer tokens become <unk>"),
     "--cell": ("cell", str, "recurrent cell: lstm or gru"),
-    "--layers": ("layers", int, "stacked recurrent layers in encoder and decoder"),
-    "--units": ("units", int, "recurrent units (the state size)"),
-    "--embed-dim": ("embed_dim", int, "embedding size"),
+    "--layers": ("layers", POSITIVE, "stacked recurrent layers in encoder and decoder"),
+    "--units": ("units", POSITIVE, "recurrent units (the state size)"),
+    "--embed-dim": ("embed_dim", POSITIVE, "embedding size"),
     "--dropout": ("dropout", float, "dropout on embeddings and between layers"),
     "--attention": ("attention", str, "none, luong (multiplicative) or bahdanau (additive)"),
+    "--decoder-init": ("decoder_init", str, "with attention, the decoder starts from: zeros (it reads the source through the attention only), or encoder (its final states)"),
     "--optimizer": ("optimizer", str, "rmsprop or adam"),
-    "--learning-rate": ("learning_rate", float, "initial learning rate"),
+    "--learning-rate": ("learning_rate", positive_number, "initial learning rate"),
     "--label-smoothing": ("label_smoothing", float, "label smoothing of the token loss"),
-    "--batch-size": ("batch_size", int, "sentence pairs per step"),
-    "--epochs": ("epochs", int, "epochs to train (with --resume: extend a finished run to N)"),
-    "--patience": ("patience", int, "stop after N epochs without better val_loss (0: never)"),
-    "--lr-patience": ("lr_patience", int, "halve the learning rate after N epochs without progress (0: never)"),
-    "--backup-every": ("backup_every", int, "steps between resumable backups (a crash loses at most N)"),
-    "--max-minutes": ("max_minutes", float, "stop after the epoch that passes this training time"),
-    "--seed": ("seed", int, "seed for the split, batch order and initial weights"),
+    "--batch-size": ("batch_size", POSITIVE, "sentence pairs per step"),
+    "--epochs": ("epochs", POSITIVE, "epochs to train (with --resume: extend a finished run to N)"),
+    "--patience": ("patience", NON_NEGATIVE, "stop after N epochs without better val_loss (0: never)"),
+    "--lr-patience": ("lr_patience", NON_NEGATIVE, "halve the learning rate after N epochs without progress (0: never)"),
+    "--backup-every": ("backup_every", POSITIVE, "steps between resumable backups (a crash loses at most N)"),
+    "--max-minutes": ("max_minutes", positive_number, "stop after the epoch that passes this training time"),
+    "--seed": ("seed", NON_NEGATIVE, "seed for the split, batch order and initial weights"),
     "--distribute": ("distribute", str, "none, or mirrored (all local GPUs, or all logical CPUs)"),
 }
 TRAIN_FLAGS = {
     "--reverse": ("reverse", "train the other direction (target → source)"),
     "--bidirectional": ("bidirectional", "bidirectional encoder"),
     "--no-teacher-forcing": ("teacher_forcing", "feed the decoder its own previous prediction while training"),
+    "--input-feeding": ("input_feeding", "with attention, feed each step's attentional vector into the next step (default preset: on)"),
+    "--no-input-feeding": ("input_feeding", "with attention, apply it on top of the decoder only (the first shipped model's layout)"),
     "--skip-bad-lines": ("skip_bad_lines", "skip and count malformed corpus lines instead of stopping"),
 }
 
@@ -56,18 +62,22 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration (default: default)")
     parser.add_argument("--run", help="run folder name or path (default: checkpoints/run-<date>-<time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last backup (or extend it with --epochs)")
+    parser.add_argument(
+        "--into-existing", action="store_true",
+        help="allow --run to name a non-empty folder that is not a run (none of the run's own file names may exist there)",
+    )
     for option, (name, kind, text) in TRAIN_OPTIONS.items():
         parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {getattr(default, name)})")
-    for option, (name, text) in TRAIN_FLAGS.items():
-        parser.add_argument(option, dest=name, action="store_true", default=None, help=text)
+    for option, (name, text) in TRAIN_FLAGS.items():  # dest: the option's own name (two set input_feeding)
+        parser.add_argument(option, action="store_true", default=None, help=text)
     return parser
 
 
 def config_from_args(args) -> RunConfig:
     overrides = {name: getattr(args, name) for name, *_ in TRAIN_OPTIONS.values() if getattr(args, name) is not None}
     for option, (name, _) in TRAIN_FLAGS.items():
-        if getattr(args, name):
-            overrides[name] = option != "--no-teacher-forcing"
+        if getattr(args, option.lstrip("-").replace("-", "_")):
+            overrides[name] = not option.startswith("--no-")
     try:
         return preset(args.preset, **overrides)
     except ValueError as err:
@@ -90,14 +100,18 @@ def train_main(argv=None) -> int:
 
             resume(run, epochs=args.epochs)
         else:
+            from engine.runs import NotARunFolder
+
             config = config_from_args(args)
             run = RunFolder.new(args.run)
-            if run.config_path.exists():
-                raise UsageError(f"{run.path} already holds a run; use --resume {run.path} or another --run")
+            try:
+                run.check_new(args.into_existing)  # before TensorFlow loads: answers at once
+            except NotARunFolder as err:
+                raise UsageError(str(err)) from err
             import_tensorflow()
             from engine.train import train
 
-            train(config, run)
+            train(config, run, into_existing=args.into_existing)
         console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
 
     return run_main(main)
@@ -116,9 +130,9 @@ def eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
     parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
     parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
-    parser.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy; default: 4)")
+    parser.add_argument("--beam", type=POSITIVE, default=4, help="beam size (1 = greedy; default: 4)")
     parser.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default: 1.0)")
-    parser.add_argument("--max-sentences", type=int, help="score only the first N sources")
+    parser.add_argument("--max-sentences", type=POSITIVE, help="score only the first N sources")
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
     return parser
@@ -183,8 +197,6 @@ def eval_main(argv=None) -> int:
     def main():
         if bool(args.src) != bool(args.refs):
             raise UsageError("--src and --refs go together")
-        if args.beam < 1:
-            raise UsageError("--beam must be at least 1")
         run = resolve_run(args.run)
         if args.src:
             sources = read_lines(args.src)
@@ -214,11 +226,11 @@ def eval_main(argv=None) -> int:
         from engine.runs import write_atomic
 
         if args.json:
-            write_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False))
+            Output(args.json, force=True).write_all(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         if not args.no_record:
             recorded = run.evaluation()
             recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
-            write_atomic(run.eval_path, json.dumps(recorded, indent=2, ensure_ascii=False))
+            write_atomic(run.own(run.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))
 
     return run_main(main)
 

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -57,6 +58,32 @@ def import_tensorflow() -> None:
 
     # Translation pads batches to a few deliberate shapes; TensorFlow's retracing notice is noise.
     tensorflow.get_logger().setLevel("ERROR")
+
+
+def at_least(minimum: int):
+    """An argparse type: a whole number ≥ minimum, refused at parse time with the rule named."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
