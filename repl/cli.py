@@ -68,7 +68,7 @@ def train_parser() -> argparse.ArgumentParser:
     )
     for option, (name, kind, text) in TRAIN_OPTIONS.items():
         parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {getattr(default, name)})")
-    for option, (name, text) in TRAIN_FLAGS.items():  # dest: the option's own name (two set input_feeding)
+    for option, (_, text) in TRAIN_FLAGS.items():  # dest: the option's own name (two set input_feeding)
         parser.add_argument(option, action="store_true", default=None, help=text)
     return parser
 

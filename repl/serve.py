@@ -1,0 +1,401 @@
+"""`seq2seq-serve`: a local HTTP translation API in LibreTranslate's dialect.
+
+Clients that speak LibreTranslate (editor plugins, browser extensions, bots, scripts) can point
+at this server unchanged: `POST /translate`, `POST /detect`, `GET /languages`, plus `GET /health`.
+
+Stack: Starlette on uvicorn. Starlette is the small ASGI toolkit FastAPI is built on; this API
+has four routes with LibreTranslate's own request shapes (JSON or form fields), so FastAPI's
+schema layer would add a dependency (pydantic) without doing any of the work here. uvicorn is
+the standard ASGI server and handles SIGTERM gracefully: it stops accepting connections and
+lets in-flight requests finish.
+
+Requests arriving together are translated together: each request's sentences go into one
+bounded queue (full: 503), and one worker thread takes everything that arrives within a small
+window (`--batch-window-ms`) and decodes it in one call to the compiled batched decoder. A lone
+request waits at most that window; many concurrent clients share batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import queue
+import signal
+import sys
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repl.console import UsageError, at_least, console, import_tensorflow, run_main
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Language detection by script: the two languages this project translates differ in script
+
+
+def detect(text: str) -> tuple[str, float]:
+    """("zh" or "en", confidence 0–100): the share of the letters in the winning script."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "en", 0.0
+    han = sum(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in letters)
+    share = han / len(letters)
+    return ("zh", round(100 * share, 1)) if share >= 0.5 else ("en", round(100 * (1 - share), 1))
+
+
+def language_of(vocab) -> str:
+    """The language a vocabulary is in, by script: "zh" when most of its tokens are Han."""
+    from engine.vocab import is_chinese
+
+    return "zh" if is_chinese("".join(vocab.tokens[4:200])) else "en"
+
+
+# ----------------------------------------------------------------------------------------------
+# Dynamic batching
+
+
+class QueueFull(Exception):
+    pass
+
+
+@dataclass
+class Job:
+    sentences: list[str]
+    beam: int
+    n_best: int
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list | None = None
+    error: BaseException | None = None
+
+
+class Batcher:
+    """One worker thread owns the translator. `submit` queues a job (QueueFull when the queue is
+    at its bound); the worker gathers the jobs that arrive within `window` seconds (up to
+    `max_sentences`), decodes each group of equal settings in one call, and wakes the callers."""
+
+    def __init__(self, translator, max_queue: int = 256, window: float = 0.005, max_sentences: int = 256):
+        self.translator, self.window, self.max_sentences = translator, window, max_sentences
+        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self.thread = threading.Thread(target=self._work, name="batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: Job) -> Job:
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            raise QueueFull from None
+        return job
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+    def _gather(self, first: Job) -> list[Job]:
+        jobs, sentences = [first], len(first.sentences)
+        deadline = time.monotonic() + self.window
+        while sentences < self.max_sentences:
+            try:
+                job = self.jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if job is None:  # closing: finish what was gathered, then stop
+                self.jobs.put(None)
+                break
+            jobs.append(job)
+            sentences += len(job.sentences)
+        return jobs
+
+    def _work(self) -> None:
+        while (first := self.jobs.get()) is not None:
+            jobs = self._gather(first)
+            groups: dict[tuple[int, int], list[Job]] = collections.defaultdict(list)
+            for job in jobs:
+                groups[(job.beam, job.n_best)].append(job)
+            for (beam, n_best), group in groups.items():
+                try:
+                    results = self.translator.translate([s for job in group for s in job.sentences], beam=beam, n_best=n_best)
+                    start = 0
+                    for job in group:
+                        job.results = results[start : start + len(job.sentences)]
+                        start += len(job.sentences)
+                except Exception as err:  # reported per request as a 500
+                    for job in group:
+                        job.error = err
+                for job in group:
+                    job.done.set()
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits: API keys and a per-client rate limit
+
+
+class RateLimiter:
+    """At most `per_minute` requests per client in any 60-second window (0: no limit)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self.seen: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        if not self.per_minute:
+            return True
+        now = time.monotonic()
+        with self.lock:
+            times = self.seen[client]
+            while times and now - times[0] > 60:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return False
+            times.append(now)
+            return True
+
+
+def read_api_keys(path: str | None) -> set[str] | None:
+    if path is None:
+        return None
+    keys = {line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+    if not keys:
+        raise UsageError(f"{path}: no API keys in it (one a line)")
+    return keys
+
+
+@dataclass
+class Limits:
+    char_limit: int = 5000  # characters of q per request
+    batch_limit: int = 64  # strings in a list q
+    max_alternatives: int = 8
+    beam: int = 4
+
+
+# ----------------------------------------------------------------------------------------------
+# The application
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
+               rate_limit: int = 0, limits: Limits | None = None):
+    """The Starlette app over one translator (one direction: source_lang → target_lang)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    limits = limits or Limits()
+    limiter = RateLimiter(rate_limit)
+    state = {"closing": False}
+
+    async def fields(request: Request) -> dict:
+        """JSON body or form fields (LibreTranslate accepts both)."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind == "application/json":
+            try:
+                data = json.loads(await request.body() or b"{}")
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise ApiError(400, f"invalid JSON: {err}") from None
+            if not isinstance(data, dict):
+                raise ApiError(400, "the JSON body must be an object")
+            return data
+        if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()
+            data = {key: form.getlist(key) for key in form.keys()}
+            return {key: values if key == "q" and len(values) > 1 else values[0] for key, values in data.items()}
+        if not kind and not await request.body():
+            return {}
+        raise ApiError(400, f"unsupported content type {kind!r}; send JSON or form fields")
+
+    def check_access(request: Request, data: dict) -> None:
+        if state["closing"]:
+            raise ApiError(503, "shutting down")
+        if api_keys is not None and data.get("api_key") not in api_keys:
+            raise ApiError(403, "Invalid API key")
+        client = request.client.host if request.client else "?"
+        if not limiter.allow(client):
+            raise ApiError(429, f"Too many requests: at most {rate_limit} a minute")
+
+    def texts_of(data: dict) -> tuple[list[str], bool]:
+        q = data.get("q")
+        if q is None:
+            raise ApiError(400, "Invalid request: missing q parameter")
+        as_list = isinstance(q, list)
+        texts = q if as_list else [q]
+        if not all(isinstance(t, str) for t in texts):
+            raise ApiError(400, "Invalid request: q must be a string or a list of strings")
+        if as_list and len(texts) > limits.batch_limit:
+            raise ApiError(413, f"Too many texts: at most {limits.batch_limit} in one request")
+        if sum(len(t) for t in texts) > limits.char_limit:
+            raise ApiError(413, f"Too many characters: at most {limits.char_limit} in one request")
+        return texts, as_list
+
+    async def run_job(texts: list[str], beam: int, n_best: int) -> list:
+        try:
+            job = batcher.submit(Job(texts, beam, n_best))
+        except QueueFull:
+            raise ApiError(503, "the translation queue is full; try again shortly") from None
+        await asyncio.to_thread(job.done.wait)
+        if job.error is not None:
+            raise job.error
+        return job.results
+
+    async def translate(request: Request):
+        data = await fields(request)
+        check_access(request, data)
+        texts, as_list = texts_of(data)
+        source, target = data.get("source", "auto"), data.get("target", target_lang)
+        if data.get("format", "text") != "text":
+            raise ApiError(400, "Invalid request: only format 'text' is supported")
+        try:
+            alternatives = int(data.get("alternatives", 0))
+        except (TypeError, ValueError):
+            raise ApiError(400, "Invalid request: alternatives must be a whole number") from None
+        if not 0 <= alternatives <= limits.max_alternatives:
+            raise ApiError(400, f"Invalid request: alternatives must be from 0 to {limits.max_alternatives}")
+        detected = [detect(t) for t in texts] if source == "auto" else None
+        sources = {d[0] for d in detected} if detected else {source}
+        for language in sources | {target}:
+            if language not in LANGUAGE_NAMES:
+                raise ApiError(400, f"{language!r} is not supported; languages: {', '.join(LANGUAGE_NAMES)}")
+        if sources != {source_lang} or target != target_lang:
+            asked = "/".join(sorted(sources))
+            raise ApiError(400, f"no model here translates {asked} to {target}; this server translates {source_lang} to {target_lang}")
+        results = await run_job(texts, max(limits.beam, alternatives + 1), alternatives + 1)
+        translated = [r.text for r in results]
+        body: dict = {"translatedText": translated if as_list else translated[0]}
+        if alternatives:
+            others = [[h.text for h in r.n_best[1:] if h.text != r.text][:alternatives] for r in results]
+            body["alternatives"] = others if as_list else others[0]
+        if detected:
+            found = [{"language": lang, "confidence": conf} for lang, conf in detected]
+            body["detectedLanguage"] = found if as_list else found[0]
+        return JSONResponse(body)
+
+    async def detect_route(request: Request):
+        data = await fields(request)
+        check_access(request, data)
+        texts, as_list = texts_of(data)
+        found = [[{"language": lang, "confidence": conf}] for lang, conf in map(detect, texts)]
+        return JSONResponse(found if as_list else found[0])
+
+    async def languages(request: Request):
+        return JSONResponse([
+            {"code": code, "name": name, "targets": [target_lang] if code == source_lang else []}
+            for code, name in LANGUAGE_NAMES.items()
+        ])
+
+    async def health(request: Request):
+        return JSONResponse({"status": "closing" if state["closing"] else "ok", "queued": batcher.jobs.qsize()})
+
+    async def api_error(request, err: ApiError):
+        return JSONResponse({"error": err.message}, status_code=err.status)
+
+    async def server_error(request, err: Exception):
+        console.print(f"[red]error:[/] {type(err).__name__} while serving {request.url.path}: {err}", soft_wrap=True, markup=True)
+        return JSONResponse({"error": "internal error while translating"}, status_code=500)
+
+    async def not_found(request, err):
+        status = getattr(err, "status_code", 404)
+        return JSONResponse({"error": "Not found" if status == 404 else "Method not allowed"}, status_code=status)
+
+    app = Starlette(
+        routes=[
+            Route("/translate", translate, methods=["POST"]),
+            Route("/detect", detect_route, methods=["POST"]),
+            Route("/languages", languages, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        exception_handlers={ApiError: api_error, Exception: server_error, 404: not_found, 405: not_found},
+    )
+    app.state.serving = state
+    return app
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seq2seq-serve",
+        description="Serve translations over HTTP with LibreTranslate's API (POST /translate, /detect; GET /languages, /health).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=at_least(0), default=5000, help="port (default: 5000; 0 picks a free one)")
+    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--api-keys", metavar="FILE", help="require one of these keys (one a line) as api_key")
+    p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4)")
+    p.add_argument("--char-limit", type=at_least(1), default=5000, help="most characters of q in one request (default: 5000)")
+    p.add_argument("--batch-limit", type=at_least(1), default=64, help="most strings in a list q (default: 64)")
+    p.add_argument("--req-limit", type=at_least(0), default=0, help="requests a minute per client address (default: 0, no limit)")
+    p.add_argument("--queue-size", type=at_least(1), default=256, help="requests waiting for the decoder before 503 (default: 256)")
+    p.add_argument("--batch-window-ms", type=float, default=5.0, help="how long the decoder waits to gather requests (default: 5)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+
+    def run():
+        from repl.cli import resolve_run
+
+        api_keys = read_api_keys(args.api_keys)
+        run_folder = resolve_run(args.model)
+        import_tensorflow()
+        import uvicorn
+
+        from engine.translate import Translator
+
+        translator = Translator(run_folder, warn=lambda m: None)
+        source_lang, target_lang = (language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
+        translator.warm_up(args.beam)
+        batcher = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
+        app = create_app(
+            batcher, source_lang, target_lang, api_keys, args.req_limit,
+            Limits(args.char_limit, args.batch_limit, beam=args.beam),
+        )
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
+        original = server.handle_exit
+
+        def closing(sig, frame):  # refuse what still arrives on open connections, then stop
+            app.state.serving["closing"] = True
+            original(sig, frame)
+
+        server.handle_exit = closing
+        # uvicorn re-raises the signal it stopped for once it is done; by then the stop was
+        # graceful (in-flight requests answered), so it ends the process with status 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        started = threading.Thread(target=_announce, args=(server, args.host, run_folder), daemon=True)
+        started.start()
+        try:
+            server.run()
+        finally:
+            batcher.close()
+        console.print("stopped")
+
+    return run_main(run)
+
+
+def _announce(server, host, run_folder) -> None:
+    """One line on stderr once the socket listens (with the real port when --port 0)."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    console.print(f"serving {run_folder.path} on http://{host}:{port} (LibreTranslate API; Ctrl-C or SIGTERM stops)", soft_wrap=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
