@@ -81,6 +81,28 @@ def batch_section(r: dict) -> list[str]:
     ]
 
 
+def serve_section(r: dict) -> list[str]:
+    one, local = r["one_client"], r["in_process"]
+    rows = [f"| {c} client{'s' if c > 1 else ''} | {r[f'clients_{c}']['sentences_per_s']:,.0f} |" for c in (1, 8, 64)]
+    return [
+        f"### HTTP API (`benchmarks/serve_speed.py`, `{Path(r['model']).name}`, beam {r['beam']})",
+        "",
+        f"{r['requests_per_level']:,} requests of one test-split sentence each per level, on localhost, beside "
+        f"`Translator.translate` in-process on the same sentences in the same run:",
+        "",
+        "| | sentences/s |",
+        "|---|---|",
+        f"| in-process, one call for all | {local['sentences_per_s']:,.0f} |",
+        *rows,
+        "",
+        f"One client: p50 {one['latency_p50_ms']:.1f} ms, p99 {one['latency_p99_ms']:.1f} ms a request "
+        f"(in-process, one sentence a call: p50 {local['latency_p50_ms']:.1f} ms, p99 {local['latency_p99_ms']:.1f} ms). "
+        f"The best concurrency reaches {r['best_over_in_process']:.0%} of the in-process rate; the server's peak RSS "
+        f"is {r['server_peak_rss_mb']:,} MB.",
+        "",
+    ]
+
+
 def chat_section(r: dict) -> list[str]:
     return [
         "### Chat start-up (`benchmarks/chat_startup.py`, the default model, beam 4)",
@@ -111,7 +133,8 @@ def quality_section(r: dict) -> list[str]:
         "lstm": "ours: word→char LSTM, no attention",
         "gru": "ours: word→char GRU, no attention",
         "lstm+attention": "ours: bidirectional LSTM + Luong attention, as first shipped",
-        "lstm+aligned-attention": "ours: the same with input feeding and scaled scores (default preset)",
+        "lstm+aligned-attention": "ours: the same with input feeding, scaled scores, decoder started from zeros",
+        "default-preset": "ours: the default preset (the same, plus half as many extra joined pairs)",
         "default (shipped)": "the shipped default model (default preset, trained longer)",
     }
     for key, row in r["rows"].items():
@@ -137,7 +160,7 @@ def render(results: Path) -> str:
     sections = []
     for name, section in (
         ("quality", quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
-        ("batch_speed", batch_section), ("chat_startup", chat_section),
+        ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
     ):
         data = load(results, name)
         if data:

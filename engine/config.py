@@ -24,6 +24,7 @@ class RunConfig:
     skip_bad_lines: bool = False
     valid_fraction: float = 0.05
     test_fraction: float = 0.05
+    join_fraction: float = 0.0  # add this share of training pairs made of two joined pairs
     # vocabulary
     level: str = "char"  # "char" | "word" (Latin words, CJK characters one token each)
     min_freq: int = 1
@@ -38,6 +39,7 @@ class RunConfig:
     teacher_forcing: bool = True  # False: the decoder is fed its own previous prediction
     input_feeding: bool = False  # attention: feed the attentional vector back into the decoder
     decoder_init: str = "encoder"  # attention: decoder starts from the encoder's states, or zeros
+    memory: str = "encoder"  # attention reads the encoder's outputs, or "local" word windows
     # training
     optimizer: str = "rmsprop"  # "rmsprop" | "adam"
     learning_rate: float = 1e-3
@@ -83,6 +85,7 @@ class RunConfig:
             "cell": ("lstm", "gru"),
             "attention": ("none", "luong", "bahdanau"),
             "decoder_init": ("encoder", "zeros"),
+            "memory": ("encoder", "local"),
             "optimizer": ("rmsprop", "adam"),
             "distribute": ("none", "mirrored"),
         }
@@ -96,6 +99,8 @@ class RunConfig:
                 raise ValueError(f"{name} must be at least 1")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if not 0 <= self.join_fraction <= 4:
+            raise ValueError("join_fraction must be from 0 to 4")
         for name in ("max_pairs", "max_len"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -145,7 +150,7 @@ PRESETS: dict[str, dict] = {
     "default": dict(
         # Sized to ship: about 2.36 M parameters, under 10 MB as float32.
         level="word", min_freq=2, cell="lstm", layers=1, units=256, embed_dim=96,
-        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros",
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros", join_fraction=0.5,
         optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
         epochs=60, patience=5, lr_patience=2, max_minutes=42,
     ),

@@ -111,6 +111,7 @@ class Seq2Seq(keras.Model):
         teacher_forcing: bool = True,
         input_feeding: bool = False,
         decoder_init: str = "encoder",
+        memory: str = "encoder",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -126,6 +127,12 @@ class Seq2Seq(keras.Model):
         # "encoder": the decoder starts from the encoder's final states (the tutorial);
         # "zeros": it starts empty and learns the source only through attention.
         self.decoder_init = decoder_init if attention != "none" else "encoder"
+        # What the attention reads: "encoder", the encoder's outputs (whose first and last
+        # positions summarise the whole sentence), or "local", words with a little context.
+        self.memory = memory if attention != "none" else "encoder"
+        self.local_convs = [
+            layers.Conv1D(units, 3, padding="same", activation="tanh", name=f"local_memory_{i}") for i in range(2)
+        ] if self.memory == "local" else []
         self.states_per_layer = 2 if cell == "lstm" else 1  # LSTM: [h, c]; GRU: [h]
 
         self.src_embed = layers.Embedding(src_vocab_size, embed_dim, name="src_embed")
@@ -165,9 +172,20 @@ class Seq2Seq(keras.Model):
                 x = self.drop(x, training=training)
         if self.decoder_init == "zeros":
             states = [ops.zeros_like(s) for s in states]
+        if self.memory == "local":
+            x = self._local_memory(src, mask, training)
         if self.input_feeding:  # the last state is the previous attentional vector (B, U)
             states.append(ops.zeros_like(x[:, 0]))  # x: the encoder outputs (B, S, U)
         return x, mask, states
+
+    def _local_memory(self, src, mask, training):
+        """What the attention reads when memory="local": each source word with a few words of
+        context on either side (two width-3 convolutions over the embeddings: 5 words), never a
+        summary of the whole sentence. Padding is zeroed first, so it reads as the sentence edge."""
+        x = self.drop(self.src_embed(src), training=training) * ops.expand_dims(ops.cast(mask, "float32"), -1)
+        for conv in self.local_convs:
+            x = conv(x) * ops.expand_dims(ops.cast(mask, "float32"), -1)
+        return x
 
     def layer_states(self, states, i):
         n = self.states_per_layer
@@ -300,6 +318,7 @@ class Seq2Seq(keras.Model):
             "teacher_forcing": self.teacher_forcing,
             "input_feeding": self.input_feeding,
             "decoder_init": self.decoder_init,
+            "memory": self.memory,
         }
 
 
@@ -317,6 +336,7 @@ def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         teacher_forcing=config.teacher_forcing,
         input_feeding=config.input_feeding,
         decoder_init=config.decoder_init,
+        memory=config.memory,
         name="seq2seq",
     )
     model.build_all()

@@ -20,6 +20,7 @@ POSITIVE, NON_NEGATIVE = at_least(1), at_least(0)
 TRAIN_OPTIONS = {
     "--corpus": ("corpus", str, "named corpus (downloaded once: cmn-eng, fra-eng, …), a local Anki .txt/.zip, or 'addition'"),
     "--max-pairs": ("max_pairs", POSITIVE, "use only the first N pairs"),
+    "--join-fraction": ("join_fraction", float, "add this share of extra training pairs, each two random pairs joined (longer inputs; attention must find each part)"),
     "--max-len": ("max_len", POSITIVE, "drop training pairs longer than N tokens on either side"),
     "--level": ("level", str, "tokens: char, or word (Latin words; CJK characters one token each)"),
     "--min-freq": ("min_freq", POSITIVE, "rarer tokens become <unk>"),
@@ -29,6 +30,7 @@ TRAIN_OPTIONS = {
     "--embed-dim": ("embed_dim", POSITIVE, "embedding size"),
     "--dropout": ("dropout", float, "dropout on embeddings and between layers"),
     "--attention": ("attention", str, "none, luong (multiplicative) or bahdanau (additive)"),
+    "--memory": ("memory", str, "what the attention reads: encoder (its outputs) or local (each word with two words of context either side)"),
     "--decoder-init": ("decoder_init", str, "with attention, the decoder starts from: zeros (it reads the source through the attention only), or encoder (its final states)"),
     "--optimizer": ("optimizer", str, "rmsprop or adam"),
     "--learning-rate": ("learning_rate", positive_number, "initial learning rate"),

@@ -163,3 +163,19 @@ def test_free_running_training_mode_trains(tmp_path, reversal_corpus):
     rows = metrics(RunFolder(tmp_path / "free"))
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     assert os.path.exists(tmp_path / "free" / "best.keras")
+
+
+def test_joined_pairs_are_two_training_pairs_end_to_end():
+    from engine.corpus import Pair
+    from engine.train import joined_pairs
+
+    english = [Pair(f"Sentence {i}.", f"le {i}") for i in range(40)]
+    joined = joined_pairs(english, 0.5, seed=3)
+    assert len(joined) == 20 and joined == joined_pairs(english, 0.5, seed=3)  # seeded: resumable
+    for pair in joined:
+        first, second = pair.source.split(". ", 1)
+        assert pair.target.count("le ") == 2
+        assert f"{first}." in {p.source for p in english} and second in {p.source for p in english}
+    chinese = joined_pairs([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0)
+    assert all(p.target.count("。") == 2 and " " not in p.target for p in chinese)  # Chinese joins without a space
+    assert joined_pairs(english, 0.0, seed=3) == []
