@@ -108,7 +108,9 @@ def main() -> None:
             "name_alignment": (recorded.get("alignment") or {}).get("name_alignment"),
             "note": "from checkpoints/default/eval.json (trained longer)",
         }
-    print(json.dumps({"benchmark": "quality", "machine": f"{os.cpu_count()} CPU cores", "minutes_per_row": args.minutes, "rows": results}))
+    cores = len(os.sched_getaffinity(0))  # `taskset` may give it fewer than the machine has
+    machine = f"{cores} CPU core{'s' if cores > 1 else ''}" + (f" of {os.cpu_count()}" if cores < os.cpu_count() else "")
+    print(json.dumps({"benchmark": "quality", "machine": machine, "minutes_per_row": args.minutes, "rows": results}))
 
 
 if __name__ == "__main__":

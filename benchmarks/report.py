@@ -123,7 +123,7 @@ def quality_section(r: dict) -> list[str]:
         "",
         f"Test split of the whole corpus (keyed on the English sentence; none of these sources is trained on), "
         f"sacrebleu BLEU with `tokenize=\"zh\"` and chrF; every row but the last trained for the same "
-        f"{r['minutes_per_row']:g} minutes on {r['machine']}:",
+        f"{r['minutes_per_row']:g} minutes on {r['machine']}" + (f" ({r['note']})" if r.get("note") else "") + ":",
         "",
         "| model | params | epochs | train min | BLEU greedy | chrF greedy | BLEU beam 4 | chrF beam 4 | BLEU ≥ 10 words | name alignment |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -186,7 +186,7 @@ def print_report(report: dict, title: str) -> None:
         console.print(
             f"name alignment {aligned['name_alignment']:.2f}: of {aligned['name_characters']:,} output characters "
             f"of names in {aligned['sentences']:,} sentences, the share whose attention peaks on the English name; "
-            f"{aligned['peaks_in_last_fifth']:.0%} of all attention peaks fall in the last fifth of the source",
+            f"{aligned['peaks_in_last_fifth']:.0%} of all attention peaks in those sentences fall in the last fifth of the source",
             soft_wrap=True,
         )
     elif aligned:
