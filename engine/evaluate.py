@@ -53,7 +53,7 @@ def run_lexicon(config, vocabs) -> tuple[dict[str, str], str]:
     English word and Chinese characters are all in the run's vocabularies. Returns (lexicon,
     where it came from); an empty lexicon for any other direction."""
     src_vocab, tgt_vocab = vocabs
-    if src_vocab.level != "word" or is_chinese("".join(src_vocab.tokens[4:200])):
+    if src_vocab.level != "word" or src_vocab.chinese:
         return {}, "none (the alignment measure needs English words in and Chinese out)"
     try:
         split, _ = load_split(config)

@@ -182,9 +182,10 @@ class Seq2Seq(keras.Model):
         """What the attention reads when memory="local": each source word with a few words of
         context on either side (two width-3 convolutions over the embeddings: 5 words), never a
         summary of the whole sentence. Padding is zeroed first, so it reads as the sentence edge."""
-        x = self.drop(self.src_embed(src), training=training) * ops.expand_dims(ops.cast(mask, "float32"), -1)
+        keep = ops.expand_dims(ops.cast(mask, "float32"), -1)  # (B, S, 1)
+        x = self.drop(self.src_embed(src), training=training) * keep
         for conv in self.local_convs:
-            x = conv(x) * ops.expand_dims(ops.cast(mask, "float32"), -1)
+            x = conv(x) * keep
         return x
 
     def layer_states(self, states, i):
@@ -237,10 +238,8 @@ class Seq2Seq(keras.Model):
         weights = tf.TensorArray(self.compute_dtype, size=steps)
 
         def body(t, states, outputs, weights):
-            x, new_states = self._cells(ops.concatenate([embedded[t], states[-1]], -1), states[:-1], training)
-            attentional, step_weights = self._attentional(x[:, None], enc_out, enc_mask, prepared)
-            attentional = attentional[:, 0]
-            return t + 1, [*new_states, attentional], outputs.write(t, attentional), weights.write(t, step_weights[:, 0])
+            attentional, states, step_weights = self._fed_step(embedded[t], states, enc_out, enc_mask, training, prepared)
+            return t + 1, states, outputs.write(t, attentional), weights.write(t, step_weights)
 
         _, _, outputs, weights = tf.while_loop(
             lambda t, *_: t < steps, body, (tf.constant(0), list(states), outputs, weights)
@@ -248,15 +247,19 @@ class Seq2Seq(keras.Model):
         attentional = tf.transpose(outputs.stack(), (1, 0, 2))  # (B, T, U)
         return self.project(self.drop(attentional, training=training)), tf.transpose(weights.stack(), (1, 0, 2))
 
+    def _fed_step(self, embedded, states, enc_out, enc_mask, training, prepared=None):
+        """One input-feeding step: embedded y_{t-1} (B, E) and flat states (the last is the
+        previous attentional vector) → attentional vector (B, U), new flat states, weights (B, S)."""
+        x, new_states = self._cells(ops.concatenate([embedded, states[-1]], -1), states[:-1], training)
+        attentional, weights = self._attentional(x[:, None], enc_out, enc_mask, prepared)
+        return attentional[:, 0], [*new_states, attentional[:, 0]], weights[:, 0]
+
     def decode_step(self, tokens, states, enc_out, enc_mask, training=False):
         """One step: tokens (B,) → logits (B, V), new flat states, attention weights (B, S) or None."""
         x = self.drop(self.tgt_embed(tokens), training=training)
         if self.input_feeding:
-            x, new_states = self._cells(ops.concatenate([x, states[-1]], -1), states[:-1], training)
-            attentional, weights = self._attentional(x[:, None], enc_out, enc_mask)
-            attentional = attentional[:, 0]
-            logits = self.project(self.drop(attentional, training=training))
-            return logits, [*new_states, attentional], weights[:, 0]
+            attentional, new_states, weights = self._fed_step(x, states, enc_out, enc_mask, training)
+            return self.project(self.drop(attentional, training=training)), new_states, weights
         x, new_states = self._cells(x, states, training)
         logits, weights = self._output(ops.expand_dims(x, 1), enc_out, enc_mask, training)
         return logits[:, 0], new_states, (None if weights is None else weights[:, 0])

@@ -40,6 +40,12 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used as it is; the message names the file and what is wrong."""
 
 
+def first_line(err: BaseException) -> str:
+    """An exception as one line for a message (library errors can run to many lines)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class NotARunFolder(RunFolderError):
     """A folder that holds other things than a run (the tools refuse it as a usage error)."""
 
@@ -98,9 +104,6 @@ class RunFolder:
         return cls(checkpoints_dir() / name if os.sep not in name else name)
 
     # ---------------------------------------------------------------- what the folder is
-    def marked(self) -> bool:
-        return self.own(self.path / MARKER).is_file()
-
     def is_run(self) -> bool:
         """A trained run: its config and a model (runs older than the marker have no marker)."""
         return self.config_path.is_file() and (self.best_path.is_file() or self.last_path.is_file())

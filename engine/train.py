@@ -26,7 +26,7 @@ from engine.config import RunConfig
 from engine.corpus import Pair, load_split
 from engine.data import BatchPlan, encode_pairs
 from engine.model import PACKAGE, build_model
-from engine.runs import RunFolder, RunFolderError, write_atomic
+from engine.runs import RunFolder, RunFolderError, first_line, write_atomic
 from engine.vocab import Vocab, is_chinese
 
 console = Console(stderr=True)
@@ -152,7 +152,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             try:
                 model.load_weights(path)
             except Exception as err:  # a truncated or foreign file: try the next one
-                self.warn(f"{path}: damaged ({str(err).splitlines()[0] if str(err) else type(err).__name__}); skipped")
+                self.warn(f"{path}: damaged ({first_line(err)}); skipped")
                 continue
             epoch, step = map(int, self.STATE_NAME.fullmatch(path.name).groups())
             self.resume_at = (epoch, step)
@@ -447,7 +447,7 @@ def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
             try:
                 model.load_weights(run.last_path)
             except Exception as err:
-                raise RunFolderError(f"{run.last_path}: cannot be loaded ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from err
+                raise RunFolderError(f"{run.last_path}: cannot be loaded ({first_line(err)})") from err
     where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
     if epochs is not None:
         run.save_config(config)  # only now: a resume that fails to load changes nothing

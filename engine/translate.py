@@ -23,8 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from engine.model import load_model
-from engine.runs import RunFolder, RunFolderError
-from engine.vocab import BOS, EOS, PAD, UNK, detokenize, is_chinese, tokenize
+from engine.runs import RunFolder, RunFolderError, first_line
+from engine.vocab import BOS, EOS, PAD, UNK, detokenize, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
@@ -91,7 +91,7 @@ class Translator:
         # Added to the logits before choosing: -inf on <unk> unless it is allowed. Scores still
         # use the model's own log-probabilities of what was chosen.
         self.choice_bias = tf.one_hot(UNK, self.model.tgt_vocab_size, on_value=0.0 if allow_unknown else NEG_INF)
-        self.target_is_chinese = is_chinese("".join(self.tgt_vocab.tokens[4:200]))
+        self.target_is_chinese = self.tgt_vocab.chinese
         self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
@@ -103,9 +103,7 @@ class Translator:
         try:
             return load_model(path)
         except Exception as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            if not zipfile.is_zipfile(path):
-                reason = "not a .keras archive (truncated or damaged)"
+            reason = first_line(err) if zipfile.is_zipfile(path) else "not a .keras archive (truncated or damaged)"
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
     # ------------------------------------------------------------------ graphs

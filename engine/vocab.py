@@ -68,6 +68,11 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    @property
+    def chinese(self) -> bool:
+        """Whether this vocabulary's language is Chinese (most of its commonest tokens are Han)."""
+        return is_chinese("".join(self.tokens[len(SPECIALS) : 200]))
+
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` (no BOS/EOS); unknown tokens become UNK."""
         return self.ids(tokenize(text, self.level))

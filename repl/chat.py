@@ -215,8 +215,9 @@ class Chat:
             loader.get(spinner=self.interactive)
         except Exception as err:
             loader.close()
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UsageError(f"{message} (still using {self.loader.run.path})") from err
+            from engine.runs import first_line
+
+            raise UsageError(f"{first_line(err)} (still using {self.loader.run.path})") from err
         self.loader.close()
         self.loader = loader
         self.last = None

@@ -51,9 +51,7 @@ def detect(text: str) -> tuple[str, float]:
 
 def language_of(vocab) -> str:
     """The language a vocabulary is in, by script: "zh" when most of its tokens are Han."""
-    from engine.vocab import is_chinese
-
-    return "zh" if is_chinese("".join(vocab.tokens[4:200])) else "en"
+    return "zh" if vocab.chinese else "en"
 
 
 # ----------------------------------------------------------------------------------------------
