@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from repl.console import UsageError, at_least, console, import_tensorflow, run_main
@@ -67,7 +68,7 @@ class Job:
     sentences: list[str]
     beam: int
     n_best: int
-    done: threading.Event = field(default_factory=threading.Event)
+    notify: Callable[[], None] = lambda: None  # called from the worker thread when results are in
     results: list | None = None
     error: BaseException | None = None
 
@@ -126,11 +127,16 @@ class Batcher:
                     for job in group:
                         job.error = err
                 for job in group:
-                    job.done.set()
+                    job.notify()
 
 
 # ----------------------------------------------------------------------------------------------
 # Limits: API keys and a per-client rate limit
+
+
+def _resolve(future) -> None:
+    if not future.done():  # (a client that went away cancels its request's future)
+        future.set_result(None)
 
 
 class RateLimiter:
@@ -237,11 +243,15 @@ def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh
         return texts, as_list
 
     async def run_job(texts: list[str], beam: int, n_best: int) -> list:
+        # The worker wakes this request through the event loop: no thread waits per request
+        # (a thread each would cap the requests in flight, and so the batch, at the pool's size).
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
         try:
-            job = batcher.submit(Job(texts, beam, n_best))
+            job = batcher.submit(Job(texts, beam, n_best, notify=lambda: loop.call_soon_threadsafe(_resolve, finished)))
         except QueueFull:
             raise ApiError(503, "the translation queue is full; try again shortly") from None
-        await asyncio.to_thread(job.done.wait)
+        await finished
         if job.error is not None:
             raise job.error
         return job.results
