@@ -83,6 +83,76 @@ class BahdanauAttention(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TwoMemoryAttention(layers.Layer):
+    """Two scaled Luong heads over a memory of two halves laid side by side (B, S, 2U), for
+    memory="both": the "sentence" head reads the encoder's outputs (each word in the light of the
+    whole sentence: what translates well), the "words" head reads local word windows (each word
+    with two words of context, no summary: what aligns). The context is both heads' contexts side
+    by side (B, T, 2U); the weights returned are the words head's (B, T, S), the ones `/align` and
+    the alignment measure show.
+
+    Both heads run as one batched product (heads on axis 1), so a decoder step costs about as
+    many operations as with one head: the step loop is bound by operations, not arithmetic."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.sentence_key = layers.Dense(units, use_bias=False, name="sentence_key")
+        self.words_key = layers.Dense(units, use_bias=False, name="words_key")
+
+    def prepare(self, keys):
+        """Once per sentence: (scaled projected keys transposed (B, 2, U, S), values (B, 2, S, U))."""
+        u = self.units
+        sentence, words = keys[..., :u], keys[..., u:]
+        projected = ops.stack([self.sentence_key(sentence), self.words_key(words)], 1) * (1.0 / float(np.sqrt(u)))
+        return ops.swapaxes(projected, -1, -2), ops.stack([sentence, words], 1)
+
+    def call(self, query, keys, key_mask, prepared=None):
+        # query (B, T, U) → scores (B, 2, T, S) → context (B, T, 2U), words-head weights (B, T, S)
+        keys_t, values = self.prepare(keys) if prepared is None else prepared
+        scores = ops.matmul(ops.expand_dims(query, 1), keys_t)
+        mask = ops.cast(key_mask, scores.dtype)[:, None, None, :]
+        weights = ops.softmax(scores + (1.0 - mask) * -1e9, axis=-1)
+        context = ops.transpose(ops.matmul(weights, values), (0, 2, 1, 3))  # (B, T, 2, U)
+        shape = ops.shape(context)
+        return ops.reshape(context, (shape[0], shape[1], 2 * self.units)), weights[:, 1]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WordKeyedAttention(layers.Layer):
+    """One scaled Luong head for memory="keyed": scores from the local word windows only (the
+    memory after its first U columns: no position summarises the sentence, so the score has to
+    find the word), the context read from the whole memory, encoder outputs and windows
+    (B, T, U + U/2)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.key_proj = layers.Dense(units, use_bias=False, name="key_proj")
+
+    def prepare(self, keys):
+        """Once per sentence: scaled projected word keys, transposed (B, U, S)."""
+        projected = self.key_proj(keys[..., self.units :]) * (1.0 / float(np.sqrt(self.units)))
+        return ops.swapaxes(projected, -1, -2)
+
+    def call(self, query, keys, key_mask, prepared=None):
+        keys_t = self.prepare(keys) if prepared is None else prepared
+        return _attend(ops.matmul(query, keys_t), keys, key_mask)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _attention_layer(kind: str, units: int, scaled: bool, name: str):
+    return LuongAttention(units, scaled=scaled, name=name) if kind == "luong" else BahdanauAttention(units, name=name)
+
+
 def _attend(scores, keys, key_mask):
     """Softmax over unmasked source positions; returns (context, weights)."""
     mask = ops.expand_dims(ops.cast(key_mask, scores.dtype), 1)  # (B, 1, S)
@@ -128,11 +198,15 @@ class Seq2Seq(keras.Model):
         # "zeros": it starts empty and learns the source only through attention.
         self.decoder_init = decoder_init if attention != "none" else "encoder"
         # What the attention reads: "encoder", the encoder's outputs (whose first and last
-        # positions summarise the whole sentence), or "local", words with a little context.
+        # positions summarise the whole sentence), "local", words with a little context, or
+        # "both", one head over each (TwoMemoryAttention).
         self.memory = memory if attention != "none" else "encoder"
+        # Word windows are as wide as the encoder's outputs, except for "keyed", where they only
+        # key the scores (half as wide is plenty, and keeps the shipped model under 10 MB).
+        local_units = units // 2 if self.memory == "keyed" else units
         self.local_convs = [
-            layers.Conv1D(units, 3, padding="same", activation="tanh", name=f"local_memory_{i}") for i in range(2)
-        ] if self.memory == "local" else []
+            layers.Conv1D(local_units, 3, padding="same", activation="tanh", name=f"local_memory_{i}") for i in range(2)
+        ] if self.memory in ("local", "both", "keyed") else []
         self.states_per_layer = 2 if cell == "lstm" else 1  # LSTM: [h, c]; GRU: [h]
 
         self.src_embed = layers.Embedding(src_vocab_size, embed_dim, name="src_embed")
@@ -148,17 +222,18 @@ class Seq2Seq(keras.Model):
         if attention == "none":
             self.attention_layer = self.combine = None
         else:
-            if attention == "luong":
-                # models with input feeding are the new layout; their scores are scaled too
-                self.attention_layer = LuongAttention(units, scaled=self.input_feeding, name="attention")
-            else:
-                self.attention_layer = BahdanauAttention(units, name="attention")
+            if self.memory == "both":  # (Luong only: config validation says so)
+                self.attention_layer = TwoMemoryAttention(units, name="attention")
+            elif self.memory == "keyed":
+                self.attention_layer = WordKeyedAttention(units, name="attention")
+            else:  # models with input feeding are the new layout; their Luong scores are scaled too
+                self.attention_layer = _attention_layer(attention, units, scaled=self.input_feeding, name="attention")
             self.combine = layers.Dense(units, activation="tanh", name="attention_combine")
         self.project = layers.Dense(tgt_vocab_size, name="project")
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src, training=False):
-        """src (B, S) ids → outputs (B, S, U), mask (B, S), states: flat list, per layer [h, c] or [h]."""
+        """src (B, S) ids → memory (B, S, U; more for "both" and "keyed"), mask (B, S), states: flat list, per layer [h, c] or [h]."""
         mask = ops.not_equal(src, PAD)
         x = self.drop(self.src_embed(src), training=training)
         states = []
@@ -174,8 +249,10 @@ class Seq2Seq(keras.Model):
             states = [ops.zeros_like(s) for s in states]
         if self.memory == "local":
             x = self._local_memory(src, mask, training)
+        elif self.memory in ("both", "keyed"):  # (B, S, 2U or U + U/2): encoder outputs, then word windows
+            x = ops.concatenate([x, self._local_memory(src, mask, training)], -1)
         if self.input_feeding:  # the last state is the previous attentional vector (B, U)
-            states.append(ops.zeros_like(x[:, 0]))  # x: the encoder outputs (B, S, U)
+            states.append(ops.zeros_like(x[:, 0, : self.units]))  # x: the memory (B, S, U or 2U)
         return x, mask, states
 
     def _local_memory(self, src, mask, training):

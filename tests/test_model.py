@@ -17,6 +17,8 @@ VARIANTS = [
     dict(cell="lstm", attention="luong", bidirectional=True, input_feeding=True),
     dict(cell="gru", layers=2, attention="bahdanau", input_feeding=True, decoder_init="zeros", dropout=0.2),
     dict(cell="lstm", attention="luong", bidirectional=True, input_feeding=True, memory="local"),
+    dict(cell="lstm", attention="luong", bidirectional=True, input_feeding=True, memory="both"),
+    dict(cell="lstm", attention="luong", bidirectional=True, input_feeding=True, memory="keyed"),
 ]
 
 
@@ -45,7 +47,7 @@ def test_save_and_load_in_safe_mode_gives_identical_output(tmp_path, overrides):
     assert logits.shape == (6, 25) and len(new_states) == len(states)
 
 
-@pytest.mark.parametrize("overrides", VARIANTS[:3] + VARIANTS[5:6] + VARIANTS[7:], ids=["lstm", "gru2", "bi-luong", "bi-luong-fed", "local-memory"])
+@pytest.mark.parametrize("overrides", VARIANTS[:3] + VARIANTS[5:6] + VARIANTS[7:], ids=["lstm", "gru2", "bi-luong", "bi-luong-fed", "local-memory", "both-memories", "word-keyed"])
 def test_padding_never_changes_a_state_or_an_output(overrides):
     model = build_model(small(**overrides), 20, 25)
     src, tgt = batch()
@@ -73,7 +75,7 @@ def test_no_lambda_layers_anywhere():
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model._flatten_layers())
 
 
-@pytest.mark.parametrize("overrides", VARIANTS[5:] + VARIANTS[2:3], ids=["bi-luong-fed", "gru2-bahdanau-fed-zeros", "local-memory", "bi-luong"])
+@pytest.mark.parametrize("overrides", VARIANTS[5:] + VARIANTS[2:3], ids=["bi-luong-fed", "gru2-bahdanau-fed-zeros", "local-memory", "both-memories", "word-keyed", "bi-luong"])
 def test_one_decoder_step_at_a_time_gives_the_teacher_forced_outputs(overrides):
     """Training (one pass, or the input-feeding loop) and inference (decode_step) are two code
     paths over the same layers: fed the same tokens they must give the same logits and attention."""
