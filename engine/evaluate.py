@@ -18,6 +18,8 @@ from engine.vocab import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
 LENGTH_BUCKETS = (("≤ 5 words", 0, 5), ("6–9 words", 6, 9), ("≥ 10 words", 10, None))
+# Chinese sources are counted in characters (about 1.5 to an English word on Tatoeba).
+CHINESE_LENGTH_BUCKETS = (("≤ 8 characters", 0, 8), ("9–14 characters", 9, 14), ("≥ 15 characters", 15, None))
 
 # English names with one fixed Chinese form. `name_lexicon` keeps those that the training data
 # itself confirms (see MIN_NAME_PAIRS, MIN_NAME_AGREEMENT); on cmn-eng's train split that keeps
@@ -136,9 +138,11 @@ def source_words(source: str) -> int:
 
 
 def scores_by_length(sources, hypotheses, references) -> list[dict]:
-    """BLEU and chrF of each source-length bucket (LENGTH_BUCKETS); empty buckets are left out."""
+    """BLEU and chrF of each source-length bucket (LENGTH_BUCKETS, or CHINESE_LENGTH_BUCKETS for
+    Chinese sources); empty buckets are left out."""
     rows = []
-    for label, shortest, longest in LENGTH_BUCKETS:
+    chinese = is_chinese("".join(sources[:200]))
+    for label, shortest, longest in CHINESE_LENGTH_BUCKETS if chinese else LENGTH_BUCKETS:
         picked = [
             i for i, s in enumerate(sources)
             if shortest <= source_words(s) and (longest is None or source_words(s) <= longest)

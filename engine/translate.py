@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from engine.direction import run_direction, simplify_unknown
 from engine.model import load_model
 from engine.runs import RunFolder, RunFolderError, first_line
 from engine.vocab import BOS, EOS, PAD, UNK, detokenize, tokenize
@@ -56,6 +57,7 @@ class Translation:
     n_best: list[Hypothesis] = field(default_factory=list)
     attention: np.ndarray | None = None  # (output tokens incl. EOS, source tokens) or None
     warnings: list[str] = field(default_factory=list)
+    simplified: list[tuple[str, str]] = field(default_factory=list)  # traditional → simplified read
 
 
 def _round_up(value: int, choices) -> int:
@@ -92,6 +94,8 @@ class Translator:
         # use the model's own log-probabilities of what was chosen.
         self.choice_bias = tf.one_hot(UNK, self.model.tgt_vocab_size, on_value=0.0 if allow_unknown else NEG_INF)
         self.target_is_chinese = self.tgt_vocab.chinese
+        self.source_is_chinese = self.src_vocab.chinese
+        self.direction = run_direction(self.src_vocab, self.tgt_vocab)  # en-zh, zh-en or other
         self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
@@ -208,6 +212,11 @@ class Translator:
             pieces.append(piece_ids[: self.max_source_tokens])
         return pieces, warnings
 
+    def _read(self, sentence: str) -> tuple[str, list[tuple[str, str]]]:
+        """The text the model reads: for a Chinese source, traditional characters it does not
+        know become their simplified forms (see engine/direction.py). Returns (text, changes)."""
+        return simplify_unknown(sentence, self.src_vocab.index) if self.source_is_chinese else (sentence, [])
+
     def _batches(self, id_lists: list[list[int]], batch_size: int):
         """Sort by length, cut into batches, pad each to a bucketed (B, S). Yields (indices, array)."""
         order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
@@ -244,11 +253,13 @@ class Translator:
         n_best = min(n_best, beam)
         max_steps = max(1, min(max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         # Each sentence becomes one or more pieces (long input is split); pieces decode together.
-        id_lists, owners, notes, source_tokens = [], [], [], []
+        id_lists, owners, notes, source_tokens, simplified = [], [], [], [], []
         for index, sentence in enumerate(sentences):
-            tokens = tokenize(sentence, self.src_vocab.level)
+            read, changed = self._read(sentence)
+            simplified.append(changed)
+            tokens = tokenize(read, self.src_vocab.level)
             source_tokens.append(tokens)
-            parts, warnings = self._pieces(sentence, tokens) if sentence.strip() else ([], [])
+            parts, warnings = self._pieces(read, tokens) if read.strip() else ([], [])
             notes.append(warnings)
             for warning in warnings:
                 self.warn(warning)
@@ -260,7 +271,10 @@ class Translator:
         parts_of = [[] for _ in sentences]
         for owner, options in zip(owners, hyps):
             parts_of[owner].append(options)
-        return [self._assemble(s, source_tokens[i], parts_of[i], notes[i]) for i, s in enumerate(sentences)]
+        results = [self._assemble(s, source_tokens[i], parts_of[i], notes[i]) for i, s in enumerate(sentences)]
+        for result, changed in zip(results, simplified):
+            result.simplified = changed
+        return results
 
     def _decode(self, id_lists, beam, n_best, max_steps, alpha, batch_size) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
@@ -299,7 +313,7 @@ class Translator:
         """The attention weights of a translation `translate` returned, computed on request (the
         chat's /align); None for a model without attention or an input split into pieces."""
         if translation.attention is None and self.model.attention_layer is not None and translation.source.strip():
-            pieces, _ = self._pieces(translation.source, translation.source_tokens)
+            pieces, _ = self._pieces(self._read(translation.source)[0], translation.source_tokens)
             if len(pieces) == 1:
                 translation.attention = self._attention(pieces[0], translation.ids)
         return translation.attention

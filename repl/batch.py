@@ -18,7 +18,9 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from repl.console import UsageError, at_least, console, import_tensorflow, key_value_table, run_main
+from engine.direction import ARROWS, DIRECTIONS
+from repl.console import UsageError, at_least, console, key_value_table, run_main
+from repl.models import Models
 from repl.output import Output
 
 CHUNK_LINES = 2048  # lines read, translated and written at a time
@@ -32,7 +34,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="text file, one sentence a line ('-' for stdin)")
     p.add_argument("-o", "--output", default="-", help="output file ('-' or absent: stdout)")
-    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
+    p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
     p.add_argument("--beam", type=at_least(1), default=1, help="beam size (default: 1, greedy)")
     p.add_argument("--batch-size", type=at_least(1), default=256, help="sentences decoded together (default: 256)")
     p.add_argument("--format", choices=("txt", "tsv", "jsonl"), default="txt", help="txt: translations; tsv/jsonl: source, translation, score")
@@ -102,18 +105,28 @@ def count_lines(path: str) -> int | None:
 # The run
 
 
-def translate_stream(args, translator, lines, write, progress=None, task=None) -> dict:
-    """Translate `lines` chunk by chunk, writing one output line per input line."""
-    stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "samples": [], "hypotheses": []}
+def translate_stream(args, models, lines, write, progress=None, task=None) -> dict:
+    """Translate `lines` chunk by chunk, each line with the model of its direction, writing one
+    output line per input line in input order."""
+    stats = {
+        "lines": 0, "blank": 0, "unseen": 0, "long": 0, "simplified": 0, "samples": [], "hypotheses": [],
+        "directions": {}, "mismatched": [],
+    }
     number, started = 0, time.perf_counter()
     for chunk in chunks(lines, CHUNK_LINES):
-        results = translator.translate(chunk, beam=args.beam, batch_size=args.batch_size)
-        for source, result in zip(chunk, results):
+        routed = models.translate(chunk, spinner=False, beam=args.beam, batch_size=args.batch_size)
+        for source, way in zip(chunk, routed):
+            result = way.result
             number += 1
             blank = not source.strip()
             stats["blank"] += blank
             stats["unseen"] += bool(result.unknown)
             stats["long"] += bool(result.warnings)
+            stats["simplified"] += bool(result.simplified)
+            if not blank:
+                stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
+            if way.mismatch:
+                stats["mismatched"].append(f"line {number}: {way.mismatch}")
             if not blank and len(stats["samples"]) < SAMPLE_ROWS:
                 stats["samples"].append((source, result.text))
             if args.refs:
@@ -133,6 +146,8 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         ("blank lines", f"{stats['blank']:,}"),
         ("lines with unseen tokens", f"{stats['unseen']:,}"),
         ("long lines split or truncated", f"{stats['long']:,}"),
+        *([("traditional characters read as simplified", f"{stats['simplified']:,} lines")] if stats["simplified"] else []),
+        ("directions", ", ".join(f"{ARROWS[d]} {n:,}" for d, n in stats["directions"].items()) or "-"),
         ("seconds", f"{seconds:.2f}"),
         ("sentences/s", f"{translated / seconds:,.0f}" if seconds > 0 else "-"),
     ]
@@ -169,20 +184,15 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
 
     def run():
-        from repl.cli import resolve_run
-
         check_paths(args)
-        run_folder = resolve_run(args.model)
+        warnings = []
+        models = Models.for_session(args.model, args.direction, beam=args.beam, warn=warnings.append)
         output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
         try:
-            total = count_lines(args.input)
-            import_tensorflow()
-            from engine.translate import Translator
-
-            warnings = []
-            translator = Translator(run_folder, warn=warnings.append)
+            total = count_lines(args.input)  # (each model loads when the first line needs it)
         except BaseException:
             output.discard()
+            models.close()
             raise
         source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
         write = output.open().write
@@ -195,7 +205,7 @@ def main(argv=None) -> int:
         try:
             with progress:
                 task = progress.add_task("lines", total=total, rate="")
-                stats = translate_stream(args, translator, decoded_lines(source, args.input, args.errors), write, progress, task)
+                stats = translate_stream(args, models, decoded_lines(source, args.input, args.errors), write, progress, task)
             scores = score_against_refs(args, stats["hypotheses"], stats["lines"]) if args.refs else None
             output.commit()
         except BaseException:
@@ -204,7 +214,14 @@ def main(argv=None) -> int:
         finally:
             if source is not sys.stdin.buffer:
                 source.close()
+            models.close()
         seconds = time.perf_counter() - started
+        if stats["mismatched"]:  # shown even with --quiet: these translations are likely nonsense
+            more = len(stats["mismatched"]) - 3
+            for warning in stats["mismatched"][:3]:
+                console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            if more > 0:
+                console.print(f"[yellow]warning:[/] … and {more:,} more lines in the other script (--direction auto routes each line)", soft_wrap=True)
         if not args.quiet:
             for warning in warnings[:3]:
                 console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +24,25 @@ from prompt_toolkit.history import FileHistory
 from rich.table import Table
 from rich.text import Text
 
-from repl.console import UsageError, at_least, console, error, import_tensorflow, key_value_table, run_main
+from engine.direction import ARROWS, DIRECTIONS
+from repl.console import UsageError, at_least, console, error, key_value_table, run_main
+from repl.models import ModelLoader, Models, direction_of_run, resolve_run  # noqa: F401  (ModelLoader: tests)
 
+# The one table of slash commands: /help prints it, Tab completes from it, `Chat.command`
+# dispatches through it (the method is named after the command).
 COMMANDS = {
     "/help": "show this help",
+    "/direction": "/direction auto|en-zh|zh-en: which way to translate (auto: by each line's script)",
     "/beam": "/beam K: beam size (1 = greedy)",
     "/nbest": "/nbest N: show the N best translations with their scores",
-    "/model": "/model PATH: switch to another run folder",
-    "/info": "the model card: corpus, direction, architecture, scores, training time",
+    "/model": "/model PATH: switch to another run folder (fixes the direction to its own)",
+    "/info": "the model card of the model that answered last: corpus, direction, architecture, scores",
     "/align": "the attention of the last translation as a heatmap",
     "/history": "/history [N]: the last N lines you entered",
     "/quit": "leave (Ctrl-D works too)",
+    "/exit": "leave, as /quit",
 }
+QUIT = ("/quit", "/exit")
 
 
 def history_path(explicit: str | None = None) -> Path:
@@ -65,54 +71,6 @@ class SlashCompleter(Completer):
                     yield Completion(command, start_position=-len(text), display_meta=help_text)
 
 
-class ModelLoader:
-    """Loads TensorFlow, the translator and its compiled graphs in a background thread."""
-
-    def __init__(self, run, beam: int, warm_all_lengths: bool = False):
-        self.run, self.beam, self.warm_all_lengths = run, beam, warm_all_lengths
-        self.translator = None
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._load, daemon=True)
-        self.thread.start()
-
-    def _load(self):
-        try:
-            import_tensorflow()
-            from engine.translate import Translator
-
-            translator = Translator(self.run, warn=lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
-            translator.warm_up(self.beam)
-            self.translator = translator
-        except BaseException as err:  # reported to the user on first use
-            self.error = err
-        finally:
-            self.ready.set()
-        if self.translator is not None and self.warm_all_lengths:
-            # Ready now; compiling the other length buckets here spares the user a pause of
-            # about half a second the first time each sentence length comes up.
-            try:
-                self.translator.warm_up(self.beam, all_lengths=True, stop=self.stop)
-            except Exception:  # an optimisation only; translating still compiles on demand
-                pass
-
-    def close(self):
-        """Let the loader thread finish its current step: leaving while it is inside TensorFlow
-        aborts the interpreter at exit."""
-        self.stop.set()
-        self.thread.join()
-
-    def get(self, spinner: bool = True):
-        if not self.ready.is_set() and spinner:
-            with console.status("loading the model…"):
-                self.ready.wait()
-        self.ready.wait()
-        if self.error is not None:
-            raise self.error
-        return self.translator
-
-
 @dataclass
 class Settings:
     beam: int = 4
@@ -120,34 +78,56 @@ class Settings:
 
 
 class Chat:
-    """What the chat does with each line, apart from reading it (so tests can drive it)."""
+    """What the chat does with each line, apart from reading it (so tests can drive it).
 
-    def __init__(self, run, settings: Settings, history: FileHistory | None = None, out=None, interactive=True):
+    models: a `Models` (one model per direction, each line routed by its script) or one run folder."""
+
+    def __init__(self, models, settings: Settings, history: FileHistory | None = None, out=None, interactive=True):
         self.settings, self.history, self.interactive = settings, history, interactive
         self.out = out or sys.stdout
-        self.loader = ModelLoader(run, settings.beam, warm_all_lengths=interactive)
-        self.last = None
+        if not isinstance(models, Models):
+            models = Models({direction_of_run(models): models}, beam=settings.beam, warm_all_lengths=interactive)
+        self.models = models
+        if interactive:  # load while the user types (a pipe loads what its first line needs)
+            self.models.start()
+        self.last = None  # the last translation (for /align)
+        self.answered = None  # the direction whose model answered last (for /info)
+
+    @property
+    def loader(self) -> ModelLoader:
+        """The loader of the model that answered last (or of the one loaded first)."""
+        if not self.models.loaders:
+            self.models.start()
+        return self.models.loaders.get(self.answered) or next(iter(self.models.loaders.values()))
 
     def close(self):
-        self.loader.close()
+        self.models.close()
 
     # ---------------------------------------------------------------- translating
     def translate_lines(self, lines: list[str]) -> None:
-        translator = self.loader.get(spinner=self.interactive)
         started = time.perf_counter()
-        results = translator.translate(
-            lines, beam=max(self.settings.beam, self.settings.n_best), n_best=self.settings.n_best,
+        routed = self.models.translate(
+            lines, spinner=self.interactive,
+            beam=max(self.settings.beam, self.settings.n_best), n_best=self.settings.n_best,
         )
         ms = (time.perf_counter() - started) * 1000 / max(len(lines), 1)
-        for result in results:
+        for way in routed:
+            result = way.result
             self.out.write(result.text + "\n")
             self.out.flush()
-            if self.interactive and result.source.strip():
+            if not result.source.strip():
+                continue
+            if way.mismatch:  # also in a pipe: the translation above is likely nonsense
+                console.print(f"[yellow]warning:[/] {way.mismatch}; /direction auto routes it", soft_wrap=True)
+            if result.simplified:
+                console.print(f"[yellow]note:[/] read as simplified: {' '.join(f'{a}→{b}' for a, b in result.simplified)}", soft_wrap=True)
+            self.answered = way.direction
+            if self.interactive:
                 self.last = result
                 if self.settings.n_best > 1:
                     console.print(self.n_best_table(result))
                 unseen = f"  unseen: {' '.join(result.unknown)}" if result.unknown else ""
-                console.print(Text(f"score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
+                console.print(Text(f"{ARROWS[way.direction]}  score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
 
     @staticmethod
     def n_best_table(result) -> Table:
@@ -164,13 +144,9 @@ class Chat:
         """Run a slash command; False means quit."""
         name, _, argument = line.strip().partition(" ")
         argument = argument.strip()
-        handler = {
-            "/help": self.cmd_help, "/beam": self.cmd_beam, "/nbest": self.cmd_nbest,
-            "/model": self.cmd_model, "/info": self.cmd_info, "/align": self.cmd_align,
-            "/history": self.cmd_history,
-        }.get(name)
-        if name in ("/quit", "/exit"):
+        if name in QUIT:
             return False
+        handler = getattr(self, f"cmd_{name[1:]}", None) if name in COMMANDS else None
         if handler is None:
             close = [c for c in COMMANDS if c.startswith(name[:3])] or list(COMMANDS)
             error(f"unknown command {name}; try {', '.join(close)} (or /help)")
@@ -202,25 +178,31 @@ class Chat:
         self.settings.n_best = self.positive(argument, "/nbest N")
         console.print(f"showing the {self.settings.n_best} best (beam {max(self.settings.beam, self.settings.n_best)})")
 
+    def cmd_direction(self, argument):
+        if argument not in ("auto", *DIRECTIONS):
+            raise UsageError(f"usage: /direction auto|{'|'.join(DIRECTIONS)} (now: {self.models.mode})")
+        self.models.set_mode(argument)
+        if argument != "auto":
+            self.models.start()  # load it now, while the user types
+        console.print(f"direction: {argument if argument == 'auto' else ARROWS[argument]}")
+
     def cmd_model(self, argument):
         if not argument:
             raise UsageError("usage: /model PATH (a run folder)")
-        from repl.cli import resolve_run
-
         run = resolve_run(argument)
-        # Load the new model beside the old one; only once it works does it replace it, so a
-        # damaged run folder is reported and the session goes on with the model it had.
-        loader = ModelLoader(run, self.settings.beam, warm_all_lengths=self.interactive)
+        # Load the new model beside the old ones; only once it works does it replace them, so a
+        # damaged run folder is reported and the session goes on with the models it had.
+        models = Models({direction_of_run(run): run}, beam=self.settings.beam, warm_all_lengths=self.interactive)
+        models.start()
         try:
-            loader.get(spinner=self.interactive)
+            models.translator(next(iter(models.runs)), spinner=self.interactive)
         except Exception as err:
-            loader.close()
+            models.close()
             from engine.runs import first_line
 
             raise UsageError(f"{first_line(err)} (still using {self.loader.run.path})") from err
-        self.loader.close()
-        self.loader = loader
-        self.last = None
+        self.models.close()
+        self.models, self.last, self.answered = models, None, None
         console.print(f"model: {run.path}")
 
     def cmd_info(self, _):
@@ -248,7 +230,9 @@ class Chat:
 def model_card(translator) -> Table:
     config, run = translator.config, translator.run
     facts, scores = run.facts(), run.evaluation()
-    direction = "reverse (target → source)" if config.reverse else "source → target"
+    direction = {"en-zh": "English → Chinese", "zh-en": "Chinese → English"}.get(
+        translator.direction, "reverse (target → source)" if config.reverse else "source → target"
+    )
     rows = [
         ("run", run.path),
         ("corpus", f"{config.corpus} ({facts.get('split', {}).get('train', '?'):,} training pairs)" if facts.get("split") else config.corpus),
@@ -300,7 +284,8 @@ def alignment_heatmap(result) -> Table:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seq2seq-chat", description="Translate what you type. Piped stdin: one translation per input line.")
-    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
+    p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh); or one direction for every line (default: auto)")
     p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4; 1 is greedy)")
     p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
     return p
@@ -338,12 +323,10 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
 
     def run():
-        from repl.cli import resolve_run
-
-        run_folder = resolve_run(args.model)
         interactive = sys.stdin.isatty()
+        models = Models.for_session(args.model, args.direction, beam=args.beam, warm_all_lengths=interactive)
         history = private_history(history_path(args.history_file)) if interactive else None
-        chat = Chat(run_folder, Settings(beam=args.beam), history, interactive=interactive)
+        chat = Chat(models, Settings(beam=args.beam), history, interactive=interactive)
         try:
             if not interactive:
                 return run_piped(chat, sys.stdin)

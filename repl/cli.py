@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.config import PRESETS, RunConfig, preset
+from engine.direction import ARROWS, DIRECTIONS
 from repl.console import UsageError, at_least, console, import_tensorflow, key_value_table, positive_number, run_main
 from repl.output import Output
 
@@ -30,7 +31,7 @@ TRAIN_OPTIONS = {
     "--embed-dim": ("embed_dim", POSITIVE, "embedding size"),
     "--dropout": ("dropout", float, "dropout on embeddings and between layers"),
     "--attention": ("attention", str, "none, luong (multiplicative) or bahdanau (additive)"),
-    "--memory": ("memory", str, "what the attention reads: encoder (its outputs) or local (each word with two words of context either side)"),
+    "--memory": ("memory", str, "what the attention reads: encoder (its outputs), local (each word with two words of context either side), or both (one head each; /align shows the local one)"),
     "--decoder-init": ("decoder_init", str, "with attention, the decoder starts from: zeros (it reads the source through the attention only), or encoder (its final states)"),
     "--optimizer": ("optimizer", str, "rmsprop or adam"),
     "--learning-rate": ("learning_rate", positive_number, "initial learning rate"),
@@ -128,7 +129,11 @@ def eval_parser() -> argparse.ArgumentParser:
         prog="seq2seq-eval",
         description="Score a run on its held-out split (or on your own files) with sacrebleu BLEU and chrF.",
     )
-    parser.add_argument("run", nargs="?", help="run folder (default: the shipped default model, else the newest run)")
+    parser.add_argument("run", nargs="?", help="run folder (default: the shipped model of --direction, else the newest run)")
+    parser.add_argument(
+        "--direction", choices=("auto", *DIRECTIONS), default="auto",
+        help="the shipped model to score: en-zh or zh-en; auto: en-zh on a split, and with --src each line by its script (default: auto)",
+    )
     parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
     parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
     parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
@@ -145,17 +150,6 @@ def read_lines(path: str) -> list[str]:
 
     with open(path, "rb") as handle:
         return list(text_lines(handle, path))
-
-
-def resolve_run(name: str | None):
-    from engine.runs import RunFolder, find_default_run
-
-    run = RunFolder(name) if name else find_default_run()
-    if run is None:
-        raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
-    if not run.is_run():
-        raise UsageError(f"{run.path}: not a trained run folder (needs config.json and best.keras)")
-    return run
 
 
 def print_report(report: dict, title: str) -> None:
@@ -197,44 +191,70 @@ def eval_main(argv=None) -> int:
     args = eval_parser().parse_args(argv)
 
     def main():
+        from repl.models import Models, resolve_run, shipped_runs
+
         if bool(args.src) != bool(args.refs):
             raise UsageError("--src and --refs go together")
-        run = resolve_run(args.run)
         if args.src:
             sources = read_lines(args.src)
             references = [line.split("\t") for line in read_lines(args.refs)]
             if len(sources) != len(references):
                 raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
-            split_name = f"files:{Path(args.src).name}"
+            if args.max_sentences:
+                sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+            # Each line goes to the model of its direction; each direction is scored on its own
+            # (its own BLEU tokenizer: zh for Chinese output, 13a for English).
+            models = Models.for_session(args.run, args.direction)
+            groups: dict[str, list[int]] = {}
+            for i, line in enumerate(sources):
+                groups.setdefault(models.direction_for(line), []).append(i)
+            jobs = [
+                (models.runs[d], [sources[i] for i in rows], [references[i] for i in rows], f"files:{Path(args.src).name}")
+                for d, rows in groups.items()
+            ]
         else:
+            if args.run or args.direction == "auto":
+                run = resolve_run(args.run)
+            elif args.direction in shipped_runs():
+                run = shipped_runs()[args.direction]
+            else:
+                raise UsageError(f"no shipped {ARROWS[args.direction]} model; name a run folder")
             from engine.evaluate import held_out
 
             sources, references = held_out(run.config(), args.split)
-            split_name = args.split
-        if args.max_sentences:
-            sources, references = sources[: args.max_sentences], references[: args.max_sentences]
-        from engine.evaluate import run_lexicon
-
-        lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
-        import_tensorflow()
-        from engine.evaluate import evaluate
-        from engine.translate import Translator
-
-        with console.status(f"translating {len(sources):,} sentences with beam {args.beam}…"):
-            report = evaluate(Translator(run), sources, references, beam=args.beam, alpha=args.alpha, lexicon=lexicon)
-        report["alignment"]["names_from"] = lexicon_from
-        report = {"split": split_name, "run": str(run.path), **report}
-        print_report(report, f"{run.path.name} on {split_name}")
-        from engine.runs import write_atomic
-
+            if args.max_sentences:
+                sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+            jobs = [(run, sources, references, args.split)]
+        reports = [evaluate_run(run, sources, references, split_name, args) for run, sources, references, split_name in jobs]
         if args.json:
-            Output(args.json, force=True).write_all(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        if not args.no_record:
-            recorded = run.evaluation()
-            recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
-            write_atomic(run.own(run.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))
+            body = reports[0] if len(reports) == 1 else {report["direction"]: report for report in reports}
+            Output(args.json, force=True).write_all(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
     return run_main(main)
+
+
+def evaluate_run(run, sources, references, split_name: str, args) -> dict:
+    """Translate and score one run on sources with references; print the report, record it in
+    the run's eval.json (unless --no-record) and return it."""
+    from engine.evaluate import run_lexicon
+    from engine.runs import write_atomic
+
+    lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
+    import_tensorflow()
+    from engine.evaluate import evaluate
+    from engine.translate import Translator
+
+    translator = Translator(run)
+    with console.status(f"translating {len(sources):,} sentences with beam {args.beam}…"):
+        report = evaluate(translator, sources, references, beam=args.beam, alpha=args.alpha, lexicon=lexicon)
+    report["alignment"]["names_from"] = lexicon_from
+    report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
+    print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")
+    if not args.no_record:
+        recorded = run.evaluation()
+        recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
+        write_atomic(run.own(run.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))
+    return report
 
 
 if __name__ == "__main__":

@@ -354,7 +354,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
 
     def run():
-        from repl.cli import resolve_run
+        from repl.models import resolve_run
 
         api_keys = read_api_keys(args.api_keys)
         run_folder = resolve_run(args.model)

@@ -17,17 +17,22 @@ from tests.conftest import run_script, script
 def drive(run, keys: str, tmp_path, settings=None):
     """Type `keys` into a real PromptSession (pipe input, dummy output); return stdout text."""
     history = private_history(tmp_path / "history")
-    out = io.StringIO()
-    chat = Chat(run, settings or Settings(), history, out=out)
+    return drive_models(Chat(run, settings or Settings(), history, out=io.StringIO()), keys, tmp_path)
+
+
+def drive_models(chat, keys: str, tmp_path):
+    """Type `keys` into a session of `chat` (its history, if it has none, in tmp_path)."""
+    chat.history = chat.history or private_history(tmp_path / "history")
+    chat.out = io.StringIO()
     try:
         with create_pipe_input() as pipe:
             pipe.send_text(keys)
             pipe.close()
-            session = PromptSession(input=pipe, output=DummyOutput(), history=history)
+            session = PromptSession(input=pipe, output=DummyOutput(), history=chat.history)
             assert run_interactive(chat, session) == 0
     finally:
         chat.close()  # the background warm-up must not outlive the test inside TensorFlow
-    return out.getvalue(), chat
+    return chat.out.getvalue(), chat
 
 
 def test_lines_translate_and_commands_change_settings(toy_run, tmp_path, capsys):

@@ -1,0 +1,199 @@
+"""The models a session uses, shared by seq2seq-chat, -batch, -serve and -eval: finding run
+folders, loading them in a background thread, and sending each line to the model of its
+direction (Han characters → zh→en, Latin letters → en→zh; see engine/direction.py).
+
+Only the models a session needs are loaded: the first when the session starts, the other
+direction's the first time a line needs it (in the background too; the chat shows a spinner).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from engine.direction import (
+    ARROWS,
+    DIRECTIONS,
+    EN_ZH,
+    OTHER,
+    ZH_EN,
+    direction_of_script,
+    mismatch,
+    run_direction,
+    script_of,
+)
+from repl.console import UsageError, console, import_tensorflow
+
+# The shipped model of each direction, as a folder under the checkpoints directory.
+SHIPPED = {EN_ZH: "default", ZH_EN: "default-zh-en"}
+TRAIN_HINT = {EN_ZH: "seq2seq-train --preset default", ZH_EN: "seq2seq-train --preset default-zh-en"}
+
+
+def resolve_run(name: str | None):
+    """The run folder NAME (a path), or the shipped default model, else the newest run."""
+    from engine.runs import RunFolder, find_default_run
+
+    run = RunFolder(name) if name else find_default_run()
+    if run is None:
+        raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
+    if not run.is_run():
+        raise UsageError(f"{run.path}: not a trained run folder (needs config.json and best.keras)")
+    return run
+
+
+def direction_of_run(run) -> str:
+    """en-zh, zh-en or other, read from the run's vocabularies (no TensorFlow needed)."""
+    return run_direction(*run.vocabs())
+
+
+def shipped_runs() -> dict:
+    """direction → run folder of each shipped model present under the checkpoints directory."""
+    from engine.runs import RunFolder, checkpoints_dir
+
+    runs = {}
+    for direction, name in SHIPPED.items():
+        run = RunFolder(checkpoints_dir() / name)
+        if run.is_run():
+            runs[direction] = run
+    return runs
+
+
+class ModelLoader:
+    """Loads TensorFlow, one translator and its compiled graphs in a background thread."""
+
+    def __init__(self, run, beam: int, warm_all_lengths: bool = False, warn=None):
+        self.run, self.beam, self.warm_all_lengths = run, beam, warm_all_lengths
+        self.warn = warn or (lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
+        self.translator = None
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._load, daemon=True)
+        self.thread.start()
+
+    def _load(self):
+        try:
+            import_tensorflow()
+            from engine.translate import Translator
+
+            translator = Translator(self.run, warn=self.warn)
+            translator.warm_up(self.beam)
+            self.translator = translator
+        except BaseException as err:  # reported to the user on first use
+            self.error = err
+        finally:
+            self.ready.set()
+        if self.translator is not None and self.warm_all_lengths:
+            # Ready now; compiling the other length buckets here spares the user a pause of
+            # about half a second the first time each sentence length comes up.
+            try:
+                self.translator.warm_up(self.beam, all_lengths=True, stop=self.stop)
+            except Exception:  # an optimisation only; translating still compiles on demand
+                pass
+
+    def close(self):
+        """Let the loader thread finish its current step: leaving while it is inside TensorFlow
+        aborts the interpreter at exit."""
+        self.stop.set()
+        self.thread.join()
+
+    def get(self, spinner: bool = True):
+        if not self.ready.is_set() and spinner:
+            with console.status(f"loading the model {self.run.path.name}…"):
+                self.ready.wait()
+        self.ready.wait()
+        if self.error is not None:
+            raise self.error
+        return self.translator
+
+
+@dataclass
+class Routed:
+    """One line's translation and the way it went."""
+
+    direction: str  # en-zh, zh-en or other
+    result: object  # engine.translate.Translation
+    mismatch: str | None = None  # the line is in the other script than its model reads
+
+
+class Models:
+    """direction → run folder, each loaded on first use; `translate` routes lines by script.
+
+    mode: "auto" (each line by its script), or a direction that every line takes. With one run
+    (--model, $SEQ2SEQ_MODEL, or only one shipped) every line goes to it."""
+
+    def __init__(self, runs: dict, mode: str = "auto", beam: int = 4, warm_all_lengths: bool = False, warn=None):
+        if not runs:
+            raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
+        self.runs, self.beam, self.warm_all_lengths, self.warn = dict(runs), beam, warm_all_lengths, warn
+        self.loaders: dict[str, ModelLoader] = {}
+        self.mode = "auto"
+        self.set_mode(mode)
+        self.last = self.fallback = EN_ZH if EN_ZH in self.runs else next(iter(self.runs))
+
+    @classmethod
+    def for_session(cls, model: str | None = None, direction: str = "auto", **kwargs) -> Models:
+        """--model (or $SEQ2SEQ_MODEL) fixes one model; else the shipped model of each direction,
+        else the newest run in the checkpoints directory."""
+        if model or os.environ.get("SEQ2SEQ_MODEL"):
+            run = resolve_run(model)
+            return cls({direction_of_run(run): run}, direction, **kwargs)
+        runs = shipped_runs() or {}
+        if not runs:
+            run = resolve_run(None)
+            runs = {direction_of_run(run): run}
+        return cls(runs, direction, **kwargs)
+
+    @property
+    def fixed(self) -> bool:
+        return len(self.runs) == 1
+
+    def set_mode(self, mode: str) -> None:
+        if mode != "auto" and mode not in DIRECTIONS:
+            raise UsageError(f"direction must be auto, {' or '.join(DIRECTIONS)}, not {mode!r}")
+        if mode != "auto" and mode not in self.runs and not (self.fixed and OTHER in self.runs):
+            have = ", ".join(f"{ARROWS[d]} ({run.path})" for d, run in self.runs.items())
+            raise UsageError(f"no {ARROWS[mode]} model in this session (it has {have}); train one with: {TRAIN_HINT[mode]}")
+        self.mode = mode
+
+    def direction_for(self, line: str) -> str:
+        """Which model translates `line`: the forced direction, the only model, or the script's
+        (a line without letters goes the way the previous one went)."""
+        if self.fixed:
+            return next(iter(self.runs))
+        if self.mode != "auto":
+            return self.mode
+        wanted = direction_of_script(script_of(line))
+        if wanted in self.runs:
+            self.last = wanted
+            return wanted
+        return self.last if wanted is None else self.fallback
+
+    def loader(self, direction: str) -> ModelLoader:
+        """The loader of `direction`'s model, started now if it was not yet."""
+        if direction not in self.loaders:
+            self.loaders[direction] = ModelLoader(self.runs[direction], self.beam, self.warm_all_lengths, self.warn)
+        return self.loaders[direction]
+
+    def start(self, line: str = "") -> None:
+        """Begin loading the model the first line (or the session's default direction) needs."""
+        self.loader(self.direction_for(line) if line else (self.mode if self.mode in self.runs else self.last))
+
+    def translator(self, direction: str, spinner: bool = True):
+        return self.loader(direction).get(spinner)
+
+    def translate(self, lines: list[str], spinner: bool = True, **options) -> list[Routed]:
+        """Translate `lines`, each with the model of its direction; results in input order."""
+        ways = [self.direction_for(line) for line in lines]
+        routed: list[Routed | None] = [None] * len(lines)
+        for direction in dict.fromkeys(ways):  # each direction once, in order of first use
+            indices = [i for i, way in enumerate(ways) if way == direction]
+            results = self.translator(direction, spinner).translate([lines[i] for i in indices], **options)
+            for i, result in zip(indices, results):
+                routed[i] = Routed(direction, result, mismatch(lines[i], direction))
+        return routed
+
+    def close(self) -> None:
+        for loader in self.loaders.values():
+            loader.close()
