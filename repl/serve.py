@@ -41,13 +41,16 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
 
 def detect(text: str) -> tuple[str, float]:
-    """("zh" or "en", confidence 0–100): the share of the letters in the winning script."""
+    """("zh" or "en", confidence 0–100): the script of the text as the tools route it
+    (engine.direction.script_of), with the share of its letters in that script."""
+    from engine.direction import script_of
+
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return "en", 0.0
-    han = sum(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in letters)
-    share = han / len(letters)
-    return ("zh", round(100 * share, 1)) if share >= 0.5 else ("en", round(100 * (1 - share), 1))
+    han = sum(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in letters) / len(letters)
+    language = script_of(text) or "en"
+    return language, round(100 * (han if language == "zh" else 1 - han), 1)
 
 
 def language_of(vocab) -> str:
@@ -188,14 +191,19 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
-def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
+def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
                rate_limit: int = 0, limits: Limits | None = None):
-    """The Starlette app over one translator (one direction: source_lang → target_lang)."""
+    """The Starlette app over one batcher per direction: `batchers` maps (source, target)
+    language codes to a Batcher, or is one Batcher for source_lang → target_lang."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    if isinstance(batchers, Batcher):
+        batchers = {(source_lang, target_lang): batchers}
+    pairs = ", ".join(f"{a} to {b}" for a, b in batchers)
+    default_target = next(iter(batchers))[1]
     limits = limits or Limits()
     limiter = RateLimiter(rate_limit)
     state = {"closing": False}
@@ -242,7 +250,7 @@ def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh
             raise ApiError(413, f"Too many characters: at most {limits.char_limit} in one request")
         return texts, as_list
 
-    async def run_job(texts: list[str], beam: int, n_best: int) -> list:
+    async def run_job(batcher: Batcher, texts: list[str], beam: int, n_best: int) -> list:
         # The worker wakes this request through the event loop: no thread waits per request
         # (a thread each would cap the requests in flight, and so the batch, at the pool's size).
         loop = asyncio.get_running_loop()
@@ -260,7 +268,7 @@ def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh
         data = await fields(request)
         check_access(request, data)
         texts, as_list = texts_of(data)
-        source, target = data.get("source", "auto"), data.get("target", target_lang)
+        source, target = data.get("source", "auto"), data.get("target", default_target)
         if data.get("format", "text") != "text":
             raise ApiError(400, "Invalid request: only format 'text' is supported")
         try:
@@ -270,14 +278,23 @@ def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh
         if not 0 <= alternatives <= limits.max_alternatives:
             raise ApiError(400, f"Invalid request: alternatives must be from 0 to {limits.max_alternatives}")
         detected = [detect(t) for t in texts] if source == "auto" else None
-        sources = {d[0] for d in detected} if detected else {source}
-        for language in sources | {target}:
+        languages = [d[0] for d in detected] if detected else [source] * len(texts)
+        for language in {*languages, target}:
             if language not in LANGUAGE_NAMES:
                 raise ApiError(400, f"{language!r} is not supported; languages: {', '.join(LANGUAGE_NAMES)}")
-        if sources != {source_lang} or target != target_lang:
-            asked = "/".join(sorted(sources))
-            raise ApiError(400, f"no model here translates {asked} to {target}; this server translates {source_lang} to {target_lang}")
-        results = await run_job(texts, max(limits.beam, alternatives + 1), alternatives + 1)
+        missing = sorted({lang for lang in languages if (lang, target) not in batchers})
+        if missing:
+            raise ApiError(400, f"no model here translates {'/'.join(missing)} to {target}; this server translates {pairs}")
+        # Each source language's texts go to its model's batcher, all at once; answers keep q's order.
+        groups = {lang: [i for i, x in enumerate(languages) if x == lang] for lang in dict.fromkeys(languages)}
+        beam, n_best = max(limits.beam, alternatives + 1), alternatives + 1
+        answers = await asyncio.gather(*(
+            run_job(batchers[(lang, target)], [texts[i] for i in rows], beam, n_best) for lang, rows in groups.items()
+        ))
+        results: list = [None] * len(texts)
+        for rows, answer in zip(groups.values(), answers):
+            for i, result in zip(rows, answer):
+                results[i] = result
         translated = [r.text for r in results]
         body: dict = {"translatedText": translated if as_list else translated[0]}
         if alternatives:
@@ -297,12 +314,13 @@ def create_app(batcher: Batcher, source_lang: str = "en", target_lang: str = "zh
 
     async def languages(request: Request):
         return JSONResponse([
-            {"code": code, "name": name, "targets": [target_lang] if code == source_lang else []}
+            {"code": code, "name": name, "targets": [b for a, b in batchers if a == code]}
             for code, name in LANGUAGE_NAMES.items()
         ])
 
     async def health(request: Request):
-        return JSONResponse({"status": "closing" if state["closing"] else "ok", "queued": batcher.jobs.qsize()})
+        queued = sum(batcher.jobs.qsize() for batcher in batchers.values())
+        return JSONResponse({"status": "closing" if state["closing"] else "ok", "queued": queued})
 
     async def api_error(request, err: ApiError):
         return JSONResponse({"error": err.message}, status_code=err.status)
@@ -339,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=at_least(0), default=5000, help="port (default: 5000; 0 picks a free one)")
-    p.add_argument("--model", help="run folder (default: the shipped default model, else the newest run)")
+    p.add_argument("--model", help="run folder: serve only it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--api-keys", metavar="FILE", help="require one of these keys (one a line) as api_key")
     p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4)")
     p.add_argument("--char-limit", type=at_least(1), default=5000, help="most characters of q in one request (default: 5000)")
@@ -354,22 +372,24 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
 
     def run():
-        from repl.models import resolve_run
+        from repl.models import Models
 
         api_keys = read_api_keys(args.api_keys)
-        run_folder = resolve_run(args.model)
+        models = Models.for_session(args.model, beam=args.beam)  # the shipped model of each direction, or --model
         import_tensorflow()
         import uvicorn
 
         from engine.translate import Translator
 
-        translator = Translator(run_folder, warn=lambda m: None)
-        source_lang, target_lang = (language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
-        translator.warm_up(args.beam)
-        batcher = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
+        batchers = {}
+        for run_folder in models.runs.values():  # a server loads every model it serves before it listens
+            translator = Translator(run_folder, warn=lambda m: None)
+            translator.warm_up(args.beam)
+            pair = tuple(language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
+            batchers[pair] = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
         app = create_app(
-            batcher, source_lang, target_lang, api_keys, args.req_limit,
-            Limits(args.char_limit, args.batch_limit, beam=args.beam),
+            batchers, api_keys=api_keys, rate_limit=args.req_limit,
+            limits=Limits(args.char_limit, args.batch_limit, beam=args.beam),
         )
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
         original = server.handle_exit
@@ -383,25 +403,27 @@ def main(argv=None) -> int:
         # graceful (in-flight requests answered), so it ends the process with status 0.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
-        started = threading.Thread(target=_announce, args=(server, args.host, run_folder), daemon=True)
+        started = threading.Thread(target=_announce, args=(server, args.host, list(models.runs.values())), daemon=True)
         started.start()
         try:
             server.run()
         finally:
-            batcher.close()
+            for batcher in batchers.values():
+                batcher.close()
         console.print("stopped")
 
     return run_main(run)
 
 
-def _announce(server, host, run_folder) -> None:
+def _announce(server, host, runs) -> None:
     """One line on stderr once the socket listens (with the real port when --port 0)."""
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    console.print(f"serving {run_folder.path} on http://{host}:{port} (LibreTranslate API; Ctrl-C or SIGTERM stops)", soft_wrap=True)
+    served = " and ".join(str(run.path) for run in runs)
+    console.print(f"serving {served} on http://{host}:{port} (LibreTranslate API; Ctrl-C or SIGTERM stops)", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -144,3 +144,19 @@ def test_eval_scores_each_direction_of_a_mixed_file_with_its_own_tokenizer(check
     assert set(report) == {"en-zh", "zh-en"}
     assert "tok:zh" in report["en-zh"]["bleu_signature"] and "tok:13a" in report["zh-en"]["bleu_signature"]
     assert report["en-zh"]["sentences"] == report["zh-en"]["sentences"] == 2
+
+
+def test_the_http_api_serves_both_directions_and_routes_a_mixed_list(checkpoints):
+    from tests.test_serve import Server, call
+
+    server = Server(None, "--beam", "1", env={"SEQ2SEQ_CHECKPOINTS": str(checkpoints)})
+    try:
+        assert call(server.base, "/translate", {"q": "Red cat.", "source": "en", "target": "zh"}) == (200, {"translatedText": "红猫。"})
+        status, body = call(server.base, "/translate", {"q": "蓝狗。", "source": "zh", "target": "en"})
+        assert status == 200 and body["translatedText"].lower() == "blue dog."
+        status, body = call(server.base, "/translate", {"q": ["Red cat.", "红猫。"], "source": "auto", "target": "zh"})
+        assert status == 400 and "no model here translates zh to zh" in body["error"] and "en to zh, zh to en" in body["error"]
+        status, languages = call(server.base, "/languages")
+        assert {(x["code"], tuple(x["targets"])) for x in languages} == {("en", ("zh",)), ("zh", ("en",))}
+    finally:
+        assert server.stop() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import re
 import signal
 import subprocess
@@ -22,10 +23,11 @@ from tests.conftest import script
 class Server:
     """`seq2seq-serve --port 0 …` in a process of its own; `base` is its address."""
 
-    def __init__(self, model, *args):
+    def __init__(self, model, *args, env=None):
+        model_args = ["--model", str(model)] if model is not None else []  # None: the shipped models
         self.process = subprocess.Popen(
-            [script("seq2seq-serve"), "--model", str(model), "--port", "0", *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [script("seq2seq-serve"), *model_args, "--port", "0", *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
         ready = threading.Event()
