@@ -88,9 +88,9 @@ def main() -> None:
 
     import engine  # noqa: F401
     from engine.evaluate import held_out
-    from engine.reference import StepByStepDecoder
     from engine.runs import RunFolder
     from engine.translate import Translator
+    from engine.tutorial import StepByStepDecoder
 
     run = RunFolder(args.run) if args.run else train_quick_run(args.corpus, args.epochs, Path(tempfile.mkdtemp()) / "tutorial")
     sources, _ = held_out(run.config(), "test")

@@ -59,7 +59,7 @@ def step_timer():
 def child_tutorial(corpus: str, pairs: int, steps: int) -> dict:
     import engine  # noqa: F401
     from engine.corpus import read_anki
-    from engine.reference import tutorial_arrays, tutorial_model
+    from engine.tutorial import tutorial_arrays, tutorial_model
 
     data = read_anki(corpus)[0][:pairs]
     started = time.perf_counter()

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -53,7 +53,6 @@ class RunConfig:
     seed: int = 1234
     distribute: str = "none"  # "none" | "mirrored"
     max_minutes: float | None = None  # stop after the first epoch that ends past this budget
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False)
@@ -64,6 +63,8 @@ class RunConfig:
         damaged config.json fails with the field named, not deep inside training)."""
         if not isinstance(data, dict):
             raise ValueError(f"a run config is a JSON object, not {type(data).__name__}")
+        if data.get("extra") == {}:  # an always-empty field that runs before 2026-11-28 wrote
+            data = {k: v for k, v in data.items() if k != "extra"}
         hints = typing.get_type_hints(cls)
         unknown = sorted(set(data) - set(hints))
         if unknown:

@@ -20,15 +20,7 @@ from pathlib import Path
 import platformdirs
 
 ANKI_URL = "https://www.manythings.org/anki/{name}.zip"
-# Named corpora we know by name. Any other `xxx-eng` name is tried at the same address.
-KNOWN_CORPORA = {
-    "cmn-eng": "English–Chinese (Mandarin)",
-    "fra-eng": "English–French",
-    "deu-eng": "English–German",
-    "spa-eng": "English–Spanish",
-    "jpn-eng": "English–Japanese",
-    "ita-eng": "English–Italian",
-}
+# Named corpora: any `xxx-eng` name of manythings.org/anki (cmn-eng, fra-eng, deu-eng, …).
 TATOEBA_LICENCE = (
     "Sentence pairs from the Tatoeba Project (tatoeba.org), distributed by manythings.org/anki; "
     "licensed under CC-BY 2.0 France (creativecommons.org/licenses/by/2.0/fr/). "

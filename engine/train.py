@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import math
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +18,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.config import RunConfig
 from engine.corpus import Pair, load_split
@@ -28,9 +25,6 @@ from engine.data import BatchPlan, encode_pairs
 from engine.model import PACKAGE, build_model
 from engine.runs import RunFolder, RunFolderError, first_line, write_atomic
 from engine.vocab import Vocab, is_chinese
-
-console = Console(stderr=True)
-
 
 # ----------------------------------------------------------------------------------------------
 # Loss
@@ -200,9 +194,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 class RunBookkeeping(keras.callbacks.Callback):
     """Records epochs done and training time in run.json; stops once the time budget is spent."""
 
-    def __init__(self, run: RunFolder, max_minutes: float | None):
+    def __init__(self, run: RunFolder, max_minutes: float | None, say=print):
         super().__init__()
-        self.run, self.max_minutes = run, max_minutes
+        self.run, self.max_minutes, self.say = run, max_minutes, say
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -211,53 +205,41 @@ class RunBookkeeping(keras.callbacks.Callback):
         seconds = self.run.facts().get("training_seconds", 0.0) + time.perf_counter() - self.started
         self.run.update_facts(epochs_done=epoch + 1, training_seconds=round(seconds, 1))
         if self.max_minutes is not None and seconds >= self.max_minutes * 60:
-            console.print(f"[yellow]time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
+            self.say(f"time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
             self.model.stop_training = True
 
 
-class RichProgress(keras.callbacks.Callback):
-    """Progress on stderr (epoch, step, loss, speed, ETA) instead of Keras' stdout bar, and one
-    summary line per epoch."""
+class EpochLines(keras.callbacks.Callback):
+    """One summary line per epoch: losses, accuracies and seconds (Keras' own bar is off)."""
 
-    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)):
+    def __init__(self, epochs: int, say=print):
         super().__init__()
-        self.steps, self.epochs, self.batch_size = steps_per_epoch, epochs, batch_size
-        self.resume_at = resume_at
-        self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:,.0f} samples/s"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
-
-    def on_train_begin(self, logs=None):
-        self.progress.start()
+        self.epochs, self.say = epochs, say
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started, self.seen = time.perf_counter(), 0
-        label = f"{epoch + 1}/{self.epochs}"
-        done = self.resume_at[1] if epoch == self.resume_at[0] else 0
-        self.task = self.progress.add_task(
-            "train", total=self.steps, completed=done, epoch=label, loss=math.nan, speed=0.0
-        )
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-        speed = self.seen * self.batch_size / max(time.perf_counter() - self.started, 1e-9)
-        self.progress.update(self.task, advance=1, loss=float((logs or {}).get("loss", math.nan)), speed=speed)
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.progress.remove_task(self.task)
         elapsed = time.perf_counter() - self.started
         parts = [f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs]
-        console.print(f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(parts) + f"  {elapsed:.1f}s", soft_wrap=True)
+        self.say(f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(parts) + f"  {elapsed:.1f}s")
 
-    def on_train_end(self, logs=None):
-        self.progress.stop()
+
+class TrainingReport:
+    """What training tells a person, and how. This default writes plain lines to stderr; the
+    command-line tool passes a richer one (repl/training.py: a live progress bar). The engine
+    itself never draws anything."""
+
+    def say(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def warn(self, message: str) -> None:
+        self.say(f"warning: {message}")
+
+    def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)) -> keras.callbacks.Callback:
+        """The callback that shows training progress (here: one line per epoch)."""
+        return EpochLines(epochs, self.say)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -335,7 +317,8 @@ def best_val_loss(run: RunFolder) -> float | None:
     return min(values) if values else None
 
 
-def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: ResumableBackup, has_valid: bool, resuming: bool):
+def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: ResumableBackup, has_valid: bool, resuming: bool,
+                   report: TrainingReport):
     monitor = "val_loss" if has_valid else "loss"
     callbacks = [
         backup,
@@ -345,8 +328,8 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         ),
         AtomicModelCheckpoint(run.last_path, save_best_only=False),
         keras.callbacks.CSVLogger(str(run.metrics_path), append=resuming),
-        RunBookkeeping(run, config.max_minutes),
-        RichProgress(len(plan), config.epochs, config.batch_size, backup.resume_at),
+        RunBookkeeping(run, config.max_minutes, report.say),
+        report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
@@ -363,14 +346,15 @@ def count_params(model) -> int:
 # Entry points
 
 
-def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: ResumableBackup, start, resuming: bool):
+def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: ResumableBackup, start, resuming: bool,
+         report: TrainingReport):
     """Fit from `start` = (epoch, steps of it already done).
 
     A mid-epoch resume first finishes the interrupted epoch in a fit of its own (Keras learns an
     epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
     """
     epoch, skip = start
-    callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming)
+    callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
     for first, last, skip in phases:
         if first >= last:
@@ -391,13 +375,10 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
     return model
 
 
-def _warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
-
-
-def train(config: RunConfig, run: RunFolder, into_existing: bool = False) -> keras.Model:
+def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None) -> keras.Model:
     """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
     whose files have none of the run's names; see RunFolder.claim)."""
+    report = report or TrainingReport()
     config.validate()
     keras.utils.set_random_seed(config.seed)
     run.check_new(into_existing)
@@ -413,26 +394,26 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False) -> ker
         **facts, params=params, epochs_done=0, training_seconds=0.0,
         versions={"keras": keras.__version__, "tensorflow": tf.__version__},
     )
-    console.print(
+    report.say(
         f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
-        f"{params:,} parameters, up to {config.epochs} epochs",
-        soft_wrap=True,
+        f"{params:,} parameters, up to {config.epochs} epochs"
     )
-    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=_warn)
-    return _fit(config, run, plan, valid_plan, model, backup, (0, 0), resuming=False)
+    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
+    return _fit(config, run, plan, valid_plan, model, backup, (0, 0), resuming=False, report=report)
 
 
-def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
+def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | None = None) -> keras.Model:
     """Continue `run`: from its newest intact backup if it was interrupted, else from last.keras
     (extend it with a larger `epochs`). The optimizer's state and the data order carry on
     unchanged. Nothing in the run changes until the model has loaded."""
+    report = report or TrainingReport()
     run.check_files()
     config = run.config()
     if epochs is not None:
         config.epochs = epochs
     keras.utils.set_random_seed(config.seed)
     _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs())
-    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=_warn)
+    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
     done = run.facts().get("epochs_done", 0)
     if not isinstance(done, int) or done < 0:
         raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
@@ -451,5 +432,5 @@ def resume(run: RunFolder, epochs: int | None = None) -> keras.Model:
     where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
     if epochs is not None:
         run.save_config(config)  # only now: a resume that fails to load changes nothing
-    console.print(f"resuming {run.path} from {where}, up to {config.epochs} epochs", soft_wrap=True)
-    return _fit(config, run, plan, valid_plan, model, backup, start or (done, 0), resuming=True)
+    report.say(f"resuming {run.path} from {where}, up to {config.epochs} epochs")
+    return _fit(config, run, plan, valid_plan, model, backup, start or (done, 0), resuming=True, report=report)

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.corpus import read_anki, split_pairs
-from engine.reference import StepByStepDecoder
 from engine.translate import Translator
+from engine.tutorial import StepByStepDecoder
 from engine.vocab import UNK
 
 SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]

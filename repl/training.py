@@ -1,0 +1,65 @@
+"""How `seq2seq-train` shows training: a live rich progress bar on stderr (epoch, step, loss,
+samples/s, time left) and one line per epoch, through engine.train's `TrainingReport` hooks.
+Imported only after TensorFlow has loaded (the callback is a Keras callback)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.train import EpochLines, TrainingReport
+from repl.console import console
+
+
+class RichTrainingReport(TrainingReport):
+    def say(self, message: str) -> None:
+        console.print(escape(message), soft_wrap=True)
+
+    def warn(self, message: str) -> None:
+        console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+    def progress(self, steps_per_epoch, epochs, batch_size, resume_at=(None, 0)):
+        return RichProgress(steps_per_epoch, epochs, batch_size, resume_at, self.say)
+
+
+class RichProgress(EpochLines):
+    """A transient progress bar per epoch, and the epoch's summary line when it ends."""
+
+    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0), say=print):
+        super().__init__(epochs, say)
+        self.steps, self.batch_size, self.resume_at = steps_per_epoch, batch_size, resume_at
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:,.0f} samples/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+
+    def on_train_begin(self, logs=None):
+        self.progress.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self.seen = 0
+        done = self.resume_at[1] if epoch == self.resume_at[0] else 0
+        self.task = self.progress.add_task(
+            "train", total=self.steps, completed=done, epoch=f"{epoch + 1}/{self.epochs}", loss=math.nan, speed=0.0
+        )
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        speed = self.seen * self.batch_size / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, advance=1, loss=float((logs or {}).get("loss", math.nan)), speed=speed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.progress.remove_task(self.task)
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        self.progress.stop()
