@@ -102,10 +102,11 @@ def toy_attention_run(tmp_path_factory, reversal_corpus):
 @pytest.fixture(scope="session")
 def toy_aligned_run(tmp_path_factory, reversal_corpus):
     """The default preset's attention layout, small: bidirectional LSTM encoder, Luong attention
-    with input feeding and scaled scores, a decoder that starts from zeros."""
+    with input feeding and scaled scores keyed by word windows, a decoder started from the
+    encoder's states."""
     return train_toy(
         tmp_path_factory.mktemp("runs") / "toy-aligned", reversal_corpus,
-        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros",
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
     )
 
 

@@ -4,6 +4,7 @@ and attention earning its keep on a task where it matters."""
 import numpy as np
 import sacrebleu
 
+from engine.config import PRESETS
 from engine.corpus import Pair, read_anki, split_pairs
 from engine.evaluate import (
     align_names,
@@ -53,8 +54,9 @@ def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_
     corpus.write_text("\n".join(reversal_lines(4000, alphabet="abcdefgh", lengths=(8, 14), seed=3)) + "\n", encoding="utf-8")
     pairs, _ = read_anki(corpus)
     accuracy, aligned = {}, 0
-    for attention in ("none", "luong"):  # "luong" in the default preset's layout
-        layout = dict(bidirectional=True, input_feeding=True, decoder_init="zeros") if attention != "none" else {}
+    default = PRESETS["default"]
+    for attention in ("none", "luong"):  # "luong" in the default preset's layout (word-keyed scores)
+        layout = {k: default[k] for k in ("bidirectional", "input_feeding", "decoder_init", "memory")} if attention != "none" else {}
         run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=5, seed=11, **layout)
         config = run.config()
         test = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test
