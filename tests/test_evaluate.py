@@ -57,7 +57,7 @@ def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_
     default = PRESETS["default"]
     for attention in ("none", "luong"):  # "luong" in the default preset's layout (word-keyed scores)
         layout = {k: default[k] for k in ("bidirectional", "input_feeding", "decoder_init", "memory")} if attention != "none" else {}
-        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=5, seed=11, **layout)
+        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=7, seed=11, **layout)
         config = run.config()
         test = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test
         translator = Translator(run)
