@@ -210,14 +210,45 @@ class RunFolder:
         return self.read_json(self.eval_path)
 
 
+# The shipped models by name. In a checkout they live in `checkpoints/`; a built wheel carries
+# them inside the `engine` package as `engine/shipped/<name>/` (see pyproject.toml).
+SHIPPED_NAMES = ("default", "default-zh-en")
+
+
+def packaged_dir() -> Path:
+    """Where an installed wheel keeps the shipped models (absent in a checkout)."""
+    from importlib.resources import files
+
+    return Path(str(files("engine"))) / "shipped"
+
+
+def shipped_run(name: str = "default") -> RunFolder | None:
+    """The shipped model `name`: the checkpoints directory's (a checkout, or
+    $SEQ2SEQ_CHECKPOINTS), else the one installed with the package; None if neither has it."""
+    for root in (checkpoints_dir(), packaged_dir()):
+        run = RunFolder(root / name)
+        if run.is_run():
+            return run
+    return None
+
+
+def is_packaged(run: RunFolder) -> bool:
+    """Whether `run` is one of the models installed with the package (read-only: never written)."""
+    try:
+        return run.path.resolve().is_relative_to(packaged_dir().resolve())
+    except OSError:
+        return False
+
+
 def find_default_run() -> RunFolder | None:
-    """$SEQ2SEQ_MODEL, else the shipped `checkpoints/default`, else the newest run folder."""
+    """$SEQ2SEQ_MODEL, else the shipped `default` (checkpoints, then the installed package),
+    else the newest run folder."""
     if os.environ.get("SEQ2SEQ_MODEL"):
         return RunFolder(os.environ["SEQ2SEQ_MODEL"])
-    root = checkpoints_dir()
-    default = RunFolder(root / "default")
-    if default.is_run():
+    default = shipped_run("default")
+    if default is not None:
         return default
+    root = checkpoints_dir()
     runs = [RunFolder(p) for p in root.glob("*") if p.is_dir()] if root.exists() else []
     runs = [run for run in runs if run.is_run()]
     return max(runs, key=lambda run: run.model_path().stat().st_mtime) if runs else None

@@ -100,8 +100,9 @@ def train_main(argv=None) -> int:
                 raise UsageError(f"{run.path}: not a run folder (no config.json)")
             import_tensorflow()
             from engine.train import resume
+            from repl.training import RichTrainingReport
 
-            resume(run, epochs=args.epochs)
+            resume(run, epochs=args.epochs, report=RichTrainingReport())
         else:
             from engine.runs import NotARunFolder
 
@@ -113,8 +114,9 @@ def train_main(argv=None) -> int:
                 raise UsageError(str(err)) from err
             import_tensorflow()
             from engine.train import train
+            from repl.training import RichTrainingReport
 
-            train(config, run, into_existing=args.into_existing)
+            train(config, run, into_existing=args.into_existing, report=RichTrainingReport())
         console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
 
     return run_main(main)
@@ -250,7 +252,11 @@ def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     report["alignment"]["names_from"] = lexicon_from
     report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
     print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")
-    if not args.no_record:
+    from engine.runs import is_packaged
+
+    if is_packaged(run):  # an installed package's files are not ours to change
+        console.print(f"[dim]not recorded in {run.eval_path}: the model is part of the installed package[/]")
+    elif not args.no_record:
         recorded = run.evaluation()
         recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
         write_atomic(run.own(run.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))

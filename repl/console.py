@@ -56,6 +56,12 @@ def import_tensorflow() -> None:
         import keras  # noqa: F401
         import tensorflow
 
+        # Device discovery happens on first use, after the import: a CUDA build on a machine
+        # without a GPU logs "failed call to cuInit" / "Could not find cuda drivers" from C++
+        # then. Discover the devices here, inside the silenced block; errors after this point
+        # (the ones a person needs) still reach stderr.
+        tensorflow.config.list_physical_devices()
+
     # Translation pads batches to a few deliberate shapes; TensorFlow's retracing notice is noise.
     tensorflow.get_logger().setLevel("ERROR")
 

@@ -48,13 +48,13 @@ def direction_of_run(run) -> str:
 
 
 def shipped_runs() -> dict:
-    """direction → run folder of each shipped model present under the checkpoints directory."""
-    from engine.runs import RunFolder, checkpoints_dir
+    """direction → run folder of each shipped model present (checkpoints, else the package)."""
+    from engine.runs import shipped_run
 
     runs = {}
     for direction, name in SHIPPED.items():
-        run = RunFolder(checkpoints_dir() / name)
-        if run.is_run():
+        run = shipped_run(name)
+        if run is not None:
             runs[direction] = run
     return runs
 
