@@ -66,6 +66,8 @@ def decode_section(r: dict) -> list[str]:
 
 def batch_section(r: dict) -> list[str]:
     lines = ["### Batch translation (`benchmarks/batch_speed.py`, the default model)", ""]
+    if r.get("note"):
+        lines += [f"({r['note']}.)", ""]
     if all(k in r for k in ("small", "big", "small_beam4")):
         s, b, s4 = r["small"], r["big"], r["small_beam4"]
         lines += [
