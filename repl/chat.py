@@ -26,7 +26,7 @@ from rich.text import Text
 
 from engine.direction import ARROWS, DIRECTIONS
 from repl.console import UsageError, at_least, console, error, key_value_table, run_main
-from repl.models import ModelLoader, Models, direction_of_run, resolve_run  # noqa: F401  (ModelLoader: tests)
+from repl.models import ModelLoader, Models, resolve_run
 
 # The one table of slash commands: /help prints it, Tab completes from it, `Chat.command`
 # dispatches through it (the method is named after the command).
@@ -86,7 +86,7 @@ class Chat:
         self.settings, self.history, self.interactive = settings, history, interactive
         self.out = out or sys.stdout
         if not isinstance(models, Models):
-            models = Models({direction_of_run(models): models}, beam=settings.beam, warm_all_lengths=interactive)
+            models = Models.single(models, beam=settings.beam, warm_all_lengths=interactive)
         self.models = models
         if interactive:  # load while the user types (a pipe loads what its first line needs)
             self.models.start()
@@ -192,7 +192,7 @@ class Chat:
         run = resolve_run(argument)
         # Load the new model beside the old ones; only once it works does it replace them, so a
         # damaged run folder is reported and the session goes on with the models it had.
-        models = Models({direction_of_run(run): run}, beam=self.settings.beam, warm_all_lengths=self.interactive)
+        models = Models.single(run, beam=self.settings.beam, warm_all_lengths=self.interactive)
         models.start()
         try:
             models.translator(next(iter(models.runs)), spinner=self.interactive)

@@ -133,17 +133,18 @@ class Models:
         self.last = self.fallback = EN_ZH if EN_ZH in self.runs else next(iter(self.runs))
 
     @classmethod
+    def single(cls, run, mode: str = "auto", **kwargs) -> Models:
+        """A session of one run folder: every line goes to it."""
+        return cls({direction_of_run(run): run}, mode, **kwargs)
+
+    @classmethod
     def for_session(cls, model: str | None = None, direction: str = "auto", **kwargs) -> Models:
         """--model (or $SEQ2SEQ_MODEL) fixes one model; else the shipped model of each direction,
         else the newest run in the checkpoints directory."""
         if model or os.environ.get("SEQ2SEQ_MODEL"):
-            run = resolve_run(model)
-            return cls({direction_of_run(run): run}, direction, **kwargs)
-        runs = shipped_runs() or {}
-        if not runs:
-            run = resolve_run(None)
-            runs = {direction_of_run(run): run}
-        return cls(runs, direction, **kwargs)
+            return cls.single(resolve_run(model), direction, **kwargs)
+        runs = shipped_runs()
+        return cls(runs, direction, **kwargs) if runs else cls.single(resolve_run(None), direction, **kwargs)
 
     @property
     def fixed(self) -> bool:
@@ -176,9 +177,9 @@ class Models:
             self.loaders[direction] = ModelLoader(self.runs[direction], self.beam, self.warm_all_lengths, self.warn)
         return self.loaders[direction]
 
-    def start(self, line: str = "") -> None:
-        """Begin loading the model the first line (or the session's default direction) needs."""
-        self.loader(self.direction_for(line) if line else (self.mode if self.mode in self.runs else self.last))
+    def start(self) -> None:
+        """Begin loading the model of the session's direction (the forced one, else the last used)."""
+        self.loader(self.mode if self.mode in self.runs else self.last)
 
     def translator(self, direction: str, spinner: bool = True):
         return self.loader(direction).get(spinner)
