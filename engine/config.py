@@ -10,8 +10,16 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from engine.registry import ARCHITECTURES, ATTENTIONS
+
+# The fields a model is built from (RunConfig.model_settings).
+MODEL_FIELDS = (
+    "arch", "cell", "layers", "units", "heads", "ff_dim", "positions", "embed_dim", "dropout", "attention",
+    "bidirectional", "teacher_forcing", "input_feeding", "decoder_init", "memory",
+)
 
 
 @dataclass
@@ -29,9 +37,13 @@ class RunConfig:
     level: str = "char"  # "char" | "word" (Latin words, CJK characters one token each)
     min_freq: int = 1
     # model
+    arch: str = "rnn"  # see engine/registry.py: "rnn" | "transformer"
     cell: str = "lstm"  # "lstm" | "gru"
-    layers: int = 1
-    units: int = 256
+    layers: int = 1  # recurrent layers, or Transformer blocks, in the encoder and in the decoder
+    units: int = 256  # recurrent state size, or the Transformer's width
+    heads: int = 4  # transformer: attention heads
+    ff_dim: int = 1024  # transformer: feed-forward inner size
+    positions: str = "sinusoidal"  # transformer: "sinusoidal" | "learned"
     embed_dim: int = 128
     dropout: float = 0.0
     attention: str = "none"  # "none" | "luong" | "bahdanau"
@@ -43,12 +55,14 @@ class RunConfig:
     # training
     optimizer: str = "rmsprop"  # "rmsprop" | "adam"
     learning_rate: float = 1e-3
+    warmup_steps: int = 0  # raise the learning rate linearly from 0 over this many first steps
     clipnorm: float | None = 5.0
     label_smoothing: float = 0.0
     batch_size: int = 64
     epochs: int = 10
     patience: int = 5  # EarlyStopping on val_loss; 0 turns it off
     lr_patience: int = 0  # halve the learning rate after this many epochs without progress; 0: off
+    jit_compile: bool = False  # compile each training step with XLA (see benchmarks/train_speed.py)
     backup_every: int = 100  # steps between resumable backups: a crash loses at most this many
     seed: int = 1234
     distribute: str = "none"  # "none" | "mirrored"
@@ -80,11 +94,17 @@ class RunConfig:
     def load(cls, path: str | Path) -> RunConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
+    def model_settings(self) -> dict:
+        """The part of the config a model is built from (it takes it whole and picks its keys)."""
+        return {name: getattr(self, name) for name in MODEL_FIELDS}
+
     def validate(self) -> None:
+        ARCHITECTURES.check(self.arch)
+        ATTENTIONS.check(self.attention)
         choices = {
             "level": ("char", "word"),
             "cell": ("lstm", "gru"),
-            "attention": ("none", "luong", "bahdanau"),
+            "positions": ("sinusoidal", "learned"),
             "decoder_init": ("encoder", "zeros"),
             "memory": ("encoder", "local", "both", "keyed"),
             "optimizer": ("rmsprop", "adam"),
@@ -95,9 +115,14 @@ class RunConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.memory in ("both", "keyed") and self.attention != "luong":
             raise ValueError(f"memory {self.memory} needs --attention luong")
+        if self.arch == "transformer":
+            if self.units % self.heads or (self.units // self.heads) % 2:
+                raise ValueError(f"a Transformer's --units ({self.units}) must split into --heads ({self.heads}) even parts")
+            if not self.teacher_forcing:
+                raise ValueError("training without teacher forcing needs --arch rnn")
         if self.bidirectional and self.units % 2:
             raise ValueError("a bidirectional encoder needs an even --units (half for each direction)")
-        for name in ("layers", "units", "embed_dim", "batch_size", "epochs", "backup_every", "min_freq"):
+        for name in ("layers", "units", "heads", "ff_dim", "embed_dim", "batch_size", "epochs", "backup_every", "min_freq"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not 0 <= self.dropout < 1:
@@ -107,13 +132,38 @@ class RunConfig:
         for name in ("max_pairs", "max_len"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("patience", "lr_patience"):
+        for name in ("patience", "lr_patience", "warmup_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (off) or more")
         if not self.learning_rate > 0 or (self.max_minutes is not None and not self.max_minutes > 0):
             raise ValueError("learning_rate and max_minutes must be positive")
         if not (0 <= self.valid_fraction < 1 and 0 <= self.test_fraction < 1 and self.valid_fraction + self.test_fraction < 1):
             raise ValueError("valid_fraction and test_fraction must be in [0, 1) and leave some data to train on")
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to decode, with the one set of defaults that chat, batch, eval and serve share.
+
+    beam: beam size K (1 = greedy); n_best: hypotheses kept per sentence (≤ K); alpha: length
+    normalisation, score = log-prob / length**alpha; max_len: most output tokens (None: a little
+    over the longest training target)."""
+
+    beam: int = 4
+    n_best: int = 1
+    alpha: float = 1.0
+    max_len: int | None = None
+
+    def __post_init__(self):
+        if self.beam < 1 or self.n_best < 1:
+            raise ValueError("beam and n_best must be at least 1")
+        if self.max_len is not None and self.max_len < 1:
+            raise ValueError("max_len must be at least 1")
+
+    def with_(self, **changes) -> DecodeOptions:
+        """A copy with some fields changed; a larger n_best widens the beam to match."""
+        options = replace(self, **changes)
+        return replace(options, beam=max(options.beam, options.n_best))
 
 
 def _has_type(value, hint) -> bool:
@@ -166,6 +216,13 @@ PRESETS: dict[str, dict] = {
         attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros", join_fraction=0.5,
         optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
         epochs=60, patience=5, lr_patience=2, max_minutes=42,
+    ),
+    # A small Transformer in the default's place (English words in, Chinese characters out):
+    # 3 + 3 pre-norm blocks 128 wide, 4 heads, tied output embedding; sized to ship under 10 MB.
+    "transformer": dict(
+        arch="transformer", level="word", min_freq=2, layers=3, units=128, heads=4, ff_dim=512,
+        dropout=0.2, join_fraction=0.5, optimizer="adam", learning_rate=1e-3, warmup_steps=1000,
+        batch_size=64, label_smoothing=0.1, epochs=200, patience=5, lr_patience=2, max_minutes=42,
     ),
     # A seconds-long model for the synthetic addition task (tests, demos).
     "tiny": dict(

@@ -58,11 +58,13 @@ def _to_model_inputs(src, tgt):
 class BatchPlan:
     """Fixed length-bucketed batches of one split, visited in a per-epoch seeded order."""
 
-    def __init__(self, sources, targets, batch_size: int, seed: int, shuffle: bool = True):
+    def __init__(self, sources, targets, batch_size: int, seed: int, shuffle: bool = True, pad_to: int = 1):
+        """pad_to: pad each batch's widths up to a multiple of this (XLA-compiled training
+        compiles once per shape; multiples of 8 leave a few shapes instead of hundreds)."""
         if not sources:
             raise ValueError("no sentence pairs left to batch (check --max-len and --max-pairs)")
         self.size = len(sources)
-        self.seed, self.shuffle = seed, shuffle
+        self.seed, self.shuffle, self.pad_to = seed, shuffle, pad_to
         self._src, self._tgt = _ragged(sources), _ragged(targets)
         rng = np.random.default_rng(seed)
         lengths = np.array([max(len(s), len(t)) for s, t in zip(sources, targets)])
@@ -89,8 +91,17 @@ class BatchPlan:
                     yield self.batches[b]
 
         indices = tf.data.Dataset.from_generator(batch_indices, output_signature=tf.TensorSpec([None], tf.int64))
+        pad_to = self.pad_to
+
+        def padded(ragged, extra=0):
+            """A batch padded to its longest row, rounded up to pad_to (+ extra: the target's
+            shift adds one)."""
+            dense = ragged.to_tensor()
+            width = tf.shape(dense)[1] - extra
+            return tf.pad(dense, [[0, 0], [0, (pad_to - width % pad_to) % pad_to]])
+
         batches = indices.map(
-            lambda idx: (tf.gather(src, idx).to_tensor(), tf.gather(tgt, idx).to_tensor()),
+            lambda idx: (padded(tf.gather(src, idx)), padded(tf.gather(tgt, idx), extra=1)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )

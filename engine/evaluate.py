@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sacrebleu
 
+from engine.config import DecodeOptions
 from engine.corpus import Pair, load_split
 from engine.vocab import is_chinese
 
@@ -109,19 +110,21 @@ def examples(sources, hypotheses, references, count: int = 3, seed: int = 0) -> 
 
 def evaluate(
     translator, sources: list[str], references: list[list[str]], beam: int = 1, alpha: float = 1.0,
-    lexicon: dict[str, str] | None = None,
+    lexicon: dict[str, str] | None = None, options: DecodeOptions | None = None,
 ) -> dict:
     """Translate `sources` and score them; returns the report (scores, scores by source length,
-    name alignment over the names of `lexicon`, settings, examples)."""
+    name alignment over the names of `lexicon`, settings, examples). options, when given, say
+    how to decode instead of beam and alpha."""
+    options = options or DecodeOptions(beam=beam, alpha=alpha)
     started = time.perf_counter()
-    translations = translator.translate(sources, beam=beam, alpha=alpha)
+    translations = translator.translate(sources, options=options)
     seconds = time.perf_counter() - started
     hypotheses = [t.text for t in translations]
     report = score(hypotheses, references)
     report |= {
         "by_length": scores_by_length(sources, hypotheses, references),
         "alignment": alignment(translator, translations, lexicon or {}),
-        "decoding": {"beam": beam, "alpha": alpha},
+        "decoding": {"beam": options.beam, "alpha": options.alpha, **({"max_len": options.max_len} if options.max_len else {})},
         "seconds": round(seconds, 2),
         "examples": examples(sources, hypotheses, references),
     }
@@ -225,7 +228,7 @@ def alignment(translator, translations, lexicon: dict[str, str]) -> dict:
     """The name alignment of a model over its translations (only those of sentences that name
     someone in `lexicon` need their attention computed). name_alignment is None, with `why`,
     for a model without attention or an empty lexicon."""
-    if translator.model.attention_layer is None:
+    if not translator.model.has_attention:
         return AlignmentCount().report() | {"why": "the model has no attention"}
     if not lexicon:
         return AlignmentCount().report() | {"why": "no names to look for in this direction"}

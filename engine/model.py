@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from engine.registry import ARCHITECTURES, ATTENTIONS
 from engine.vocab import BOS, PAD
 
 PACKAGE = "seq2seq"
@@ -149,10 +150,6 @@ class WordKeyedAttention(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def _attention_layer(kind: str, units: int, scaled: bool, name: str):
-    return LuongAttention(units, scaled=scaled, name=name) if kind == "luong" else BahdanauAttention(units, name=name)
-
-
 def _attend(scores, keys, key_mask):
     """Softmax over unmasked source positions; returns (context, weights)."""
     mask = ops.expand_dims(ops.cast(key_mask, scores.dtype), 1)  # (B, 1, S)
@@ -165,25 +162,26 @@ def _recurrent_layer(cell: str, units: int, name: str):
     return kind(units, return_sequences=True, return_state=True, name=name)
 
 
+# The model part of a RunConfig that a recurrent model reads, with the defaults of models saved
+# before the model took its settings whole (their saved configs name each one, `layers` as
+# `num_layers`, and still load).
+RNN_SETTINGS = {
+    "cell": "lstm", "layers": 1, "units": 256, "embed_dim": 128, "dropout": 0.0, "attention": "none",
+    "bidirectional": False, "teacher_forcing": True, "input_feeding": False, "decoder_init": "encoder",
+    "memory": "encoder",
+}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Seq2Seq(keras.Model):
-    def __init__(
-        self,
-        src_vocab_size: int,
-        tgt_vocab_size: int,
-        cell: str = "lstm",
-        num_layers: int = 1,
-        units: int = 256,
-        embed_dim: int = 128,
-        dropout: float = 0.0,
-        attention: str = "none",
-        bidirectional: bool = False,
-        teacher_forcing: bool = True,
-        input_feeding: bool = False,
-        decoder_init: str = "encoder",
-        memory: str = "encoder",
-        **kwargs,
-    ):
+    """settings: the model part of a RunConfig (see RNN_SETTINGS), taken whole."""
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict | None = None, **kwargs):
+        legacy = {("layers" if k == "num_layers" else k): kwargs.pop(k) for k in list(kwargs) if k in RNN_SETTINGS or k == "num_layers"}
+        settings = {**RNN_SETTINGS, **legacy, **{k: v for k, v in (settings or {}).items() if k in RNN_SETTINGS}}
+        cell, num_layers, units, embed_dim, dropout, attention, bidirectional, teacher_forcing, input_feeding, decoder_init, memory = (
+            settings[k] for k in RNN_SETTINGS
+        )
         super().__init__(**kwargs)
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         self.cell_kind, self.num_layers, self.units = cell, num_layers, units
@@ -227,7 +225,9 @@ class Seq2Seq(keras.Model):
             elif self.memory == "keyed":
                 self.attention_layer = WordKeyedAttention(units, name="attention")
             else:  # models with input feeding are the new layout; their Luong scores are scaled too
-                self.attention_layer = _attention_layer(attention, units, scaled=self.input_feeding, name="attention")
+                kind = ATTENTIONS.load(attention)
+                scaled = {"scaled": self.input_feeding} if kind is LuongAttention else {}
+                self.attention_layer = kind(units, name="attention", **scaled)
             self.combine = layers.Dense(units, activation="tanh", name="attention_combine")
         self.project = layers.Dense(tgt_vocab_size, name="project")
 
@@ -366,6 +366,28 @@ class Seq2Seq(keras.Model):
             return logits
         return self._free_running(tgt_in, enc_out, enc_mask, states, training=training)
 
+    # ------------------------------------------------------------------ decoding interface
+    # (engine/search.py): the memory holds the encoder's outputs and final states; the state is
+    # the decoder cells' states (and the previous attentional vector with input feeding).
+    @property
+    def has_attention(self) -> bool:
+        return self.attention_layer is not None
+
+    def encode_memory(self, src):
+        enc_out, enc_mask, states = self.encode(src)
+        return {"keys": enc_out, "mask": enc_mask, "states": states}
+
+    def initial_state(self, memory, max_steps):
+        return list(memory["states"])
+
+    def step(self, tokens, state, memory, t):
+        return self.decode_step(tokens, state, memory["keys"], memory["mask"])
+
+    def teacher_forced(self, src, tgt_in):
+        """src (B, S), tgt_in (B, T) → logits (B, T, V), attention weights (B, T, S) or None."""
+        enc_out, enc_mask, states = self.encode(src)
+        return self.decode_sequence(tgt_in, enc_out, enc_mask, states)
+
     # ------------------------------------------------------------------ building and saving
     def build_all(self):
         """Create every variable (both decoder paths) with a dummy batch, so weights can load."""
@@ -385,40 +407,20 @@ class Seq2Seq(keras.Model):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "src_vocab_size": self.src_vocab_size,
-            "tgt_vocab_size": self.tgt_vocab_size,
-            "cell": self.cell_kind,
-            "num_layers": self.num_layers,
-            "units": self.units,
-            "embed_dim": self.embed_dim,
-            "dropout": self.dropout_rate,
-            "attention": self.attention_kind,
-            "bidirectional": self.bidirectional,
-            "teacher_forcing": self.teacher_forcing,
-            "input_feeding": self.input_feeding,
-            "decoder_init": self.decoder_init,
-            "memory": self.memory,
+            **super().get_config(), "src_vocab_size": self.src_vocab_size, "tgt_vocab_size": self.tgt_vocab_size,
+            "settings": {
+                "cell": self.cell_kind, "layers": self.num_layers, "units": self.units, "embed_dim": self.embed_dim,
+                "dropout": self.dropout_rate, "attention": self.attention_kind, "bidirectional": self.bidirectional,
+                "teacher_forcing": self.teacher_forcing, "input_feeding": self.input_feeding,
+                "decoder_init": self.decoder_init, "memory": self.memory,
+            },
         }
 
 
-def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
-    model = Seq2Seq(
-        src_vocab_size,
-        tgt_vocab_size,
-        cell=config.cell,
-        num_layers=config.layers,
-        units=config.units,
-        embed_dim=config.embed_dim,
-        dropout=config.dropout,
-        attention=config.attention,
-        bidirectional=config.bidirectional,
-        teacher_forcing=config.teacher_forcing,
-        input_feeding=config.input_feeding,
-        decoder_init=config.decoder_init,
-        memory=config.memory,
-        name="seq2seq",
-    )
+def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model:
+    """The model of `config.arch` (see engine/registry.py), built, taking the config whole."""
+    kind = ARCHITECTURES.load(config.arch)
+    model = kind(src_vocab_size, tgt_vocab_size, config.model_settings(), name="seq2seq" if config.arch == "rnn" else config.arch)
     model.build_all()
     return model
 

@@ -209,6 +209,22 @@ class RunBookkeeping(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class Warmup(keras.callbacks.Callback):
+    """Raises the learning rate linearly from 0 to its configured value over the first `steps`
+    optimizer steps (a Transformer's attention is unstable under full steps from random
+    weights). It reads the optimizer's own step count, so a resumed run carries on where it was;
+    after the warm-up it leaves the rate alone (ReduceLROnPlateau may lower it)."""
+
+    def __init__(self, steps: int, learning_rate: float):
+        super().__init__()
+        self.steps, self.learning_rate = steps, learning_rate
+
+    def on_train_batch_begin(self, batch, logs=None):
+        done = int(self.model.optimizer.iterations.numpy())
+        if done <= self.steps:
+            self.model.optimizer.learning_rate.assign(self.learning_rate * min(1.0, (done + 1) / self.steps))
+
+
 class EpochLines(keras.callbacks.Callback):
     """One summary line per epoch: losses, accuracies and seconds (Keras' own bar is off)."""
 
@@ -265,6 +281,7 @@ def compile_model(model, config: RunConfig) -> None:
         optimizer=make_optimizer(config),
         loss=SequenceLoss(config.label_smoothing),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
     )
 
 
@@ -294,8 +311,9 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
     train_pairs = split.train + joined_pairs(split.train, config.join_fraction, config.seed)
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
     valid_ids = encode_pairs(split.valid, src_vocab, tgt_vocab)
-    train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True)
-    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False) if valid_ids[0] else None
+    pad_to = 8 if config.jit_compile else 1
+    train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
+    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if valid_ids[0] else None
     facts |= {
         "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
         "train_pairs_used": train_plan.size,
@@ -331,6 +349,8 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         RunBookkeeping(run, config.max_minutes, report.say),
         report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
+    if config.warmup_steps:
+        callbacks.insert(0, Warmup(config.warmup_steps, config.learning_rate))
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
     if config.lr_patience:

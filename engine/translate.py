@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from engine import search
 from engine.direction import run_direction, simplify_unknown
 from engine.model import load_model
 from engine.runs import RunFolder, RunFolderError, first_line
-from engine.vocab import BOS, EOS, PAD, UNK, detokenize, tokenize
+from engine.search import NEG_INF, DecodeOptions
+from engine.vocab import BOS, EOS, UNK, detokenize, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 LENGTH_STEP = 8
-NEG_INF = -1e9
 SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
 
 
@@ -110,88 +111,18 @@ class Translator:
             reason = first_line(err) if zipfile.is_zipfile(path) else "not a .keras archive (truncated or damaged)"
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
-    # ------------------------------------------------------------------ graphs
+    # ------------------------------------------------------------------ graphs (engine/search.py)
     def _greedy_graph(self, src, max_steps: int):
         """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted)."""
-        enc_out, enc_mask, states = self.model.encode(src)
-        batch = tf.shape(src)[0]
-        tokens = tf.fill([batch], BOS)
-        finished = tf.zeros([batch], tf.bool)
-        log_prob = tf.zeros([batch])
-        length = tf.zeros([batch], tf.int32)
-        ids = tf.TensorArray(tf.int32, size=max_steps)
-
-        def body(t, tokens, states, finished, log_prob, length, ids):
-            logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
-            log_probs = tf.nn.log_softmax(logits)
-            chosen = tf.argmax(logits + self.choice_bias, -1, output_type=tf.int32)
-            chosen = tf.where(finished, PAD, chosen)
-            step_lp = tf.gather(log_probs, chosen, batch_dims=1)
-            live = tf.logical_not(finished)
-            log_prob += tf.where(live, step_lp, 0.0)
-            length += tf.cast(live, tf.int32)
-            finished = tf.logical_or(finished, tf.equal(chosen, EOS))
-            return t + 1, chosen, states, finished, log_prob, length, ids.write(t, chosen)
-
-        def cond(t, tokens, states, finished, *_):
-            return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
-
-        _, _, _, _, log_prob, length, ids = tf.while_loop(
-            cond, body, (tf.constant(0), tokens, states, finished, log_prob, length, ids),
-            maximum_iterations=max_steps,
-        )
-        # Unwritten steps (the loop stopped early) read as PAD.
-        ids = tf.transpose(ids.stack(), (1, 0))
-        return ids, log_prob, length
+        return search.greedy(self.model, src, max_steps, self.choice_bias)
 
     def _beam_graph(self, src, beam: int, max_steps: int):
-        """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
-        enc_out, enc_mask, states = self.model.encode(src)
-        batch = tf.shape(src)[0]
-        vocab = self.model.tgt_vocab_size
-        # Every beam of a sentence starts from the same encoder states: tile to (B*K, ...).
-        tile = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
-        enc_out, enc_mask, states = tile(enc_out), tile(enc_mask), [tile(s) for s in states]
-        # Only the first beam is live at the start, so the K beams do not start as copies.
-        scores = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[None], [batch, 1])
-        tokens = tf.fill([batch * beam], BOS)
-        finished = tf.zeros([batch, beam], tf.bool)
-        length = tf.zeros([batch, beam], tf.int32)
-        hyps = tf.zeros([batch, beam, max_steps], tf.int32)
-        # A finished beam may only extend with PAD at no cost, so its score stays fixed.
-        finished_row = tf.one_hot(PAD, vocab, on_value=0.0, off_value=NEG_INF)
-
-        def body(t, tokens, states, scores, finished, length, hyps):
-            logits, states, _ = self.model.decode_step(tokens, states, enc_out, enc_mask)
-            log_probs = tf.reshape(tf.nn.log_softmax(logits) + self.choice_bias, [batch, beam, vocab])
-            log_probs = tf.where(finished[..., None], finished_row, log_probs)
-            candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
-            scores, flat = tf.math.top_k(candidates, k=beam)  # (B, K)
-            origin, chosen = flat // vocab, flat % vocab
-            # Reorder everything by the beam each candidate extends.
-            rows = tf.reshape(origin + tf.range(batch)[:, None] * beam, [-1])
-            states = [tf.ensure_shape(tf.gather(s, rows), s.shape) for s in states]
-            hyps = tf.gather(hyps, origin, batch_dims=1)
-            was_finished = tf.gather(finished, origin, batch_dims=1)
-            length = tf.gather(length, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
-            hyps += chosen[..., None] * tf.one_hot(t, max_steps, dtype=tf.int32)  # column t = chosen
-            finished = tf.logical_or(was_finished, tf.equal(chosen, EOS))
-            return t + 1, tf.reshape(chosen, [-1]), states, scores, finished, length, hyps
-
-        def cond(t, tokens, states, scores, finished, *_):
-            return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
-
-        _, _, _, scores, _, length, hyps = tf.while_loop(
-            cond, body, (tf.constant(0), tokens, states, scores, finished, length, hyps),
-            maximum_iterations=max_steps,
-        )
-        return hyps, scores, length
+        """src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
+        return search.beam_search(self.model, src, beam, max_steps, self.choice_bias)
 
     def _forced_graph(self, src, tgt_in):
         """Teacher-forced pass over chosen outputs → attention weights (B, T, S) (or empty)."""
-        enc_out, enc_mask, states = self.model.encode(src)
-        _, weights = self.model.decode_sequence(tgt_in, enc_out, enc_mask, states)
-        return weights if weights is not None else tf.zeros([0])
+        return search.forced_attention(self.model, src, tgt_in)
 
     # ------------------------------------------------------------------ preparing input
     def _pieces(self, text: str, tokens: list[str]) -> tuple[list[list[int]], list[str]]:
@@ -241,13 +172,17 @@ class Translator:
         alpha: float = 1.0,
         batch_size: int = BATCH_SIZE,
         attention: bool = False,
+        options: DecodeOptions | None = None,
     ) -> list[Translation]:
         """Translate `sentences`; results come back in input order.
 
-        beam: beam size K (1 = greedy); n_best: hypotheses to keep per sentence (≤ K);
-        max_len: most output tokens (default: a little over the longest training target);
-        alpha: length normalisation, score = log-prob / length**alpha.
+        options: how to decode (the tools pass theirs, see `DecodeOptions`); without it the
+        keywords say: beam size K (1 = greedy, the plain call's default); n_best hypotheses to
+        keep per sentence (≤ K); max_len, the most output tokens (default: a little over the
+        longest training target); alpha, length normalisation, score = log-prob / length**alpha.
         """
+        if options is not None:
+            beam, n_best, max_len, alpha = options.beam, options.n_best, options.max_len, options.alpha
         if beam < 1 or n_best < 1:
             raise ValueError("beam and n_best must be at least 1")
         n_best = min(n_best, beam)
@@ -298,7 +233,7 @@ class Translator:
 
     def _attach_attention(self, id_lists, hyps) -> None:
         """Attention of each best hypothesis, from one teacher-forced pass over it."""
-        if self.model.attention_layer is None:
+        if not self.model.has_attention:
             return
         for src_ids, options in zip(id_lists, hyps):
             options[0].attention = self._attention(src_ids, options[0].ids)
@@ -312,7 +247,7 @@ class Translator:
     def attention_of(self, translation: Translation) -> np.ndarray | None:
         """The attention weights of a translation `translate` returned, computed on request (the
         chat's /align); None for a model without attention or an input split into pieces."""
-        if translation.attention is None and self.model.attention_layer is not None and translation.source.strip():
+        if translation.attention is None and self.model.has_attention and translation.source.strip():
             pieces, _ = self._pieces(self._read(translation.source)[0], translation.source_tokens)
             if len(pieces) == 1:
                 translation.attention = self._attention(pieces[0], translation.ids)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.direction import ARROWS, DIRECTIONS
-from repl.console import UsageError, at_least, console, key_value_table, run_main
+from repl.console import UsageError, add_decode_options, at_least, console, decode_options, key_value_table, run_main
 from repl.models import Models
 from repl.output import Output
 
@@ -36,13 +36,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-", help="output file ('-' or absent: stdout)")
     p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
-    p.add_argument("--beam", type=at_least(1), default=1, help="beam size (default: 1, greedy)")
     p.add_argument("--batch-size", type=at_least(1), default=256, help="sentences decoded together (default: 256)")
     p.add_argument("--format", choices=("txt", "tsv", "jsonl"), default="txt", help="txt: translations; tsv/jsonl: source, translation, score")
     p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
     p.add_argument("--quiet", action="store_true", help="no progress or tables on stderr")
+    add_decode_options(p)
     return p
 
 
@@ -114,7 +114,7 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
     }
     number, started = 0, time.perf_counter()
     for chunk in chunks(lines, CHUNK_LINES):
-        routed = models.translate(chunk, spinner=False, beam=args.beam, batch_size=args.batch_size)
+        routed = models.translate(chunk, spinner=False, options=decode_options(args), batch_size=args.batch_size)
         for source, way in zip(chunk, routed):
             result = way.result
             number += 1
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     def run():
         check_paths(args)
         warnings = []
-        models = Models.for_session(args.model, args.direction, beam=args.beam, warn=warnings.append)
+        models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append)
         output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
         try:
             total = count_lines(args.input)  # (each model loads when the first line needs it)

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
@@ -24,8 +24,9 @@ from prompt_toolkit.history import FileHistory
 from rich.table import Table
 from rich.text import Text
 
+from engine.config import DecodeOptions
 from engine.direction import ARROWS, DIRECTIONS
-from repl.console import UsageError, at_least, console, error, key_value_table, run_main
+from repl.console import UsageError, add_decode_options, console, decode_options, error, key_value_table, run_main
 from repl.models import ModelLoader, Models, resolve_run
 
 # The one table of slash commands: /help prints it, Tab completes from it, `Chat.command`
@@ -71,27 +72,28 @@ class SlashCompleter(Completer):
                     yield Completion(command, start_position=-len(text), display_meta=help_text)
 
 
-@dataclass
-class Settings:
-    beam: int = 4
-    n_best: int = 1
-
-
 class Chat:
     """What the chat does with each line, apart from reading it (so tests can drive it).
 
     models: a `Models` (one model per direction, each line routed by its script) or one run folder."""
 
-    def __init__(self, models, settings: Settings, history: FileHistory | None = None, out=None, interactive=True):
-        self.settings, self.history, self.interactive = settings, history, interactive
+    def __init__(self, models, options: DecodeOptions | None = None, history: FileHistory | None = None, out=None, interactive=True):
+        self.history, self.interactive = history, interactive
         self.out = out or sys.stdout
         if not isinstance(models, Models):
-            models = Models.single(models, beam=settings.beam, warm_all_lengths=interactive)
+            models = Models.single(models, warm_all_lengths=interactive)
+        if options is not None:
+            models.options = options
         self.models = models
         if interactive:  # load while the user types (a pipe loads what its first line needs)
             self.models.start()
         self.last = None  # the last translation (for /align)
         self.answered = None  # the direction whose model answered last (for /info)
+
+    @property
+    def options(self) -> DecodeOptions:
+        """How the chat decodes (the session's models hold it; /beam and /nbest change it)."""
+        return self.models.options
 
     @property
     def loader(self) -> ModelLoader:
@@ -106,10 +108,7 @@ class Chat:
     # ---------------------------------------------------------------- translating
     def translate_lines(self, lines: list[str]) -> None:
         started = time.perf_counter()
-        routed = self.models.translate(
-            lines, spinner=self.interactive,
-            beam=max(self.settings.beam, self.settings.n_best), n_best=self.settings.n_best,
-        )
+        routed = self.models.translate(lines, spinner=self.interactive)
         ms = (time.perf_counter() - started) * 1000 / max(len(lines), 1)
         for way in routed:
             result = way.result
@@ -124,7 +123,7 @@ class Chat:
             self.answered = way.direction
             if self.interactive:
                 self.last = result
-                if self.settings.n_best > 1:
+                if self.options.n_best > 1:
                     console.print(self.n_best_table(result))
                 unseen = f"  unseen: {' '.join(result.unknown)}" if result.unknown else ""
                 console.print(Text(f"{ARROWS[way.direction]}  score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
@@ -170,13 +169,13 @@ class Chat:
         return int(argument)
 
     def cmd_beam(self, argument):
-        self.settings.beam = self.positive(argument, "/beam K")
-        self.settings.n_best = min(self.settings.n_best, self.settings.beam)
-        console.print(f"beam {self.settings.beam}")
+        beam = self.positive(argument, "/beam K")
+        self.models.set_options(replace(self.options, beam=beam, n_best=min(self.options.n_best, beam)))
+        console.print(f"beam {beam}")
 
     def cmd_nbest(self, argument):
-        self.settings.n_best = self.positive(argument, "/nbest N")
-        console.print(f"showing the {self.settings.n_best} best (beam {max(self.settings.beam, self.settings.n_best)})")
+        self.models.set_options(self.options.with_(n_best=self.positive(argument, "/nbest N")))
+        console.print(f"showing the {self.options.n_best} best (beam {self.options.beam})")
 
     def cmd_direction(self, argument):
         if argument not in ("auto", *DIRECTIONS):
@@ -192,7 +191,7 @@ class Chat:
         run = resolve_run(argument)
         # Load the new model beside the old ones; only once it works does it replace them, so a
         # damaged run folder is reported and the session goes on with the models it had.
-        models = Models.single(run, beam=self.settings.beam, warm_all_lengths=self.interactive)
+        models = Models.single(run, options=self.options, warm_all_lengths=self.interactive)
         models.start()
         try:
             models.translator(next(iter(models.runs)), spinner=self.interactive)
@@ -213,7 +212,7 @@ class Chat:
         if self.last is None:
             raise UsageError("nothing translated yet")
         translator = self.loader.get(spinner=self.interactive)
-        if translator.model.attention_layer is None:
+        if not translator.model.has_attention:
             raise UsageError("this model has no attention (train with --attention luong)")
         if translator.attention_of(self.last) is None:
             raise UsageError("the last input was split into pieces; /align shows single sentences")
@@ -286,8 +285,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seq2seq-chat", description="Translate what you type. Piped stdin: one translation per input line.")
     p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh); or one direction for every line (default: auto)")
-    p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4; 1 is greedy)")
     p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
+    add_decode_options(p, n_best=True)
     return p
 
 
@@ -324,9 +323,9 @@ def main(argv=None) -> int:
 
     def run():
         interactive = sys.stdin.isatty()
-        models = Models.for_session(args.model, args.direction, beam=args.beam, warm_all_lengths=interactive)
+        models = Models.for_session(args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive)
         history = private_history(history_path(args.history_file)) if interactive else None
-        chat = Chat(models, Settings(beam=args.beam), history, interactive=interactive)
+        chat = Chat(models, history=history, interactive=interactive)
         try:
             if not interactive:
                 return run_piped(chat, sys.stdin)

@@ -9,7 +9,18 @@ from pathlib import Path
 
 from engine.config import PRESETS, RunConfig, preset
 from engine.direction import ARROWS, DIRECTIONS
-from repl.console import UsageError, at_least, console, import_tensorflow, key_value_table, positive_number, run_main
+from engine.registry import ARCHITECTURES, ATTENTIONS
+from repl.console import (
+    UsageError,
+    add_decode_options,
+    at_least,
+    console,
+    decode_options,
+    import_tensorflow,
+    key_value_table,
+    positive_number,
+    run_main,
+)
 from repl.output import Output
 
 # ----------------------------------------------------------------------------------------------
@@ -25,16 +36,21 @@ TRAIN_OPTIONS = {
     "--max-len": ("max_len", POSITIVE, "drop training pairs longer than N tokens on either side"),
     "--level": ("level", str, "tokens: char, or word (Latin words; CJK characters one token each)"),
     "--min-freq": ("min_freq", POSITIVE, "rarer tokens become <unk>"),
+    "--arch": ("arch", str, f"architecture: {ARCHITECTURES.help()}"),
     "--cell": ("cell", str, "recurrent cell: lstm or gru"),
-    "--layers": ("layers", POSITIVE, "stacked recurrent layers in encoder and decoder"),
-    "--units": ("units", POSITIVE, "recurrent units (the state size)"),
-    "--embed-dim": ("embed_dim", POSITIVE, "embedding size"),
-    "--dropout": ("dropout", float, "dropout on embeddings and between layers"),
-    "--attention": ("attention", str, "none, luong (multiplicative) or bahdanau (additive)"),
+    "--layers": ("layers", POSITIVE, "stacked recurrent layers, or Transformer blocks, in encoder and decoder"),
+    "--units": ("units", POSITIVE, "recurrent units (the state size), or the Transformer's width"),
+    "--heads": ("heads", POSITIVE, "transformer: attention heads (--units must split into them)"),
+    "--ff-dim": ("ff_dim", POSITIVE, "transformer: feed-forward inner size"),
+    "--positions": ("positions", str, "transformer: sinusoidal or learned positions"),
+    "--embed-dim": ("embed_dim", POSITIVE, "embedding size (rnn; a Transformer's embeddings are --units wide)"),
+    "--dropout": ("dropout", float, "dropout on embeddings and between layers (transformer: also in attention and feed-forward)"),
+    "--attention": ("attention", str, f"rnn: {ATTENTIONS.help()}"),
     "--memory": ("memory", str, "what the attention reads: encoder (its outputs), local (each word with two words of context either side), or both (one head each; /align shows the local one)"),
     "--decoder-init": ("decoder_init", str, "with attention, the decoder starts from: zeros (it reads the source through the attention only), or encoder (its final states)"),
     "--optimizer": ("optimizer", str, "rmsprop or adam"),
     "--learning-rate": ("learning_rate", positive_number, "initial learning rate"),
+    "--warmup-steps": ("warmup_steps", NON_NEGATIVE, "raise the learning rate linearly from 0 over the first N steps"),
     "--label-smoothing": ("label_smoothing", float, "label smoothing of the token loss"),
     "--batch-size": ("batch_size", POSITIVE, "sentence pairs per step"),
     "--epochs": ("epochs", POSITIVE, "epochs to train (with --resume: extend a finished run to N)"),
@@ -51,6 +67,7 @@ TRAIN_FLAGS = {
     "--no-teacher-forcing": ("teacher_forcing", "feed the decoder its own previous prediction while training"),
     "--input-feeding": ("input_feeding", "with attention, feed each step's attentional vector into the next step (default preset: on)"),
     "--no-input-feeding": ("input_feeding", "with attention, apply it on top of the decoder only (the first shipped model's layout)"),
+    "--jit-compile": ("jit_compile", "compile each training step with XLA (batches padded to multiples of 8)"),
     "--skip-bad-lines": ("skip_bad_lines", "skip and count malformed corpus lines instead of stopping"),
 }
 
@@ -139,11 +156,10 @@ def eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
     parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
     parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
-    parser.add_argument("--beam", type=POSITIVE, default=4, help="beam size (1 = greedy; default: 4)")
-    parser.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default: 1.0)")
     parser.add_argument("--max-sentences", type=POSITIVE, help="score only the first N sources")
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
+    add_decode_options(parser)
     return parser
 
 
@@ -247,8 +263,9 @@ def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     from engine.translate import Translator
 
     translator = Translator(run)
-    with console.status(f"translating {len(sources):,} sentences with beam {args.beam}…"):
-        report = evaluate(translator, sources, references, beam=args.beam, alpha=args.alpha, lexicon=lexicon)
+    options = decode_options(args)
+    with console.status(f"translating {len(sources):,} sentences with beam {options.beam}…"):
+        report = evaluate(translator, sources, references, lexicon=lexicon, options=options)
     report["alignment"]["names_from"] = lexicon_from
     report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
     print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")

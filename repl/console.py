@@ -92,6 +92,27 @@ def positive_number(text: str) -> float:
     return value
 
 
+def add_decode_options(parser, n_best: bool = False) -> None:
+    """--beam, --alpha and --max-len (and --n-best where a tool shows alternatives), with the one
+    set of defaults of `DecodeOptions` that chat, batch, eval and serve share."""
+    from engine.config import DecodeOptions
+
+    default = DecodeOptions()
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--beam", type=at_least(1), default=default.beam, help=f"beam size (1 = greedy; default: {default.beam})")
+    if n_best:
+        group.add_argument("--n-best", type=at_least(1), default=default.n_best, help=f"hypotheses shown per sentence (default: {default.n_best})")
+    group.add_argument("--alpha", type=float, default=default.alpha, help=f"length normalisation: score = log-prob / length**alpha (default: {default.alpha})")
+    group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
+
+
+def decode_options(args):
+    """The DecodeOptions of parsed arguments (see add_decode_options)."""
+    from engine.config import DecodeOptions
+
+    return DecodeOptions(args.beam, 1, args.alpha, args.max_len).with_(n_best=getattr(args, "n_best", 1))
+
+
 def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")

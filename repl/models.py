@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from engine.config import DecodeOptions
 from engine.direction import (
     ARROWS,
     DIRECTIONS,
@@ -92,6 +93,21 @@ class ModelLoader:
             except Exception:  # an optimisation only; translating still compiles on demand
                 pass
 
+    def rewarm(self, beam: int) -> None:
+        """Compile the graphs of another beam size in the background (the chat's /beam K), so
+        the next sentence does not wait for them; a no-op until the model has loaded."""
+        if self.beam == beam or not self.ready.is_set() or self.translator is None:
+            return
+        self.beam, before = beam, self.thread
+
+        def warm():
+            before.join()  # one warm-up at a time: this one starts when the one before has ended
+            if not self.stop.is_set():
+                self.translator.warm_up(beam, all_lengths=self.warm_all_lengths, stop=self.stop)
+
+        self.thread = threading.Thread(target=warm, daemon=True)
+        self.thread.start()
+
     def close(self):
         """Let the loader thread finish its current step: leaving while it is inside TensorFlow
         aborts the interpreter at exit."""
@@ -123,10 +139,10 @@ class Models:
     mode: "auto" (each line by its script), or a direction that every line takes. With one run
     (--model, $SEQ2SEQ_MODEL, or only one shipped) every line goes to it."""
 
-    def __init__(self, runs: dict, mode: str = "auto", beam: int = 4, warm_all_lengths: bool = False, warn=None):
+    def __init__(self, runs: dict, mode: str = "auto", options: DecodeOptions = DecodeOptions(), warm_all_lengths: bool = False, warn=None):
         if not runs:
             raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
-        self.runs, self.beam, self.warm_all_lengths, self.warn = dict(runs), beam, warm_all_lengths, warn
+        self.runs, self.options, self.warm_all_lengths, self.warn = dict(runs), options, warm_all_lengths, warn
         self.loaders: dict[str, ModelLoader] = {}
         self.mode = "auto"
         self.set_mode(mode)
@@ -174,7 +190,7 @@ class Models:
     def loader(self, direction: str) -> ModelLoader:
         """The loader of `direction`'s model, started now if it was not yet."""
         if direction not in self.loaders:
-            self.loaders[direction] = ModelLoader(self.runs[direction], self.beam, self.warm_all_lengths, self.warn)
+            self.loaders[direction] = ModelLoader(self.runs[direction], self.options.beam, self.warm_all_lengths, self.warn)
         return self.loaders[direction]
 
     def start(self) -> None:
@@ -185,7 +201,9 @@ class Models:
         return self.loader(direction).get(spinner)
 
     def translate(self, lines: list[str], spinner: bool = True, **options) -> list[Routed]:
-        """Translate `lines`, each with the model of its direction; results in input order."""
+        """Translate `lines`, each with the model of its direction; results in input order.
+        options: passed to Translator.translate (the session's DecodeOptions unless given)."""
+        options.setdefault("options", self.options)
         ways = [self.direction_for(line) for line in lines]
         routed: list[Routed | None] = [None] * len(lines)
         for direction in dict.fromkeys(ways):  # each direction once, in order of first use
@@ -194,6 +212,12 @@ class Models:
             for i, result in zip(indices, results):
                 routed[i] = Routed(direction, result, mismatch(lines[i], direction))
         return routed
+
+    def set_options(self, options: DecodeOptions) -> None:
+        """Decode with `options` from now on; models already loaded compile the new beam now."""
+        self.options = options
+        for loader in self.loaders.values():
+            loader.rewarm(options.beam)
 
     def close(self) -> None:
         for loader in self.loaders.values():

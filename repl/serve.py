@@ -31,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from repl.console import UsageError, at_least, console, import_tensorflow, run_main
+from engine.config import DecodeOptions
+from repl.console import UsageError, add_decode_options, at_least, console, decode_options, import_tensorflow, run_main
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
@@ -69,8 +70,7 @@ class QueueFull(Exception):
 @dataclass
 class Job:
     sentences: list[str]
-    beam: int
-    n_best: int
+    options: DecodeOptions
     notify: Callable[[], None] = lambda: None  # called from the worker thread when results are in
     results: list | None = None
     error: BaseException | None = None
@@ -116,12 +116,12 @@ class Batcher:
     def _work(self) -> None:
         while (first := self.jobs.get()) is not None:
             jobs = self._gather(first)
-            groups: dict[tuple[int, int], list[Job]] = collections.defaultdict(list)
+            groups: dict[DecodeOptions, list[Job]] = collections.defaultdict(list)
             for job in jobs:
-                groups[(job.beam, job.n_best)].append(job)
-            for (beam, n_best), group in groups.items():
+                groups[job.options].append(job)
+            for options, group in groups.items():
                 try:
-                    results = self.translator.translate([s for job in group for s in job.sentences], beam=beam, n_best=n_best)
+                    results = self.translator.translate([s for job in group for s in job.sentences], options=options)
                     start = 0
                     for job in group:
                         job.results = results[start : start + len(job.sentences)]
@@ -178,7 +178,7 @@ class Limits:
     char_limit: int = 5000  # characters of q per request
     batch_limit: int = 64  # strings in a list q
     max_alternatives: int = 8
-    beam: int = 4
+    options: DecodeOptions = DecodeOptions()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,13 +250,13 @@ def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_k
             raise ApiError(413, f"Too many characters: at most {limits.char_limit} in one request")
         return texts, as_list
 
-    async def run_job(batcher: Batcher, texts: list[str], beam: int, n_best: int) -> list:
+    async def run_job(batcher: Batcher, texts: list[str], options: DecodeOptions) -> list:
         # The worker wakes this request through the event loop: no thread waits per request
         # (a thread each would cap the requests in flight, and so the batch, at the pool's size).
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
         try:
-            job = batcher.submit(Job(texts, beam, n_best, notify=lambda: loop.call_soon_threadsafe(_resolve, finished)))
+            job = batcher.submit(Job(texts, options, notify=lambda: loop.call_soon_threadsafe(_resolve, finished)))
         except QueueFull:
             raise ApiError(503, "the translation queue is full; try again shortly") from None
         await finished
@@ -287,9 +287,9 @@ def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_k
             raise ApiError(400, f"no model here translates {'/'.join(missing)} to {target}; this server translates {pairs}")
         # Each source language's texts go to its model's batcher, all at once; answers keep q's order.
         groups = {lang: [i for i, x in enumerate(languages) if x == lang] for lang in dict.fromkeys(languages)}
-        beam, n_best = max(limits.beam, alternatives + 1), alternatives + 1
+        options = limits.options.with_(n_best=alternatives + 1)
         answers = await asyncio.gather(*(
-            run_job(batchers[(lang, target)], [texts[i] for i in rows], beam, n_best) for lang, rows in groups.items()
+            run_job(batchers[(lang, target)], [texts[i] for i in rows], options) for lang, rows in groups.items()
         ))
         results: list = [None] * len(texts)
         for rows, answer in zip(groups.values(), answers):
@@ -359,12 +359,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=at_least(0), default=5000, help="port (default: 5000; 0 picks a free one)")
     p.add_argument("--model", help="run folder: serve only it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--api-keys", metavar="FILE", help="require one of these keys (one a line) as api_key")
-    p.add_argument("--beam", type=at_least(1), default=4, help="beam size (default: 4)")
     p.add_argument("--char-limit", type=at_least(1), default=5000, help="most characters of q in one request (default: 5000)")
     p.add_argument("--batch-limit", type=at_least(1), default=64, help="most strings in a list q (default: 64)")
     p.add_argument("--req-limit", type=at_least(0), default=0, help="requests a minute per client address (default: 0, no limit)")
     p.add_argument("--queue-size", type=at_least(1), default=256, help="requests waiting for the decoder before 503 (default: 256)")
     p.add_argument("--batch-window-ms", type=float, default=5.0, help="how long the decoder waits to gather requests (default: 5)")
+    add_decode_options(p)
     return p
 
 
@@ -375,7 +375,7 @@ def main(argv=None) -> int:
         from repl.models import Models
 
         api_keys = read_api_keys(args.api_keys)
-        models = Models.for_session(args.model, beam=args.beam)  # the shipped model of each direction, or --model
+        models = Models.for_session(args.model, options=decode_options(args))  # the shipped model of each direction, or --model
         import_tensorflow()
         import uvicorn
 
@@ -389,7 +389,7 @@ def main(argv=None) -> int:
             batchers[pair] = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
         app = create_app(
             batchers, api_keys=api_keys, rate_limit=args.req_limit,
-            limits=Limits(args.char_limit, args.batch_limit, beam=args.beam),
+            limits=Limits(args.char_limit, args.batch_limit, options=decode_options(args)),
         )
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
         original = server.handle_exit

@@ -10,14 +10,15 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from repl.chat import Chat, Settings, SlashCompleter, private_history, run_interactive
+from engine.config import DecodeOptions
+from repl.chat import Chat, SlashCompleter, private_history, run_interactive
 from tests.conftest import run_script, script
 
 
 def drive(run, keys: str, tmp_path, settings=None):
     """Type `keys` into a real PromptSession (pipe input, dummy output); return stdout text."""
     history = private_history(tmp_path / "history")
-    return drive_models(Chat(run, settings or Settings(), history, out=io.StringIO()), keys, tmp_path)
+    return drive_models(Chat(run, settings or DecodeOptions(), history, out=io.StringIO()), keys, tmp_path)
 
 
 def drive_models(chat, keys: str, tmp_path):
@@ -38,7 +39,7 @@ def drive_models(chat, keys: str, tmp_path):
 def test_lines_translate_and_commands_change_settings(toy_run, tmp_path, capsys):
     text, chat = drive(toy_run, "abc\r/beam 3\r/nbest 2\r/bogus\r/beam x\rcafe\r/info\r/quit\r", tmp_path)
     assert text == "cba\nefac\n"
-    assert (chat.settings.beam, chat.settings.n_best) == (3, 2)
+    assert (chat.options.beam, chat.options.n_best) == (3, 2)
     err = capsys.readouterr().err
     assert "unknown command /bogus" in err and "usage: /beam K" in err
     assert "2 best" in err and "model card" in err and "Traceback" not in err
@@ -136,3 +137,20 @@ def test_real_terminal_session_with_history(toy_run, tmp_path):
     again.expect(pexpect.EOF)
     again.close()
     assert again.exitstatus == 0
+
+
+def test_beam_command_compiles_the_new_beam_before_the_next_sentence(toy_run):
+    chat = Chat(toy_run, DecodeOptions(beam=1), out=io.StringIO(), interactive=False)
+    try:
+        chat.translate_lines(["abc"])  # loads the model and its beam-1 graphs
+        translator = chat.loader.get()
+        before = translator._beam.experimental_get_tracing_count()
+        chat.command("/beam 3")
+        chat.loader.thread.join()  # the background warm-up of beam 3
+        warmed = translator._beam.experimental_get_tracing_count()
+        assert warmed > before
+        chat.translate_lines(["abc"])
+        assert translator._beam.experimental_get_tracing_count() == warmed  # nothing left to compile
+        assert chat.out.getvalue() == "cba\ncba\n"
+    finally:
+        chat.close()

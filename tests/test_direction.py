@@ -118,14 +118,15 @@ def test_a_direction_without_a_model_is_a_usage_error(checkpoints, tmp_path):
 
 
 def test_chat_direction_command_and_info_of_the_model_that_answered(checkpoints, tmp_path, capsys, monkeypatch):
-    from repl.chat import Chat, Settings
+    from engine.config import DecodeOptions
+    from repl.chat import Chat
     from repl.models import Models, shipped_runs
     from tests.test_chat import drive_models
 
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINTS", str(checkpoints))
-    models = Models(shipped_runs(), beam=1)
+    models = Models(shipped_runs(), options=DecodeOptions(beam=1))
     assert set(models.runs) == {"en-zh", "zh-en"} and not models.loaders  # nothing loaded before it is needed
-    text, chat = drive_models(Chat(models, Settings(beam=1)), "蓝狗。\r/info\r/direction en-zh\r蓝狗。\r/direction sideways\r", tmp_path)
+    text, chat = drive_models(Chat(models, DecodeOptions(beam=1)), "蓝狗。\r/info\r/direction en-zh\r蓝狗。\r/direction sideways\r", tmp_path)
     err = capsys.readouterr().err
     assert text.splitlines()[0].lower() == "blue dog."
     assert "Chinese → English" in err and "zh→en" in err  # /info: the card of the model that answered

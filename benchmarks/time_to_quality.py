@@ -1,0 +1,150 @@
+"""Time to quality: minutes of training each architecture needs to reach the shipped default
+model's validation BLEU, side by side in one run.
+
+    python benchmarks/time_to_quality.py [--minutes 45] [--rows default transformer] [--out DIR]
+
+Each row trains its preset (a full run folder under --out, kept) in its own process, pinned to a
+core of its own when there are enough, for at most --minutes of training. At the end of every
+epoch the weights are kept beside the run; when training is over each row scores every epoch's
+weights on the validation split (beam 4, sacrebleu BLEU tokenize="zh", as the shipped model's
+card reports it). The answer for a row is the training minutes at the end of the first epoch
+that reached the target, or null when none did within the budget.
+
+The target is the validation BLEU recorded in checkpoints/default/eval.json (or --target).
+Progress goes to stderr; the last line of stdout is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "cmn-eng" / "cmn.txt"
+
+
+def log(message: str) -> None:
+    print(f"[time-to-quality] {message}", file=sys.stderr, flush=True)
+
+
+def snapshot_report(folder: Path):
+    """A TrainingReport whose progress callback also keeps each epoch's weights (numpy arrays in
+    order, .npz) and the training seconds at that epoch's end."""
+    import keras
+    import numpy as np
+
+    from engine.train import TrainingReport
+
+    class Snapshots(keras.callbacks.Callback):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.seconds = inner, 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+            self.inner.on_epoch_begin(epoch, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds += time.perf_counter() - self.started
+            self.inner.on_epoch_end(epoch, logs)
+            folder.mkdir(parents=True, exist_ok=True)
+            np.savez(folder / f"epoch-{epoch + 1:03d}.npz", *self.model.get_weights())
+            with open(folder / "epochs.jsonl", "a") as handle:
+                handle.write(json.dumps({"epoch": epoch + 1, "training_seconds": round(self.seconds, 1)}) + "\n")
+
+        def set_model(self, model):
+            super().set_model(model)
+            self.inner.set_model(model)
+
+    class Report(TrainingReport):
+        def progress(self, *args, **kwargs):
+            return Snapshots(super().progress(*args, **kwargs))
+
+    return Report()
+
+
+def child(row: str, args) -> dict:
+    import numpy as np
+
+    import engine  # noqa: F401
+    from engine.config import preset
+    from engine.evaluate import evaluate, held_out
+    from engine.runs import RunFolder
+    from engine.train import train
+    from engine.translate import Translator
+
+    config = preset(row, corpus=args.corpus, max_minutes=args.minutes)
+    run = RunFolder(Path(args.out) / row)
+    snapshots = run.path.parent / f"{row}-epochs"
+    log(f"{row}: training up to {args.minutes:g} min on cores {sorted(os.sched_getaffinity(0))}")
+    train(config, run, report=snapshot_report(snapshots))
+    sources, references = held_out(config, "valid")
+    translator = Translator(run)
+    epochs = [json.loads(line) for line in (snapshots / "epochs.jsonl").read_text().splitlines()]
+    for entry in epochs:
+        with np.load(snapshots / f"epoch-{entry['epoch']:03d}.npz") as saved:
+            translator.model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+        entry["valid_bleu_beam4"] = evaluate(translator, sources, references, beam=4)["bleu"]
+        log(f"{row}: epoch {entry['epoch']} at {entry['training_seconds'] / 60:.1f} min: valid BLEU {entry['valid_bleu_beam4']}")
+    facts = run.facts()
+    return {"params": facts["params"], "epochs": epochs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--minutes", type=float, default=45.0, help="training budget of every row")
+    parser.add_argument("--rows", nargs="*", default=["default", "transformer"], help="presets to compare")
+    parser.add_argument("--target", type=float, help="validation BLEU to reach (default: the shipped default's)")
+    parser.add_argument("--out", default=str(ROOT / "checkpoints" / "time-to-quality"), help="folder for the runs")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        print(json.dumps(child(args.child, args)))
+        return
+    target = args.target
+    if target is None:
+        recorded = json.loads((ROOT / "checkpoints" / "default" / "eval.json").read_text(encoding="utf-8"))
+        target = recorded["valid"]["bleu"]
+    for row in args.rows:
+        if (Path(args.out) / row).exists():
+            raise SystemExit(f"{Path(args.out) / row} exists; remove it or pass another --out")
+    cores = sorted(os.sched_getaffinity(0))
+    children = []
+    for i, row in enumerate(args.rows):
+        command = [sys.executable, __file__, "--child", row, "--corpus", args.corpus, "--minutes", str(args.minutes), "--out", args.out]
+        if len(cores) >= len(args.rows):
+            command = ["taskset", "-c", str(cores[i]), *command]
+        children.append((row, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
+    rows = {}
+    for row, process in children:
+        out, _ = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"{row} failed (exit {process.returncode})")
+        result = json.loads(out.strip().splitlines()[-1])
+        reached = next((e for e in result["epochs"] if e["valid_bleu_beam4"] >= target), None)
+        best = max(result["epochs"], key=lambda e: e["valid_bleu_beam4"])
+        rows[row] = {
+            "params": result["params"],
+            "minutes_to_target": round(reached["training_seconds"] / 60, 1) if reached else None,
+            "epochs_to_target": reached["epoch"] if reached else None,
+            "best_valid_bleu_beam4": best["valid_bleu_beam4"], "best_at_minutes": round(best["training_seconds"] / 60, 1),
+            "curve": [(round(e["training_seconds"] / 60, 1), e["valid_bleu_beam4"]) for e in result["epochs"]],
+        }
+        log(f"{row}: {rows[row]}")
+    each = "one core each" if len(cores) >= len(args.rows) else f"{len(cores)} cores shared"
+    print(json.dumps({
+        "benchmark": "time_to_quality", "machine": f"{len(cores)} CPU cores ({each})", "budget_minutes": args.minutes,
+        "target_valid_bleu_beam4": target, "rows": rows,
+    }))
+
+
+if __name__ == "__main__":
+    main()

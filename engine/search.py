@@ -1,0 +1,112 @@
+"""Greedy and beam search, written once over the decoder interface every model offers:
+
+    memory = model.encode_memory(src)               # once per batch; nested tensors, batch first
+    state = model.initial_state(memory, max_steps)  # a flat list of tensors, batch first
+    logits, state, weights = model.step(tokens, state, memory, t)   # one output position t
+
+A recurrent model's state is its cells' states (its memory holds the encoder outputs); a
+Transformer's is its key/value cache. Search never looks inside either: it only tiles them for
+beams and reorders their rows. Both functions are meant to run inside one `tf.function`
+(compiled with XLA by `engine.translate.Translator`): a `tf.while_loop` runs until every sentence
+has produced EOS, with no Python per token.
+
+Shapes: B batch, K beam, S source length, T output steps, V target vocabulary.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from engine.config import DecodeOptions  # noqa: F401  (how to decode: defined where no TensorFlow is needed)
+from engine.vocab import BOS, EOS, PAD
+
+NEG_INF = -1e9
+
+
+def greedy(model, src, max_steps, choice_bias):
+    """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted).
+
+    choice_bias (V,) is added to the logits before the argmax (−inf on tokens never to be
+    chosen); the log-probabilities are the model's own."""
+    memory = model.encode_memory(src)
+    states = model.initial_state(memory, max_steps)
+    batch = tf.shape(src)[0]
+    tokens = tf.fill([batch], BOS)
+    finished = tf.zeros([batch], tf.bool)
+    log_prob = tf.zeros([batch])
+    length = tf.zeros([batch], tf.int32)
+    ids = tf.TensorArray(tf.int32, size=max_steps)
+
+    def body(t, tokens, states, finished, log_prob, length, ids):
+        logits, states, _ = model.step(tokens, states, memory, t)
+        log_probs = tf.nn.log_softmax(logits)
+        chosen = tf.argmax(logits + choice_bias, -1, output_type=tf.int32)
+        chosen = tf.where(finished, PAD, chosen)
+        step_lp = tf.gather(log_probs, chosen, batch_dims=1)
+        live = tf.logical_not(finished)
+        log_prob += tf.where(live, step_lp, 0.0)
+        length += tf.cast(live, tf.int32)
+        finished = tf.logical_or(finished, tf.equal(chosen, EOS))
+        return t + 1, chosen, states, finished, log_prob, length, ids.write(t, chosen)
+
+    def cond(t, tokens, states, finished, *_):
+        return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
+
+    _, _, _, _, log_prob, length, ids = tf.while_loop(
+        cond, body, (tf.constant(0), tokens, states, finished, log_prob, length, ids),
+        maximum_iterations=max_steps,
+    )
+    # Unwritten steps (the loop stopped early) read as PAD.
+    return tf.transpose(ids.stack(), (1, 0)), log_prob, length
+
+
+def beam_search(model, src, beam, max_steps, choice_bias):
+    """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
+    memory = model.encode_memory(src)
+    states = model.initial_state(memory, max_steps)
+    batch = tf.shape(src)[0]
+    vocab = model.tgt_vocab_size
+    # Every beam of a sentence starts from the same memory and state: tile rows to (B*K, ...).
+    tile = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
+    memory, states = tf.nest.map_structure(tile, memory), [tile(s) for s in states]
+    # Only the first beam is live at the start, so the K beams do not start as copies.
+    scores = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[None], [batch, 1])
+    tokens = tf.fill([batch * beam], BOS)
+    finished = tf.zeros([batch, beam], tf.bool)
+    length = tf.zeros([batch, beam], tf.int32)
+    hyps = tf.zeros([batch, beam, max_steps], tf.int32)
+    # A finished beam may only extend with PAD at no cost, so its score stays fixed.
+    finished_row = tf.one_hot(PAD, vocab, on_value=0.0, off_value=NEG_INF)
+
+    def body(t, tokens, states, scores, finished, length, hyps):
+        logits, states, _ = model.step(tokens, states, memory, t)
+        log_probs = tf.reshape(tf.nn.log_softmax(logits) + choice_bias, [batch, beam, vocab])
+        log_probs = tf.where(finished[..., None], finished_row, log_probs)
+        candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
+        scores, flat = tf.math.top_k(candidates, k=beam)  # (B, K)
+        origin, chosen = flat // vocab, flat % vocab
+        # Reorder everything by the beam each candidate extends.
+        rows = tf.reshape(origin + tf.range(batch)[:, None] * beam, [-1])
+        states = [tf.ensure_shape(tf.gather(s, rows), s.shape) for s in states]
+        hyps = tf.gather(hyps, origin, batch_dims=1)
+        was_finished = tf.gather(finished, origin, batch_dims=1)
+        length = tf.gather(length, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
+        hyps += chosen[..., None] * tf.one_hot(t, max_steps, dtype=tf.int32)  # column t = chosen
+        finished = tf.logical_or(was_finished, tf.equal(chosen, EOS))
+        return t + 1, tf.reshape(chosen, [-1]), states, scores, finished, length, hyps
+
+    def cond(t, tokens, states, scores, finished, *_):
+        return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
+
+    _, _, _, scores, _, length, hyps = tf.while_loop(
+        cond, body, (tf.constant(0), tokens, states, scores, finished, length, hyps),
+        maximum_iterations=max_steps,
+    )
+    return hyps, scores, length
+
+
+def forced_attention(model, src, tgt_in):
+    """Teacher-forced pass over chosen outputs → attention weights (B, T, S), or an empty tensor
+    for a model without attention."""
+    _, weights = model.teacher_forced(src, tgt_in)
+    return weights if weights is not None else tf.zeros([0])
