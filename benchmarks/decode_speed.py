@@ -55,12 +55,84 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def flops_per_sentence(model, source_tokens: float, output_steps: float) -> float:
-    """Multiply-adds ×2 of the encoder per source token and the decoder per output step."""
+    """Multiply-adds ×2 of the encoder per source token and the decoder per output step (the
+    matrix products only; for a recurrent model its cells and output layer)."""
+    if not hasattr(model, "cell_kind"):
+        return transformer_flops(model, source_tokens, output_steps)
     e, u, v = model.embed_dim, model.units, model.tgt_vocab_size
     gates = 4 if model.cell_kind == "lstm" else 3
     recurrent = 2 * gates * u * (e + u)
     decoder_step = recurrent + 2 * u * v
     return source_tokens * recurrent * model.num_layers + output_steps * decoder_step
+
+
+def transformer_flops(model, source_tokens: float, output_steps: float) -> float:
+    """A Transformer's matrix products: per source token, each encoder block's four projections,
+    its attention over the source and its feed-forward; per output step, each decoder block's
+    self-attention (projections, the cache), cross-attention (query and output projections, the
+    source; its keys and values are computed once per sentence) and feed-forward, then the
+    output layer."""
+    d, ff, v, layers = model.units, model.settings["ff_dim"], model.tgt_vocab_size, model.num_layers
+    s, t = source_tokens, output_steps
+    encoder = s * layers * (2 * 4 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff)
+    cross_keys = s * layers * 2 * 2 * d * d
+    decoder = t * layers * (2 * 4 * d * d + 2 * 2 * t * d + 2 * 2 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff) + t * 2 * d * v
+    return encoder + cross_keys + decoder
+
+
+def measure_compiled(translator, sources) -> dict:
+    """Compiled decoding of one run: every shape compiled first (what a long-running chat or batch
+    job has done), then single-sentence latency and batch throughput (best of 3), greedy and beam 4."""
+    import numpy as np
+
+    started = time.perf_counter()
+    for sentence in sources:
+        translator.translate([sentence])
+    translator.translate(sources)
+    translator.translate(sources, beam=4)
+    warm_up_s = time.perf_counter() - started
+    times = []
+    for sentence in sources:
+        started = time.perf_counter()
+        translator.translate([sentence])
+        times.append(time.perf_counter() - started)
+    figures = {"latency_p50_ms": percentile(times, 50), "latency_p90_ms": percentile(times, 90)}
+    for beam in (1, 4):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            results = translator.translate(sources, beam=beam)
+            best = min(best, time.perf_counter() - started)
+        figures[f"beam{beam}_sentences_per_s"] = round(len(sources) / best, 1)
+        if beam == 1:
+            greedy_results = results
+    source_tokens = np.mean([min(len(translator.src_vocab.encode(s)), translator.max_source_tokens) for s in sources])
+    output_steps = np.mean([len(r.ids) + 1 for r in greedy_results])
+    flops = flops_per_sentence(translator.model, source_tokens, output_steps)
+    return {
+        **figures, "warm_up_s": round(warm_up_s, 1), "mean_source_tokens": round(float(source_tokens), 1),
+        "mean_output_steps": round(float(output_steps), 1), "mflops_per_sentence": round(flops / 1e6, 2),
+        "greedy_gflops_per_s": round(flops * figures["beam1_sentences_per_s"] / 1e9, 2),
+    }
+
+
+def compare_runs(args, peak: float) -> dict:
+    """measure_compiled for each --compare run, on (the first --sentences of) its own test split."""
+    from engine.evaluate import held_out
+    from engine.runs import RunFolder
+    from engine.translate import Translator
+
+    compared = {}
+    for other in args.compare:
+        run = RunFolder(other)
+        sources = held_out(run.config(), "test")[0]
+        sources = (sources * (1 + args.sentences // max(len(sources), 1)))[: args.sentences]
+        figures = measure_compiled(Translator(run), sources)
+        figures["greedy_share_of_matmul_rate"] = round(figures["greedy_gflops_per_s"] / peak, 4)
+        figures["arch"] = run.config().arch
+        compared[run.path.name] = figures
+        log(f"{run.path.name}: {figures}")
+    return compared
 
 
 def train_quick_run(corpus: str, epochs: int, folder: Path):
@@ -82,9 +154,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--tutorial-sentences", type=int, default=100, help="the tutorial loop is slow: time this many")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="RUN",
+                        help="also time these runs' compiled decoding on their own test splits (e.g. checkpoints/default and a Transformer run)")
+    parser.add_argument("--only-compare", action="store_true", help="time only the --compare runs (no tutorial-size model, no tutorial loop)")
     args = parser.parse_args()
-
-    import numpy as np
 
     import engine  # noqa: F401
     from engine.evaluate import held_out
@@ -92,6 +165,11 @@ def main() -> None:
     from engine.translate import Translator
     from engine.tutorial import StepByStepDecoder
 
+    if args.only_compare:
+        peak = matmul_gflops()
+        print(json.dumps({"benchmark": "decode_speed", "machine": f"{os.cpu_count()} CPU cores", "matmul_gflops_per_s": peak,
+                          "compared": compare_runs(args, peak)}))
+        return
     run = RunFolder(args.run) if args.run else train_quick_run(args.corpus, args.epochs, Path(tempfile.mkdtemp()) / "tutorial")
     sources, _ = held_out(run.config(), "test")
     sources = (sources * (1 + args.sentences // max(len(sources), 1)))[: args.sentences]
@@ -115,53 +193,26 @@ def main() -> None:
     }
     log(f"tutorial loop: {tutorial_figures}")
 
-    # --- ours: compile every shape first (what a long-running chat or batch job has done)
-    started = time.perf_counter()
-    for sentence in sources:
-        translator.translate([sentence])
-    translator.translate(sources)
-    translator.translate(sources, beam=4)
-    warm_up_s = time.perf_counter() - started
-    times = []
-    for sentence in sources:
-        started = time.perf_counter()
-        translator.translate([sentence])
-        times.append(time.perf_counter() - started)
-    single = {"latency_p50_ms": percentile(times, 50), "latency_p90_ms": percentile(times, 90)}
-    throughput = {}
-    for beam in (1, 4):
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            results = translator.translate(sources, beam=beam)
-            best = min(best, time.perf_counter() - started)
-        throughput[f"beam{beam}_sentences_per_s"] = round(len(sources) / best, 1)
-        if beam == 1:
-            greedy_results = results
-    log(f"ours: {single} {throughput} (compilation and warm-up {warm_up_s:.1f}s)")
-
-    source_tokens = np.mean([min(len(translator.src_vocab.encode(s)), translator.max_source_tokens) for s in sources])
-    output_steps = np.mean([len(r.ids) + 1 for r in greedy_results])
-    flops = flops_per_sentence(model, source_tokens, output_steps)
+    # --- ours: the same weights through the compiled search
+    ours = measure_compiled(translator, sources)
+    log(f"ours: {ours}")
     peak = matmul_gflops()
-    achieved = flops * throughput["beam1_sentences_per_s"] / 1e9
+    compared = compare_runs(args, peak)
     summary = {
         "benchmark": "decode_speed",
         "machine": f"{os.cpu_count()} CPU cores",
         "run": str(run.path),
         "model": {"cell": model.cell_kind, "units": model.units, "attention": model.attention_kind, "target_vocab": model.tgt_vocab_size},
         "tutorial": tutorial_figures,
-        "ours": {**single, **throughput, "warm_up_s": round(warm_up_s, 1)},
-        "latency_speedup_p50": round(tutorial_figures["latency_p50_ms"] / single["latency_p50_ms"], 1),
-        "throughput_speedup_greedy": round(throughput["beam1_sentences_per_s"] / tutorial_figures["sentences_per_s"], 1),
-        "beam4_over_greedy": round(throughput["beam4_sentences_per_s"] / throughput["beam1_sentences_per_s"], 3),
-        "mean_source_tokens": round(float(source_tokens), 1),
-        "mean_output_steps": round(float(output_steps), 1),
-        "mflops_per_sentence": round(flops / 1e6, 2),
+        "ours": {k: ours[k] for k in ("latency_p50_ms", "latency_p90_ms", "beam1_sentences_per_s", "beam4_sentences_per_s", "warm_up_s")},
+        "latency_speedup_p50": round(tutorial_figures["latency_p50_ms"] / ours["latency_p50_ms"], 1),
+        "throughput_speedup_greedy": round(ours["beam1_sentences_per_s"] / tutorial_figures["sentences_per_s"], 1),
+        "beam4_over_greedy": round(ours["beam4_sentences_per_s"] / ours["beam1_sentences_per_s"], 3),
+        **{k: ours[k] for k in ("mean_source_tokens", "mean_output_steps", "mflops_per_sentence", "greedy_gflops_per_s")},
         "matmul_gflops_per_s": peak,
-        "greedy_gflops_per_s": round(achieved, 1),
-        "greedy_share_of_matmul_rate": round(achieved / peak, 3),
+        "greedy_share_of_matmul_rate": round(ours["greedy_gflops_per_s"] / peak, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **({"compared": compared} if compared else {}),
     }
     print(json.dumps(summary))
 

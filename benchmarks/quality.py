@@ -8,7 +8,8 @@ word-level LSTM and GRU without attention, our bidirectional LSTM encoder with L
 it shipped first (attention read out on top of a decoder that starts from the encoder's final
 states), the same with input feeding, scaled scores and a decoder started from zeros, that plus
 extra training pairs made of two joined pairs (the previous default preset), and the default
-preset (scores keyed by word windows, the decoder started from the encoder's states). The shipped default
+preset (scores keyed by word windows, the decoder started from the encoder's states), and the
+transformer preset (3 + 3 pre-norm blocks 128 wide, 4 heads). The shipped default
 model (trained longer) is added from its own eval.json when present. Scores: sacrebleu BLEU (tokenize="zh") and chrF on the test split of the whole corpus,
 greedy and beam 4, the beam-4 BLEU of sources of ≥ 10 words, and the name alignment (the share
 of output characters of names like 汤姆 whose attention peaks on the English name). Each run's
@@ -38,6 +39,7 @@ ROWS = {
     "lstm+aligned-attention": ("default", {"decoder_init": "zeros", "memory": "encoder", "join_fraction": 0.0}),
     "previous-default": ("default", {"decoder_init": "zeros", "memory": "encoder"}),
     "default-preset": ("default", {}),
+    "transformer": ("transformer", {}),
 }
 
 

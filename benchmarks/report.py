@@ -25,6 +25,52 @@ def load(results: Path, name: str) -> dict | None:
 
 def train_section(r: dict) -> list[str]:
     t, o, f = r["tutorial"], r["ours"], r["ours-full"]
+    return _train_tutorial(r, t, o, f) + _train_architectures(r) + _train_workers(r)
+
+
+def _train_architectures(r: dict) -> list[str]:
+    a = r.get("architectures")
+    if not a:
+        return []
+    lines = [
+        f"Whole corpus, the shipped layouts, each with and without XLA-compiled training steps (`--jit-compile`), "
+        f"{a['steps']} batches timed after the same batches ran once (the first pass includes tracing and, with XLA, "
+        f"one compilation per batch shape){' (' + a['note'] + ')' if a.get('note') else ''}:",
+        "",
+        "| preset | XLA | params | samples/s | first pass | peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in ("default", "default+xla", "transformer", "transformer+xla"):
+        row = a[key]
+        lines.append(
+            f"| {row['preset']} | {'yes' if row['jit_compile'] else 'no'} | {row['params']:,} | {row['samples_per_s']:,.0f} | "
+            f"{row['first_pass_s']} s | {row['peak_rss_mb']:,} MB |"
+        )
+    return lines + [
+        "",
+        f"XLA-compiled steps: **{a['default_xla_speedup']}×** the samples/s for the recurrent default, "
+        f"**{a['transformer_xla_speedup']}×** for the Transformer.",
+        "",
+    ]
+
+
+def _train_workers(r: dict) -> list[str]:
+    w = r.get("workers")
+    if not w:
+        return []
+    one, two = w["one_process"], w["two_workers"]
+    return [
+        f"Multi-worker training on this one machine (the default preset, global batch 64, {one['steps']} timed steps): "
+        f"one process {one['samples_per_s']:,.0f} samples/s ({one['peak_rss_mb']:,} MB); two worker processes of "
+        f"`--distribute multiworker` on localhost {two['samples_per_s']:,.0f} samples/s "
+        f"({' and '.join(f'{m:,}' for m in two['peak_rss_mb_each'])} MB): **{w['two_over_one']}×**. The two processes "
+        "share the same two cores and exchange gradients every step, so this is the cost of the mechanism; the gain "
+        "needs a machine per worker.",
+        "",
+    ]
+
+
+def _train_tutorial(r: dict, t: dict, o: dict, f: dict) -> list[str]:
     return [
         "### Training (`benchmarks/train_speed.py`)",
         "",
@@ -61,7 +107,25 @@ def decode_section(r: dict) -> list[str]:
         f"matrix multiply measured {r['matmul_gflops_per_s']} GFLOP/s in the same run, and greedy decoding does "
         f"{r['greedy_gflops_per_s']} GFLOP/s of useful work: {r['greedy_share_of_matmul_rate']:.0%} of it.",
         "",
+    ] + _decode_compared(r)
+
+
+def _decode_compared(r: dict) -> list[str]:
+    compared = r.get("compared")
+    if not compared:
+        return []
+    lines = [
+        "The shipped-size models in the same run (each on its own test split, every shape compiled first):",
+        "",
+        "| run | architecture | latency p50 | greedy sentences/s | beam 4 sentences/s | MFLOP/sentence | share of the matmul rate (greedy) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    for name, row in compared.items():
+        lines.append(
+            f"| {name} | {row['arch']} | {row['latency_p50_ms']:.2f} ms | {row['beam1_sentences_per_s']:,.0f} | "
+            f"{row['beam4_sentences_per_s']:,.0f} | {row['mflops_per_sentence']} | {row['greedy_share_of_matmul_rate']:.1%} |"
+        )
+    return lines + [""]
 
 
 def batch_section(r: dict) -> list[str]:
@@ -156,6 +220,7 @@ def quality_section(r: dict) -> list[str]:
         "lstm+aligned-attention": "ours: the same with input feeding, scaled scores, decoder started from zeros",
         "previous-default": "ours: that plus half as many extra joined pairs (the previous default preset)",
         "default-preset": "ours: the default preset (scores keyed by word windows, decoder started from the encoder)",
+        "transformer": "ours: the transformer preset (3 + 3 pre-norm blocks 128 wide, 4 heads, tied output)",
         "default (shipped)": "the shipped default model (default preset, trained longer)",
     }
     for key, row in r["rows"].items():
@@ -173,6 +238,29 @@ def quality_section(r: dict) -> list[str]:
     ]
 
 
+def time_to_quality_section(r: dict) -> list[str]:
+    names = {"default": "recurrent (default preset)", "transformer": "Transformer (transformer preset)"}
+    lines = [
+        "### Time to quality (`benchmarks/time_to_quality.py`)",
+        "",
+        f"Minutes of training each architecture needs to reach the shipped default model's validation BLEU "
+        f"({r['target_valid_bleu_beam4']}, beam 4), side by side in one run on {r['machine']}, at most "
+        f"{r['budget_minutes']:g} minutes each; every epoch's weights scored on the validation split:",
+        "",
+        "| architecture | params | minutes to reach it | epochs | best validation BLEU | at minute |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, row in r["rows"].items():
+        lines.append(
+            f"| {names.get(key, key)} | {row['params']:,} | {_cell(row['minutes_to_target']) if row['minutes_to_target'] is not None else 'not within the budget'} | "
+            f"{_cell(row['epochs_to_target'])} | {row['best_valid_bleu_beam4']} | {row['best_at_minutes']} |"
+        )
+    curves = "; ".join(
+        f"{names.get(key, key)}: " + ", ".join(f"{m}′ {b}" for m, b in row["curve"]) for key, row in r["rows"].items()
+    )
+    return lines + ["", f"Validation BLEU after each epoch (training minutes′ BLEU): {curves}.", ""]
+
+
 def _cell(value) -> str:
     return "–" if value is None else f"{value}"
 
@@ -180,7 +268,7 @@ def _cell(value) -> str:
 def render(results: Path) -> str:
     sections = []
     for name, section in (
-        ("quality", quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
+        ("quality", quality_section), ("time_to_quality", time_to_quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
     ):
         data = load(results, name)

@@ -7,7 +7,17 @@ Each measurement runs in its own process so its peak RSS is its own:
   ours-full  ours on the whole corpus (peak RSS must stay under 2 GB)
 Samples/s are measured over the training steps after the first few (compilation excluded).
 
-    python benchmarks/train_speed.py [--corpus PATH] [--pairs 10000] [--steps 120]
+--part architectures: the shipped layouts on the whole corpus, each with and without XLA-compiled
+training steps (`--jit-compile`): the default preset (recurrent) and the transformer preset. The
+same --steps batches run twice: the first pass includes tracing and (with XLA) one compilation
+per batch shape; the second pass, over the same batches, is timed as the steady state.
+
+--part workers: the default preset on one process against two worker processes of
+`--distribute multiworker` on this machine (localhost, free ports), samples/s of the global batch.
+On a 2-core machine the two workers share the cores and pay for the gradient exchange, so the
+ratio is below 1: the figure says what the mechanism costs, not what a second machine gives.
+
+    python benchmarks/train_speed.py [--part tutorial|architectures|workers|all] [--corpus PATH] [--pairs 10000] [--steps 120]
 
 Progress goes to stderr; the last line of stdout is one JSON object with every figure.
 """
@@ -96,10 +106,36 @@ def child_ours(corpus: str, pairs: int | None, steps: int) -> dict:
     return {**timer.result(config.batch_size), "pairs": plan.size, "array_build_s": round(build_s, 1), "params": count_params(model)}
 
 
-def run_child(kind: str, args) -> dict:
-    print(f"[train_speed] running {kind}…", file=sys.stderr, flush=True)
-    command = [sys.executable, __file__, "--child", kind, "--corpus", str(args.corpus), "--pairs", str(args.pairs), "--steps", str(args.steps)]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribute: str = "none") -> dict:
+    """One preset on the whole corpus: `steps` batches twice (see the module's docstring)."""
+    import engine  # noqa: F401
+    from engine.config import preset
+    from engine.distribute import make_strategy
+    from engine.model import build_model
+    from engine.train import compile_model, count_params, prepare_data
+
+    config = preset(preset_name, corpus=corpus, jit_compile=jit, distribute=distribute)
+    strategy = make_strategy(distribute)
+    _, (src_vocab, tgt_vocab), plan, _, _ = prepare_data(config)
+    with strategy.scope():
+        model = build_model(config, len(src_vocab), len(tgt_vocab))
+        compile_model(model, config)
+    passes = []
+    for _ in range(2):
+        started = time.perf_counter()
+        model.fit(plan.dataset(0), steps_per_epoch=steps, epochs=1, verbose=0)
+        passes.append(time.perf_counter() - started)
+    return {
+        "preset": preset_name, "jit_compile": jit, "distribute": distribute, "steps": steps,
+        "first_pass_s": round(passes[0], 1), "samples_per_s": round(steps * config.batch_size / passes[1], 1),
+        "params": count_params(model),
+    }
+
+
+def run_child(kind: str, args, extra=(), env=None) -> dict:
+    print(f"[train_speed] running {kind} {' '.join(extra)}…", file=sys.stderr, flush=True)
+    command = [sys.executable, __file__, "--child", kind, "--corpus", str(args.corpus), "--pairs", str(args.pairs), "--steps", str(args.steps), *extra]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
     if result.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{result.stderr[-3000:]}")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -112,28 +148,78 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--pairs", type=int, default=10000)
     parser.add_argument("--steps", type=int, default=120, help="training steps timed on the N-pair runs")
-    parser.add_argument("--child", choices=("tutorial", "ours", "ours-full"), help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=("tutorial", "architectures", "workers", "all"), default="all")
+    parser.add_argument("--child", choices=("tutorial", "ours", "ours-full", "layout"), help=argparse.SUPPRESS)
+    parser.add_argument("--preset", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--distribute", default="none", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         if args.child == "tutorial":
             figures = child_tutorial(args.corpus, args.pairs, args.steps)
+        elif args.child == "layout":
+            figures = child_layout(args.corpus, args.preset, args.jit, args.steps, args.distribute)
         else:
             figures = child_ours(args.corpus, args.pairs if args.child == "ours" else None, args.steps)
         print(json.dumps({**figures, "peak_rss_mb": round(peak_rss_mb())}))
         return
 
-    results = {kind: run_child(kind, args) for kind in ("tutorial", "ours", "ours-full")}
-    tutorial, ours, full = results["tutorial"], results["ours"], results["ours-full"]
-    summary = {
-        "benchmark": "train_speed",
-        "machine": f"{os.cpu_count()} CPU cores",
-        **results,
-        "speedup_samples_per_s": round(ours["samples_per_s"] / tutorial["samples_per_s"], 2),
-        "rss_ratio_ours_over_tutorial": round(ours["peak_rss_mb"] / tutorial["peak_rss_mb"], 3),
-        "full_corpus_peak_rss_mb": full["peak_rss_mb"],
-    }
+    summary = {"benchmark": "train_speed", "machine": f"{os.cpu_count()} CPU cores"}
+    if args.part in ("tutorial", "all"):
+        results = {kind: run_child(kind, args) for kind in ("tutorial", "ours", "ours-full")}
+        tutorial, ours, full = results["tutorial"], results["ours"], results["ours-full"]
+        summary |= {
+            **results,
+            "speedup_samples_per_s": round(ours["samples_per_s"] / tutorial["samples_per_s"], 2),
+            "rss_ratio_ours_over_tutorial": round(ours["peak_rss_mb"] / tutorial["peak_rss_mb"], 3),
+            "full_corpus_peak_rss_mb": full["peak_rss_mb"],
+        }
+    if args.part in ("architectures", "all"):
+        layouts = {}
+        for name in ("default", "transformer"):
+            for jit in (False, True):
+                layouts[f"{name}{'+xla' if jit else ''}"] = run_child("layout", args, ["--preset", name, *(["--jit"] if jit else [])])
+        summary["architectures"] = layouts | {
+            f"{name}_xla_speedup": round(layouts[f"{name}+xla"]["samples_per_s"] / layouts[name]["samples_per_s"], 2)
+            for name in ("default", "transformer")
+        }
+    if args.part in ("workers", "all"):
+        one = run_child("layout", args, ["--preset", "default"])
+        summary["workers"] = {"one_process": one, "two_workers": two_workers(args)}
+        summary["workers"]["two_over_one"] = round(summary["workers"]["two_workers"]["samples_per_s"] / one["samples_per_s"], 2)
     print(json.dumps(summary))
+
+
+def two_workers(args) -> dict:
+    """The default preset in two worker processes of one multi-worker run on localhost."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    addresses = [f"localhost:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    command = [sys.executable, __file__, "--child", "layout", "--corpus", str(args.corpus), "--steps", str(args.steps),
+               "--preset", "default", "--distribute", "multiworker"]
+    print("[train_speed] running two workers…", file=sys.stderr, flush=True)
+    workers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+            **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+            "TF_CONFIG": json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}}),
+        })
+        for i in range(2)
+    ]
+    outputs = [w.communicate() for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        if worker.returncode != 0:
+            raise SystemExit(f"a worker failed:\n{err[-3000:]}")
+    figures = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    result = {**figures[0], "peak_rss_mb_each": [f["peak_rss_mb"] for f in figures]}
+    result.pop("peak_rss_mb")
+    print(f"[train_speed] two workers: {result}", file=sys.stderr, flush=True)
+    return result
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class RunConfig:
     jit_compile: bool = False  # compile each training step with XLA (see benchmarks/train_speed.py)
     backup_every: int = 100  # steps between resumable backups: a crash loses at most this many
     seed: int = 1234
-    distribute: str = "none"  # "none" | "mirrored"
+    distribute: str = "none"  # "none" | "mirrored" | "multiworker" (see engine/distribute.py)
     max_minutes: float | None = None  # stop after the first epoch that ends past this budget
 
     def to_json(self) -> str:
@@ -108,7 +108,7 @@ class RunConfig:
             "decoder_init": ("encoder", "zeros"),
             "memory": ("encoder", "local", "both", "keyed"),
             "optimizer": ("rmsprop", "adam"),
-            "distribute": ("none", "mirrored"),
+            "distribute": ("none", "mirrored", "multiworker"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -106,6 +106,11 @@ class BatchPlan:
             deterministic=True,
         )
         batches = batches.map(_to_model_inputs)
+        # Under a multi-worker strategy every worker reads the same stream and keeps its share of
+        # each batch (sharding by data: a generator has no files to share out).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        batches = batches.with_options(options)
         if epochs is not None:  # a finite stream declares its length (validation needs no guessing)
             batches = batches.apply(tf.data.experimental.assert_cardinality(epochs * len(self) - skip))
         return batches.prefetch(tf.data.AUTOTUNE)

@@ -172,8 +172,18 @@ RNN_SETTINGS = {
 }
 
 
+class BuildsItself:
+    """A model whose `build_all` creates every variable: Keras rebuilds it that way on loading."""
+
+    def get_build_config(self):
+        return {"build_all": True}
+
+    def build_from_config(self, config):
+        self.build_all()
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Seq2Seq(keras.Model):
+class Seq2Seq(BuildsItself, keras.Model):
     """settings: the model part of a RunConfig (see RNN_SETTINGS), taken whole."""
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict | None = None, **kwargs):
@@ -398,12 +408,6 @@ class Seq2Seq(keras.Model):
             self.decode_sequence(tgt, enc_out, enc_mask, states)
         self.decode_step(tgt[:, 0], states, enc_out, enc_mask)
         self.built = True
-
-    def get_build_config(self):
-        return {"build_all": True}
-
-    def build_from_config(self, config):
-        self.build_all()
 
     def get_config(self):
         return {

@@ -10,7 +10,9 @@ import csv
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from keras import ops
 from engine.config import RunConfig
 from engine.corpus import Pair, load_split
 from engine.data import BatchPlan, encode_pairs
+from engine.distribute import chief_value, is_chief, make_strategy
 from engine.model import PACKAGE, build_model
 from engine.runs import RunFolder, RunFolderError, first_line, write_atomic
 from engine.vocab import Vocab, is_chinese
@@ -100,33 +103,38 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     STATE_NAME = re.compile(r"state-(\d{4})-(\d{7})\.weights\.h5")
 
-    def __init__(self, backup_dir, save_freq: int, warn=None):
+    def __init__(self, backup_dir, save_freq: int, warn=None, restore_from=None):
+        """restore_from: the folder to restore from, when it is not the one written (a worker
+        other than the chief restores the chief's backup and writes its own elsewhere)."""
         super().__init__(str(backup_dir), save_freq=save_freq)
         self.dir = Path(backup_dir)
+        self.source = Path(restore_from) if restore_from is not None else self.dir
         self.epoch, self.step, self.since_save = 0, 0, 0
         self.resume_at = (None, 0)
         self.warn = warn or (lambda message: None)
 
-    def _state_files(self) -> list[Path]:
-        """The backup's state files, newest first (their names hold epoch and step)."""
-        if not self.dir.is_dir():
+    def _state_files(self, folder: Path | None = None) -> list[Path]:
+        """The state files in `folder` (default: the one written), newest first (their names
+        hold epoch and step)."""
+        folder = folder or self.dir
+        if not folder.is_dir():
             return []
-        return sorted((p for p in self.dir.iterdir() if self.STATE_NAME.fullmatch(p.name)), key=lambda p: p.name, reverse=True)
+        return sorted((p for p in folder.iterdir() if self.STATE_NAME.fullmatch(p.name)), key=lambda p: p.name, reverse=True)
 
     def has_state(self) -> bool:
-        return (self.dir / "latest.json").exists() or bool(self._state_files())
+        return (self.source / "latest.json").exists() or bool(self._state_files(self.source))
 
     def _candidates(self) -> list[Path]:
         """State files to try, best first: the one latest.json names (if it names one of ours),
         then the others, newest first. A damaged latest.json is reported and skipped."""
-        files = self._state_files()
-        pointer = self.dir / "latest.json"
+        files = self._state_files(self.source)
+        pointer = self.source / "latest.json"
         if pointer.exists():
             try:
                 named = json.loads(pointer.read_text(encoding="utf-8"))["weights"]
                 if not (isinstance(named, str) and self.STATE_NAME.fullmatch(named)):
                     raise ValueError(f"names {named!r}, not a state file of this folder")
-                files = [self.dir / named] + [f for f in files if f.name != named]
+                files = [self.source / named] + [f for f in files if f.name != named]
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
                 self.warn(f"{pointer}: damaged ({err}); trying the newest intact state file instead")
         return files
@@ -151,7 +159,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             epoch, step = map(int, self.STATE_NAME.fullmatch(path.name).groups())
             self.resume_at = (epoch, step)
             return self.resume_at
-        raise RunFolderError(f"{self.dir}: every backup state file is damaged ({', '.join(p.name for p in candidates)})")
+        raise RunFolderError(f"{self.source}: every backup state file is damaged ({', '.join(p.name for p in candidates)})")
 
     def on_train_begin(self, logs=None):
         pass  # restoring happens before fit, in `restore`
@@ -192,17 +200,20 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
 
 class RunBookkeeping(keras.callbacks.Callback):
-    """Records epochs done and training time in run.json; stops once the time budget is spent."""
+    """Records epochs done and training time in run.json; stops once the time budget is spent
+    (by the chief's clock, so that every worker of a multi-worker run stops after the same epoch)."""
 
-    def __init__(self, run: RunFolder, max_minutes: float | None, say=print):
+    def __init__(self, run: RunFolder, max_minutes: float | None, say=print, strategy=None):
         super().__init__()
-        self.run, self.max_minutes, self.say = run, max_minutes, say
+        self.run, self.max_minutes, self.say, self.strategy = run, max_minutes, say, strategy
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = self.run.facts().get("training_seconds", 0.0) + time.perf_counter() - self.started
+        if self.strategy is not None:
+            seconds = chief_value(self.strategy, seconds)
         self.run.update_facts(epochs_done=epoch + 1, training_seconds=round(seconds, 1))
         if self.max_minutes is not None and seconds >= self.max_minutes * 60:
             self.say(f"time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
@@ -260,15 +271,6 @@ class TrainingReport:
 
 # ----------------------------------------------------------------------------------------------
 # Building blocks
-
-
-def make_strategy(kind: str) -> tf.distribute.Strategy:
-    """`mirrored`: all local GPUs, or all logical CPU devices where there is no GPU."""
-    if kind == "none":
-        return tf.distribute.get_strategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    return tf.distribute.MirroredStrategy(devices)
 
 
 def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
@@ -336,7 +338,7 @@ def best_val_loss(run: RunFolder) -> float | None:
 
 
 def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: ResumableBackup, has_valid: bool, resuming: bool,
-                   report: TrainingReport):
+                   report: TrainingReport, strategy=None):
     monitor = "val_loss" if has_valid else "loss"
     callbacks = [
         backup,
@@ -346,7 +348,7 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         ),
         AtomicModelCheckpoint(run.last_path, save_best_only=False),
         keras.callbacks.CSVLogger(str(run.metrics_path), append=resuming),
-        RunBookkeeping(run, config.max_minutes, report.say),
+        RunBookkeeping(run, config.max_minutes, report.say, strategy),
         report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
     if config.warmup_steps:
@@ -367,14 +369,14 @@ def count_params(model) -> int:
 
 
 def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: ResumableBackup, start, resuming: bool,
-         report: TrainingReport):
+         report: TrainingReport, strategy=None):
     """Fit from `start` = (epoch, steps of it already done).
 
     A mid-epoch resume first finishes the interrupted epoch in a fit of its own (Keras learns an
     epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
     """
     epoch, skip = start
-    callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report)
+    callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report, strategy)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
     for first, last, skip in phases:
         if first >= last:
@@ -395,62 +397,94 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
     return model
 
 
+def worker_scratch(run: RunFolder | None = None) -> RunFolder:
+    """A temporary run folder for a worker other than the chief: it writes its checkpoints and
+    backups there (every worker must save at the same points), never into the chief's run.
+    Given `run`, its config, vocabularies, facts and metrics are copied in (to resume)."""
+    scratch = RunFolder(tempfile.mkdtemp(prefix="seq2seq-worker-"))
+    if run is not None:
+        for path in (run.config_path, run.source_vocab_path, run.target_vocab_path, run.facts_path, run.metrics_path):
+            if path.is_file():
+                shutil.copyfile(path, scratch.path / path.name)
+    return scratch
+
+
 def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None) -> keras.Model:
     """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
-    whose files have none of the run's names; see RunFolder.claim)."""
+    whose files have none of the run's names; see RunFolder.claim). In a multi-worker run only
+    the chief writes `run`; the other workers train into a temporary folder."""
     report = report or TrainingReport()
     config.validate()
+    strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     keras.utils.set_random_seed(config.seed)
-    run.check_new(into_existing)
+    chief = config.distribute != "multiworker" or is_chief()
+    if chief:
+        run.check_new(into_existing)
     split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config)
-    run.claim(into_existing)
-    run.save_config(config)
-    run.save_vocabs(src_vocab, tgt_vocab)
-    with make_strategy(config.distribute).scope():
-        model = build_model(config, len(src_vocab), len(tgt_vocab))
-        compile_model(model, config)
-    params = count_params(model)
-    run.update_facts(
-        **facts, params=params, epochs_done=0, training_seconds=0.0,
-        versions={"keras": keras.__version__, "tensorflow": tf.__version__},
-    )
-    report.say(
-        f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
-        f"{params:,} parameters, up to {config.epochs} epochs"
-    )
-    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
-    return _fit(config, run, plan, valid_plan, model, backup, (0, 0), resuming=False, report=report)
+    if chief:
+        run.claim(into_existing)
+    else:
+        run = worker_scratch()
+    try:
+        run.save_config(config)
+        run.save_vocabs(src_vocab, tgt_vocab)
+        with strategy.scope():
+            model = build_model(config, len(src_vocab), len(tgt_vocab))
+            compile_model(model, config)
+        params = count_params(model)
+        run.update_facts(
+            **facts, params=params, epochs_done=0, training_seconds=0.0,
+            versions={"keras": keras.__version__, "tensorflow": tf.__version__},
+        )
+        report.say(
+            f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
+            f"{params:,} parameters, up to {config.epochs} epochs"
+            + (f", {strategy.num_replicas_in_sync} replicas" if config.distribute != "none" else "")
+        )
+        backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
+        return _fit(config, run, plan, valid_plan, model, backup, (0, 0), resuming=False, report=report, strategy=strategy)
+    finally:
+        if not chief:
+            shutil.rmtree(run.path, ignore_errors=True)
 
 
 def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | None = None) -> keras.Model:
     """Continue `run`: from its newest intact backup if it was interrupted, else from last.keras
     (extend it with a larger `epochs`). The optimizer's state and the data order carry on
-    unchanged. Nothing in the run changes until the model has loaded."""
+    unchanged. Nothing in the run changes until the model has loaded. In a multi-worker run
+    every worker reads `run` (a shared or copied folder); only the chief writes it."""
     report = report or TrainingReport()
     run.check_files()
     config = run.config()
     if epochs is not None:
         config.epochs = epochs
+    strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
+    chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)
     _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs())
-    backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
-    done = run.facts().get("epochs_done", 0)
-    if not isinstance(done, int) or done < 0:
-        raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
-    if not backup.has_state() and done >= config.epochs:
-        raise ValueError(f"{run.path}: already trained {done} epochs; pass --epochs N (N > {done}) to extend it")
-    with make_strategy(config.distribute).scope():
-        model = build_model(config, len(vocabs[0]), len(vocabs[1]))
-        compile_model(model, config)
-        start = backup.restore(model)
-        if start is None and run.last_path.exists():
-            model.optimizer.build(model.trainable_variables)
-            try:
-                model.load_weights(run.last_path)
-            except Exception as err:
-                raise RunFolderError(f"{run.last_path}: cannot be loaded ({first_line(err)})") from err
-    where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
-    if epochs is not None:
-        run.save_config(config)  # only now: a resume that fails to load changes nothing
-    report.say(f"resuming {run.path} from {where}, up to {config.epochs} epochs")
-    return _fit(config, run, plan, valid_plan, model, backup, start or (done, 0), resuming=True, report=report)
+    writes = run if chief else worker_scratch(run)
+    try:
+        backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)
+        done = run.facts().get("epochs_done", 0)
+        if not isinstance(done, int) or done < 0:
+            raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
+        if not backup.has_state() and done >= config.epochs:
+            raise ValueError(f"{run.path}: already trained {done} epochs; pass --epochs N (N > {done}) to extend it")
+        with strategy.scope():
+            model = build_model(config, len(vocabs[0]), len(vocabs[1]))
+            compile_model(model, config)
+            start = backup.restore(model)
+            if start is None and run.last_path.exists():
+                model.optimizer.build(model.trainable_variables)
+                try:
+                    model.load_weights(run.last_path)
+                except Exception as err:
+                    raise RunFolderError(f"{run.last_path}: cannot be loaded ({first_line(err)})") from err
+        where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
+        if epochs is not None:
+            writes.save_config(config)  # only now: a resume that fails to load changes nothing
+        report.say(f"resuming {run.path} from {where}, up to {config.epochs} epochs")
+        return _fit(config, writes, plan, valid_plan, model, backup, start or (done, 0), resuming=True, report=report, strategy=strategy)
+    finally:
+        if not chief:
+            shutil.rmtree(writes.path, ignore_errors=True)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from engine.model import PACKAGE
+from engine.model import PACKAGE, BuildsItself
 from engine.vocab import BOS, PAD
 
 MAX_LEARNED_POSITIONS = 256  # rows of a learned position table; later positions share the last row
@@ -205,7 +205,7 @@ TRANSFORMER_SETTINGS = ("layers", "units", "heads", "ff_dim", "dropout", "positi
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Transformer(keras.Model):
+class Transformer(BuildsItself, keras.Model):
     """settings: the model part of a RunConfig (see TRANSFORMER_SETTINGS), taken whole."""
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict, **kwargs):
@@ -282,12 +282,6 @@ class Transformer(keras.Model):
         memory = self.encode_memory(src)
         self.step(tgt[:, 0], self.initial_state(memory, 2), memory, 0)
         self.built = True
-
-    def get_build_config(self):
-        return {"build_all": True}
-
-    def build_from_config(self, config):
-        self.build_all()
 
     def get_config(self):
         return {

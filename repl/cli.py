@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ TRAIN_OPTIONS = {
     "--backup-every": ("backup_every", POSITIVE, "steps between resumable backups (a crash loses at most N)"),
     "--max-minutes": ("max_minutes", positive_number, "stop after the epoch that passes this training time"),
     "--seed": ("seed", NON_NEGATIVE, "seed for the split, batch order and initial weights"),
-    "--distribute": ("distribute", str, "none, or mirrored (all local GPUs, or all logical CPUs)"),
+    "--distribute": ("distribute", str, "none; mirrored (all local GPUs, or all logical CPUs); or multiworker (several processes or machines: TF_CONFIG, or --workers and --worker-index)"),
 }
 TRAIN_FLAGS = {
     "--reverse": ("reverse", "train the other direction (target → source)"),
@@ -86,6 +87,8 @@ def train_parser() -> argparse.ArgumentParser:
         "--into-existing", action="store_true",
         help="allow --run to name a non-empty folder that is not a run (none of the run's own file names may exist there)",
     )
+    parser.add_argument("--workers", metavar="HOST:PORT,…", help="with --distribute multiworker: every worker's address, the chief (index 0) first; builds TF_CONFIG")
+    parser.add_argument("--worker-index", type=NON_NEGATIVE, help="with --workers: this process's place in the list (0 is the chief, which alone writes the run folder)")
     for option, (name, kind, text) in TRAIN_OPTIONS.items():
         parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {getattr(default, name)})")
     for option, (_, text) in TRAIN_FLAGS.items():  # dest: the option's own name (two set input_feeding)
@@ -109,12 +112,26 @@ def train_main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def main():
+        from engine.distribute import is_chief, task, tf_config_for
         from engine.runs import RunFolder
 
+        if (args.workers is None) != (args.worker_index is None):
+            raise UsageError("--workers and --worker-index go together")
+        if args.workers is not None:
+            try:
+                os.environ["TF_CONFIG"] = json.dumps(tf_config_for(args.workers.split(","), args.worker_index))
+            except ValueError as err:
+                raise UsageError(str(err)) from err
+        try:
+            index, count = task()
+        except ValueError as err:
+            raise UsageError(str(err)) from err
         if args.resume:
             run = RunFolder(args.resume)
             if not run.config_path.exists():
                 raise UsageError(f"{run.path}: not a run folder (no config.json)")
+            if count > 1 and run.config().distribute != "multiworker":
+                raise UsageError(f"{run.path} was not trained with --distribute multiworker; resume it without --workers/TF_CONFIG")
             import_tensorflow()
             from engine.train import resume
             from repl.training import RichTrainingReport
@@ -124,9 +141,12 @@ def train_main(argv=None) -> int:
             from engine.runs import NotARunFolder
 
             config = config_from_args(args)
+            if config.distribute == "multiworker" and not os.environ.get("TF_CONFIG"):
+                raise UsageError("--distribute multiworker needs --workers HOST:PORT,… with --worker-index N, or TF_CONFIG")
             run = RunFolder.new(args.run)
             try:
-                run.check_new(args.into_existing)  # before TensorFlow loads: answers at once
+                if is_chief():  # (the other workers of a multi-worker run write elsewhere)
+                    run.check_new(args.into_existing)  # before TensorFlow loads: answers at once
             except NotARunFolder as err:
                 raise UsageError(str(err)) from err
             import_tensorflow()
@@ -134,7 +154,10 @@ def train_main(argv=None) -> int:
             from repl.training import RichTrainingReport
 
             train(config, run, into_existing=args.into_existing, report=RichTrainingReport())
-        console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
+        if is_chief():
+            console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
+        else:
+            console.print(f"[green]done:[/] worker {index} of {count} (the chief wrote the run folder)")
 
     return run_main(main)
 

@@ -95,10 +95,12 @@ class ModelLoader:
 
     def rewarm(self, beam: int) -> None:
         """Compile the graphs of another beam size in the background (the chat's /beam K), so
-        the next sentence does not wait for them; a no-op until the model has loaded."""
-        if self.beam == beam or not self.ready.is_set() or self.translator is None:
+        the next sentence does not wait for them."""
+        if self.beam == beam:
             return
         self.beam, before = beam, self.thread
+        if not self.ready.is_set() or self.translator is None:
+            return  # still loading: the load warms up self.beam, now the new one
 
         def warm():
             before.join()  # one warm-up at a time: this one starts when the one before has ended
