@@ -430,5 +430,8 @@ def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model
 
 
 def load_model(path) -> Seq2Seq:
-    """Load a `.keras` file in safe mode (no Lambda, no pickle) without its optimizer."""
+    """Load a `.keras` file in safe mode (no Lambda, no pickle) without its optimizer. Every
+    registered architecture's module is imported first, so that its classes are known to Keras."""
+    for name in ARCHITECTURES.names:
+        ARCHITECTURES.load(name)
     return keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -124,3 +124,11 @@ def test_transformer_settings_are_checked():
         preset("transformer", units=130).validate()
     with pytest.raises(ValueError, match="needs --arch rnn"):
         preset("transformer", teacher_forcing=False).validate()
+
+
+def test_a_fresh_process_loads_and_translates_a_transformer_run(transformer_run, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("abc\nfedcb\n", encoding="utf-8")
+    result = run_script("seq2seq-batch", source, "--model", transformer_run.path, "--beam", "1", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [r.text for r in Translator(transformer_run).translate(["abc", "fedcb"])]
