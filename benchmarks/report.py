@@ -42,16 +42,18 @@ def _train_architectures(r: dict) -> list[str]:
     ]
     for key in ("default", "default+xla", "transformer", "transformer+xla"):
         row = a[key]
+        if "error" in row:
+            lines.append(f"| {row['preset']} | {'yes' if row['jit_compile'] else 'no'} | {row['params']:,} | fails: {row['error'][:120]} | – | – |")
+            continue
         lines.append(
             f"| {row['preset']} | {'yes' if row['jit_compile'] else 'no'} | {row['params']:,} | {row['samples_per_s']:,.0f} | "
             f"{row['first_pass_s']} s | {row['peak_rss_mb']:,} MB |"
         )
-    return lines + [
-        "",
-        f"XLA-compiled steps: **{a['default_xla_speedup']}×** the samples/s for the recurrent default, "
-        f"**{a['transformer_xla_speedup']}×** for the Transformer.",
-        "",
+    speedups = [
+        f"**{a[f'{name}_xla_speedup']}×** the samples/s for the {label}"
+        for name, label in (("default", "recurrent default"), ("transformer", "Transformer")) if f"{name}_xla_speedup" in a
     ]
+    return lines + ["", f"XLA-compiled steps: {'; '.join(speedups) or 'no figure'}.", ""]
 
 
 def _train_workers(r: dict) -> list[str]:
@@ -115,7 +117,8 @@ def _decode_compared(r: dict) -> list[str]:
     if not compared:
         return []
     lines = [
-        "The shipped-size models in the same run (each on its own test split, every shape compiled first):",
+        "The shipped-size models side by side (each on its own test split, every shape compiled first"
+        + (f"; {r['compared_note']}" if r.get("compared_note") else "") + "):",
         "",
         "| run | architecture | latency p50 | greedy sentences/s | beam 4 sentences/s | MFLOP/sentence | share of the matmul rate (greedy) |",
         "|---|---|---|---|---|---|---|",
@@ -220,6 +223,7 @@ def quality_section(r: dict) -> list[str]:
         "lstm+aligned-attention": "ours: the same with input feeding, scaled scores, decoder started from zeros",
         "previous-default": "ours: that plus half as many extra joined pairs (the previous default preset)",
         "default-preset": "ours: the default preset (scores keyed by word windows, decoder started from the encoder)",
+        "default-preset (rerun)": "ours: the default preset, rerun beside the Transformer row",
         "transformer": "ours: the transformer preset (3 + 3 pre-norm blocks 128 wide, 4 heads, tied output)",
         "default (shipped)": "the shipped default model (default preset, trained longer)",
     }

@@ -120,16 +120,16 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     with strategy.scope():
         model = build_model(config, len(src_vocab), len(tgt_vocab))
         compile_model(model, config)
+    figures = {"preset": preset_name, "jit_compile": jit, "distribute": distribute, "steps": steps, "params": count_params(model)}
     passes = []
     for _ in range(2):
         started = time.perf_counter()
-        model.fit(plan.dataset(0), steps_per_epoch=steps, epochs=1, verbose=0)
+        try:
+            model.fit(plan.dataset(0), steps_per_epoch=steps, epochs=1, verbose=0)
+        except Exception as err:  # XLA cannot compile every model: say why, as a figure
+            return {**figures, "error": f"{type(err).__name__}: {str(err).strip().splitlines()[0][:300]}"}
         passes.append(time.perf_counter() - started)
-    return {
-        "preset": preset_name, "jit_compile": jit, "distribute": distribute, "steps": steps,
-        "first_pass_s": round(passes[0], 1), "samples_per_s": round(steps * config.batch_size / passes[1], 1),
-        "params": count_params(model),
-    }
+    return {**figures, "first_pass_s": round(passes[0], 1), "samples_per_s": round(steps * config.batch_size / passes[1], 1)}
 
 
 def run_child(kind: str, args, extra=(), env=None) -> dict:
@@ -180,9 +180,10 @@ def main() -> None:
         for name in ("default", "transformer"):
             for jit in (False, True):
                 layouts[f"{name}{'+xla' if jit else ''}"] = run_child("layout", args, ["--preset", name, *(["--jit"] if jit else [])])
-        summary["architectures"] = layouts | {
+        summary["architectures"] = layouts | {"steps": args.steps} | {
             f"{name}_xla_speedup": round(layouts[f"{name}+xla"]["samples_per_s"] / layouts[name]["samples_per_s"], 2)
             for name in ("default", "transformer")
+            if "samples_per_s" in layouts[f"{name}+xla"] and "samples_per_s" in layouts[name]
         }
     if args.part in ("workers", "all"):
         one = run_child("layout", args, ["--preset", "default"])
