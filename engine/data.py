@@ -97,6 +97,8 @@ class BatchPlan:
             """A batch padded to its longest row, rounded up to pad_to (+ extra: the target's
             shift adds one)."""
             dense = ragged.to_tensor()
+            if pad_to == 1:
+                return dense
             width = tf.shape(dense)[1] - extra
             return tf.pad(dense, [[0, 0], [0, (pad_to - width % pad_to) % pad_to]])
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from engine.config import DecodeOptions  # noqa: F401  (how to decode: defined where no TensorFlow is needed)
 from engine.vocab import BOS, EOS, PAD
 
 NEG_INF = -1e9
@@ -62,13 +61,12 @@ def greedy(model, src, max_steps, choice_bias):
 
 def beam_search(model, src, beam, max_steps, choice_bias):
     """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
-    memory = model.encode_memory(src)
-    states = model.initial_state(memory, max_steps)
     batch = tf.shape(src)[0]
     vocab = model.tgt_vocab_size
-    # Every beam of a sentence starts from the same memory and state: tile rows to (B*K, ...).
-    tile = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
-    memory, states = tf.nest.map_structure(tile, memory), [tile(s) for s in states]
+    # Every beam of a sentence reads the same memory: tile its rows to (B*K, ...) once; the
+    # state starts from the tiled memory.
+    memory = tf.nest.map_structure(lambda x: tf.repeat(x, beam, axis=0), model.encode_memory(src))
+    states = model.initial_state(memory, max_steps)
     # Only the first beam is live at the start, so the K beams do not start as copies.
     scores = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[None], [batch, 1])
     tokens = tf.fill([batch * beam], BOS)

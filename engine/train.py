@@ -230,10 +230,15 @@ class Warmup(keras.callbacks.Callback):
         super().__init__()
         self.steps, self.learning_rate = steps, learning_rate
 
+    def on_train_begin(self, logs=None):
+        self.done = int(self.model.optimizer.iterations.numpy())  # read once, then counted here
+
     def on_train_batch_begin(self, batch, logs=None):
-        done = int(self.model.optimizer.iterations.numpy())
-        if done <= self.steps:
-            self.model.optimizer.learning_rate.assign(self.learning_rate * min(1.0, (done + 1) / self.steps))
+        if self.done <= self.steps:
+            self.model.optimizer.learning_rate.assign(self.learning_rate * min(1.0, (self.done + 1) / self.steps))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
 
 
 class EpochLines(keras.callbacks.Callback):

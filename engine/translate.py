@@ -23,10 +23,11 @@ import numpy as np
 import tensorflow as tf
 
 from engine import search
+from engine.config import DecodeOptions
 from engine.direction import run_direction, simplify_unknown
 from engine.model import load_model
 from engine.runs import RunFolder, RunFolderError, first_line
-from engine.search import NEG_INF, DecodeOptions
+from engine.search import NEG_INF
 from engine.vocab import BOS, EOS, UNK, detokenize, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
