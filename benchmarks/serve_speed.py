@@ -76,6 +76,7 @@ def main() -> None:
     work = [sentences[i % len(sentences)] for i in range(args.requests)]
 
     import engine  # noqa: F401
+    from engine.config import DecodeOptions
     from engine.runs import RunFolder, find_default_run
     from engine.translate import Translator
     from repl.serve import language_of
@@ -83,7 +84,7 @@ def main() -> None:
     run = RunFolder(args.model) if args.model else find_default_run()
     translator = Translator(run)
     source, target = language_of(translator.src_vocab), language_of(translator.tgt_vocab)
-    translator.warm_up(args.beam, all_lengths=True)
+    translator.warm_up(DecodeOptions(beam=args.beam, guard=False), all_lengths=True)
     translator.translate(work, beam=args.beam)  # compile the batched shapes first: time only decoding
     started = time.perf_counter()
     translator.translate(work, beam=args.beam)

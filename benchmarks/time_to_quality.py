@@ -1,7 +1,12 @@
 """Time to quality: minutes of training each architecture needs to reach the shipped default
 model's validation BLEU, side by side in one run.
 
-    python benchmarks/time_to_quality.py [--minutes 45] [--rows default transformer] [--out DIR]
+    python benchmarks/time_to_quality.py [--minutes 45] [--rows default word-2026-11] [--out DIR]
+                                         [--corpus FILE] [--extra-corpora FILE …] [--target BLEU]
+
+A row is a preset, optionally with changes: `default:batch_size=128,learning_rate=0.003`
+(values read as JSON, else as strings). Rows whose preset trains on extra corpora get
+--extra-corpora in their place (the presets name tatoeba:eng-cmn, which needs a download).
 
 Each row trains its preset (a full run folder under --out, kept) in its own process, pinned to a
 core of its own when there are enough, for at most --minutes of training. At the end of every
@@ -27,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "cmn-eng" / "cmn.txt"
+EXTRA_CORPUS = ROOT.parent / "shared" / "corpora" / "tatoeba-extra" / "tatoeba-extra.txt"
 
 
 def log(message: str) -> None:
@@ -69,6 +75,27 @@ def snapshot_report(folder: Path):
     return Report()
 
 
+def folder_name(row: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in row)
+
+
+def row_config(row: str, args):
+    """The RunConfig of a row: its preset, its changes, the corpora and the time budget."""
+    from engine.config import PRESETS, preset
+
+    name, _, changes = row.partition(":")
+    overrides = {"corpus": args.corpus, "max_minutes": args.minutes}
+    if PRESETS[name].get("extra_corpora"):
+        overrides["extra_corpora"] = list(args.extra_corpora)
+    for item in filter(None, changes.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return preset(name, **overrides)
+
+
 def child(row: str, args) -> dict:
     import numpy as np
 
@@ -79,9 +106,9 @@ def child(row: str, args) -> dict:
     from engine.train import train
     from engine.translate import Translator
 
-    config = preset(row, corpus=args.corpus, max_minutes=args.minutes)
-    run = RunFolder(Path(args.out) / row)
-    snapshots = run.path.parent / f"{row}-epochs"
+    config = row_config(row, args)
+    run = RunFolder(Path(args.out) / folder_name(row))
+    snapshots = run.path.parent / f"{folder_name(row)}-epochs"
     log(f"{row}: training up to {args.minutes:g} min on cores {sorted(os.sched_getaffinity(0))}")
     train(config, run, report=snapshot_report(snapshots))
     sources, references = held_out(config, "valid")
@@ -100,7 +127,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--minutes", type=float, default=45.0, help="training budget of every row")
-    parser.add_argument("--rows", nargs="*", default=["default", "transformer"], help="presets to compare")
+    parser.add_argument("--rows", nargs="*", default=["default", "word-2026-11"], help="presets to compare (preset[:key=value,…])")
+    parser.add_argument("--extra-corpora", nargs="*", default=[str(EXTRA_CORPUS)], help="extra training corpora of the rows whose preset has some")
     parser.add_argument("--target", type=float, help="validation BLEU to reach (default: the shipped default's)")
     parser.add_argument("--out", default=str(ROOT / "checkpoints" / "time-to-quality"), help="folder for the runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -114,12 +142,13 @@ def main() -> None:
         recorded = json.loads((ROOT / "checkpoints" / "default" / "eval.json").read_text(encoding="utf-8"))
         target = recorded["valid"]["bleu"]
     for row in args.rows:
-        if (Path(args.out) / row).exists():
-            raise SystemExit(f"{Path(args.out) / row} exists; remove it or pass another --out")
+        if (Path(args.out) / folder_name(row)).exists():
+            raise SystemExit(f"{Path(args.out) / folder_name(row)} exists; remove it or pass another --out")
     cores = sorted(os.sched_getaffinity(0))
     children = []
     for i, row in enumerate(args.rows):
-        command = [sys.executable, __file__, "--child", row, "--corpus", args.corpus, "--minutes", str(args.minutes), "--out", args.out]
+        command = [sys.executable, __file__, "--child", row, "--corpus", args.corpus, "--minutes", str(args.minutes), "--out", args.out,
+                   "--extra-corpora", *args.extra_corpora]
         if len(cores) >= len(args.rows):
             command = ["taskset", "-c", str(cores[i]), *command]
         children.append((row, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.registry import ARCHITECTURES, ATTENTIONS
@@ -18,14 +18,16 @@ from engine.registry import ARCHITECTURES, ATTENTIONS
 # The fields a model is built from (RunConfig.model_settings).
 MODEL_FIELDS = (
     "arch", "cell", "layers", "units", "heads", "ff_dim", "positions", "embed_dim", "dropout", "attention",
-    "bidirectional", "teacher_forcing", "input_feeding", "decoder_init", "memory",
+    "bidirectional", "teacher_forcing", "input_feeding", "decoder_init", "memory", "tie_embeddings",
 )
 
 
 @dataclass
 class RunConfig:
     # data
-    corpus: str = "cmn-eng"  # a named corpus (downloaded once), a local .txt/.zip, or "addition"
+    corpus: str = "cmn-eng"  # a named corpus (downloaded once), tatoeba:<a>-<b>, a local .txt/.zip, or "addition"
+    extra_corpora: list[str] = field(default_factory=list)  # more training pairs; valid/test come from `corpus` only
+    simplify: bool = True  # tatoeba: corpora with Mandarin: traditional characters read as simplified
     reverse: bool = False  # train target → source instead
     max_pairs: int | None = None  # use only the first N pairs of the corpus
     max_len: int | None = None  # drop training pairs with more tokens than this on either side
@@ -34,8 +36,16 @@ class RunConfig:
     test_fraction: float = 0.05
     join_fraction: float = 0.0  # add this share of training pairs made of two joined pairs
     # vocabulary
-    level: str = "char"  # "char" | "word" (Latin words, CJK characters one token each)
-    min_freq: int = 1
+    level: str = "char"  # "char" | "word" (Latin words, CJK characters one token each) | "subword"
+    min_freq: int = 1  # char and word levels: rarer tokens become <unk>
+    # subword level (SentencePiece, trained on the train split): the text pipeline of
+    # engine/text (normalisation, placeholders for spans to copy, sentences) comes with it
+    source_vocab_size: int = 4000
+    target_vocab_size: int = 4000
+    chinese_chars: bool = True  # a Chinese side in characters (else unigram subwords over characters)
+    placeholders: bool = True  # numbers, kept words and a share of names become placeholders to copy
+    name_share: float = 0.3  # share of the training pairs with a fixed-translation name (Tom 汤姆) that get a placeholder for it
+    dictionary_pairs: int = 0  # add up to N word pairs from CC-CEDICT to the training data
     # model
     arch: str = "rnn"  # see engine/registry.py: "rnn" | "transformer"
     cell: str = "lstm"  # "lstm" | "gru"
@@ -46,6 +56,7 @@ class RunConfig:
     positions: str = "sinusoidal"  # transformer: "sinusoidal" | "learned"
     embed_dim: int = 128
     dropout: float = 0.0
+    tie_embeddings: bool = False  # rnn: the output layer shares the target embedding's table
     attention: str = "none"  # "none" | "luong" | "bahdanau"
     bidirectional: bool = False
     teacher_forcing: bool = True  # False: the decoder is fed its own previous prediction
@@ -67,6 +78,7 @@ class RunConfig:
     seed: int = 1234
     distribute: str = "none"  # "none" | "mirrored" | "multiworker" (see engine/distribute.py)
     max_minutes: float | None = None  # stop after the first epoch that ends past this budget
+    average_last: int = 0  # best.keras holds the mean weights of the last N epochs' models when that scores better on valid
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False)
@@ -102,7 +114,7 @@ class RunConfig:
         ARCHITECTURES.check(self.arch)
         ATTENTIONS.check(self.attention)
         choices = {
-            "level": ("char", "word"),
+            "level": ("char", "word", "subword"),
             "cell": ("lstm", "gru"),
             "positions": ("sinusoidal", "learned"),
             "decoder_init": ("encoder", "zeros"),
@@ -122,11 +134,19 @@ class RunConfig:
                 raise ValueError("training without teacher forcing needs --arch rnn")
         if self.bidirectional and self.units % 2:
             raise ValueError("a bidirectional encoder needs an even --units (half for each direction)")
-        for name in ("layers", "units", "heads", "ff_dim", "embed_dim", "batch_size", "epochs", "backup_every", "min_freq"):
+        for name in ("layers", "units", "heads", "ff_dim", "embed_dim", "batch_size", "epochs", "backup_every", "min_freq",
+                     "source_vocab_size", "target_vocab_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if not 0 <= self.name_share <= 1 or not 0 <= self.label_smoothing < 1:
+            raise ValueError("name_share must be from 0 to 1, label_smoothing from 0 to below 1")
+        for name in ("dictionary_pairs", "average_last"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (off) or more")
+        if not all(isinstance(c, str) and c for c in self.extra_corpora):
+            raise ValueError("extra_corpora must be a list of corpus names or paths")
         if not 0 <= self.join_fraction <= 4:
             raise ValueError("join_fraction must be from 0 to 4")
         for name in ("max_pairs", "max_len"):
@@ -147,12 +167,13 @@ class DecodeOptions:
 
     beam: beam size K (1 = greedy); n_best: hypotheses kept per sentence (≤ K); alpha: length
     normalisation, score = log-prob / length**alpha; max_len: most output tokens (None: a little
-    over the longest training target)."""
+    over the longest training target); guard: never repeat an n-gram (see engine/search.py)."""
 
     beam: int = 4
     n_best: int = 1
     alpha: float = 1.0
     max_len: int | None = None
+    guard: bool = True  # the repetition guard: no repeated n-gram, output bounded by the source's length
 
     def __post_init__(self):
         if self.beam < 1 or self.n_best < 1:
@@ -182,7 +203,7 @@ def _has_type(value, hint) -> bool:
 def _type_name(hint) -> str:
     if isinstance(hint, types.UnionType):
         return " or ".join(_type_name(h) for h in typing.get_args(hint))
-    names = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "an object"}
+    names = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "an object", list: "a list"}
     return "null" if hint is type(None) else names.get(typing.get_origin(hint) or hint, str(hint))
 
 
@@ -194,13 +215,38 @@ PRESETS: dict[str, dict] = {
         bidirectional=False, optimizer="rmsprop", learning_rate=1e-3, batch_size=64,
         max_pairs=10000, epochs=100, dropout=0.0, patience=0,
     ),
-    # The shipped default: English words in, Chinese characters out, bidirectional encoder with
+    # The shipped default: English → Chinese on every Tatoeba pair (the Anki file first: its
+    # valid and test splits), English in SentencePiece subwords read without case, Chinese out in
+    # characters, the text pipeline of engine/text (normalisation, placeholders to copy numbers
+    # and unknown names, sentences); bidirectional LSTM encoder, Luong attention keyed by word
+    # windows with input feeding, the decoder started from the encoder, output layer tied to the
+    # target embedding. Chosen on the validation split (see checkpoints/default/README.md).
+    "default": dict(
+        corpus="cmn-eng", extra_corpora=["tatoeba:eng-cmn"], level="subword", source_vocab_size=4000,
+        target_vocab_size=4000, chinese_chars=True, placeholders=True, name_share=0.3,
+        cell="lstm", layers=1, units=256, embed_dim=128, tie_embeddings=True,
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
+        join_fraction=0.5, optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
+        epochs=60, patience=5, lr_patience=2, max_minutes=42,
+    ),
+    # The shipped Chinese → English model: the same recipe the other way round (Chinese in as
+    # characters, English out in subwords).
+    "default-zh-en": dict(
+        corpus="cmn-eng", extra_corpora=["tatoeba:eng-cmn"], reverse=True, level="subword", source_vocab_size=4000,
+        target_vocab_size=4000, chinese_chars=True, placeholders=True, name_share=0.3,
+        cell="lstm", layers=1, units=256, embed_dim=128, tie_embeddings=True,
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros", memory="keyed",
+        join_fraction=0.5, optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
+        epochs=60, patience=5, lr_patience=2, max_minutes=42,
+    ),
+    # The recipes of the models shipped until 2026-11 (word level, the Anki file only), kept to
+    # compare with (benchmarks/time_to_quality.py). The first: English words in, Chinese characters out, bidirectional encoder with
     # Luong attention that aligns: input feeding, scaled scores, and a decoder that starts empty,
     # so every source word it uses comes through the attention (started from the encoder's final
     # states, the decoder wrote even names without looking at them: 0.28 of name characters
     # looked at the name, against 1.00 when it starts empty; valid BLEU within 0.6 either way).
     # Tuned on the validation split; trains in about 42 minutes on 2 CPU cores.
-    "default": dict(
+    "word-2026-11": dict(
         # Sized to ship: about 2.36 M parameters, under 10 MB as float32.
         level="word", min_freq=2, cell="lstm", layers=1, units=256, embed_dim=96,
         attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
@@ -211,7 +257,7 @@ PRESETS: dict[str, dict] = {
     # validation split over characters out: see checkpoints/default-zh-en/README.md), the
     # default's layout otherwise. min_freq 3 keeps it under 10 MB (English words seen twice add
     # 1,100 rows to the output layer). Trains in about 42 minutes on 2 CPU cores.
-    "default-zh-en": dict(
+    "word-zh-en-2026-11": dict(
         reverse=True, level="word", min_freq=3, cell="lstm", layers=1, units=256, embed_dim=96,
         attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros", join_fraction=0.5,
         optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,

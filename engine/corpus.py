@@ -27,6 +27,7 @@ TATOEBA_LICENCE = (
     "Each line of the corpus carries its own attribution."
 )
 SYNTHETIC_CORPORA = ("addition",)
+TATOEBA_PREFIX = "tatoeba:"
 
 
 class CorpusError(ValueError):
@@ -146,7 +147,10 @@ def _cached_corpus_file(name: str, cache: Path) -> Path | None:
 
 def download_corpus(name: str, cache: Path) -> Path:
     """Download `<name>.zip` from manythings.org into the cache, atomically, and verify it."""
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CorpusError(f"{name}: cannot create the corpus cache {cache}: {err.strerror or err}") from err
     target = cache / f"{name}.zip"
     url = ANKI_URL.format(name=name)
     request = urllib.request.Request(url, headers={"User-Agent": "seq2seq (tatoeba corpus fetch)"})
@@ -160,13 +164,21 @@ def download_corpus(name: str, cache: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, CorpusError):
             raise CorpusError(f"{url}: downloaded file is not a valid Anki corpus: {err}") from err
-        raise CorpusError(f"{name}: could not download {url}: {err}") from err
+        raise CorpusError(
+            f"{name}: could not download {url}: {err} (corpus cache: {cache}; put the file there, "
+            "set $SEQ2SEQ_CORPORA, or give a local path)"
+        ) from err
     (cache / f"{name}.LICENSE.txt").write_text(TATOEBA_LICENCE + "\n", encoding="utf-8")
     return target
 
 
-def resolve_corpus(spec: str) -> Path:
-    """A local path as given, or a named corpus from the cache (downloading it the first time)."""
+def resolve_corpus(spec: str, simplify: bool = True) -> Path:
+    """A local path as given, a tatoeba:<a>-<b> corpus built from the tatoeba.org exports, or a
+    named Anki corpus from the cache (downloading it the first time)."""
+    if spec.startswith(TATOEBA_PREFIX):
+        from engine.tatoeba import tatoeba_corpus
+
+        return tatoeba_corpus(spec[len(TATOEBA_PREFIX) :], corpus_cache_dir(), simplify)
     path = Path(spec).expanduser()
     if path.exists() or os.sep in spec or spec.endswith((".txt", ".zip")):
         return path
@@ -203,6 +215,7 @@ def load_pairs(
     max_pairs: int | None = None,
     skip_bad_lines: bool = False,
     seed: int = 1234,
+    simplify: bool = True,
 ) -> tuple[list[Pair], dict]:
     """Read a corpus by name or path, orient it, drop exact duplicates, cap it at `max_pairs`.
 
@@ -211,7 +224,7 @@ def load_pairs(
     if spec in SYNTHETIC_CORPORA:
         pairs, skipped, source_file, licence = addition_pairs(max_pairs or 20000, seed), 0, None, None
     else:
-        path = resolve_corpus(spec)
+        path = resolve_corpus(spec, simplify)
         pairs, skipped = read_anki(path, skip_bad_lines)
         source_file, licence = str(path), TATOEBA_LICENCE
     read = len(pairs)
@@ -231,6 +244,10 @@ def load_pairs(
         "pairs_used": len(pairs),
         "licence": licence,
     }
+    if spec.startswith(TATOEBA_PREFIX):
+        from engine.tatoeba import export_facts
+
+        facts["export"] = export_facts(path)
     return pairs, facts
 
 
@@ -258,7 +275,35 @@ def split_pairs(pairs: list[Pair], valid_fraction: float, test_fraction: float, 
     return Split(train, valid, test)
 
 
+def sentence_key(text: str) -> str:
+    """A sentence compared without case, spaces or punctuation (how held-out sentences are kept
+    out of the extra training data)."""
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
 def load_split(config) -> tuple[Split, dict]:
-    """The corpus a RunConfig names, loaded and split as its training saw it."""
-    pairs, facts = load_pairs(config.corpus, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed)
-    return split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed), facts
+    """The corpora a RunConfig names, loaded and split as its training saw it: the valid and test
+    splits come from the first corpus only (exactly as with one corpus); every further corpus adds
+    training pairs, without the pairs the first already has and without any pair that shares a
+    sentence with a held-out pair (either side, compared by `sentence_key`)."""
+    load = lambda spec: load_pairs(spec, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed,  # noqa: E731
+                                   getattr(config, "simplify", True))
+    pairs, facts = load(config.corpus)
+    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
+    extra = getattr(config, "extra_corpora", [])
+    if not extra:
+        return split, facts
+    held_out = {sentence_key(t) for p in split.valid + split.test for t in (p.source, p.target)}
+    seen = set(pairs)
+    train, facts["extra"] = list(split.train), []
+    for spec in extra:
+        more, more_facts = load(spec)
+        kept = [p for p in more if p not in seen and sentence_key(p.source) not in held_out and sentence_key(p.target) not in held_out]
+        more_facts["held_out_overlap_dropped"] = sum(
+            sentence_key(p.source) in held_out or sentence_key(p.target) in held_out for p in more
+        )
+        more_facts["pairs_added"] = len(kept)
+        seen.update(kept)
+        train.extend(kept)
+        facts["extra"].append(more_facts)
+    return Split(train, split.valid, split.test), facts

@@ -110,14 +110,14 @@ def examples(sources, hypotheses, references, count: int = 3, seed: int = 0) -> 
 
 def evaluate(
     translator, sources: list[str], references: list[list[str]], beam: int = 1, alpha: float = 1.0,
-    lexicon: dict[str, str] | None = None, options: DecodeOptions | None = None,
+    lexicon: dict[str, str] | None = None, options: DecodeOptions | None = None, glossary=None,
 ) -> dict:
     """Translate `sources` and score them; returns the report (scores, scores by source length,
     name alignment over the names of `lexicon`, settings, examples). options, when given, say
     how to decode instead of beam and alpha."""
     options = options or DecodeOptions(beam=beam, alpha=alpha)
     started = time.perf_counter()
-    translations = translator.translate(sources, options=options)
+    translations = translator.translate(sources, options=options, glossary=glossary)
     seconds = time.perf_counter() - started
     hypotheses = [t.text for t in translations]
     report = score(hypotheses, references)

@@ -150,6 +150,23 @@ class WordKeyedAttention(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TiedOutput(layers.Layer):
+    """Logits from the target embedding's own matrix (transposed) plus a bias: the output layer
+    shares the V × D table with the decoder's input (Press & Wolf, 2017), a third fewer weights."""
+
+    def __init__(self, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.bias = self.add_weight(shape=(vocab_size,), initializer="zeros", name="bias")
+
+    def call(self, x, table):
+        return tf.matmul(x, table, transpose_b=True) + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
 def _attend(scores, keys, key_mask):
     """Softmax over unmasked source positions; returns (context, weights)."""
     mask = ops.expand_dims(ops.cast(key_mask, scores.dtype), 1)  # (B, 1, S)
@@ -168,7 +185,7 @@ def _recurrent_layer(cell: str, units: int, name: str):
 RNN_SETTINGS = {
     "cell": "lstm", "layers": 1, "units": 256, "embed_dim": 128, "dropout": 0.0, "attention": "none",
     "bidirectional": False, "teacher_forcing": True, "input_feeding": False, "decoder_init": "encoder",
-    "memory": "encoder",
+    "memory": "encoder", "tie_embeddings": False,
 }
 
 
@@ -189,7 +206,7 @@ class Seq2Seq(BuildsItself, keras.Model):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict | None = None, **kwargs):
         legacy = {("layers" if k == "num_layers" else k): kwargs.pop(k) for k in list(kwargs) if k in RNN_SETTINGS or k == "num_layers"}
         settings = {**RNN_SETTINGS, **legacy, **{k: v for k, v in (settings or {}).items() if k in RNN_SETTINGS}}
-        cell, num_layers, units, embed_dim, dropout, attention, bidirectional, teacher_forcing, input_feeding, decoder_init, memory = (
+        cell, num_layers, units, embed_dim, dropout, attention, bidirectional, teacher_forcing, input_feeding, decoder_init, memory, tied = (
             settings[k] for k in RNN_SETTINGS
         )
         super().__init__(**kwargs)
@@ -239,7 +256,11 @@ class Seq2Seq(BuildsItself, keras.Model):
                 scaled = {"scaled": self.input_feeding} if kind is LuongAttention else {}
                 self.attention_layer = kind(units, name="attention", **scaled)
             self.combine = layers.Dense(units, activation="tanh", name="attention_combine")
-        self.project = layers.Dense(tgt_vocab_size, name="project")
+        # Tied: the decoder's output is brought down to the embedding's width and scored against
+        # the target embedding's own table (Press & Wolf, 2017): V × (U + 1) fewer weights.
+        self.tie_embeddings = tied
+        self.project_down = layers.Dense(embed_dim, name="project_down") if tied else None
+        self.project = TiedOutput(tgt_vocab_size, name="project") if tied else layers.Dense(tgt_vocab_size, name="project")
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src, training=False):
@@ -285,7 +306,13 @@ class Seq2Seq(BuildsItself, keras.Model):
         weights = None
         if self.attention_layer is not None:
             x, weights = self._attentional(x, enc_out, enc_mask)
-        return self.project(self.drop(x, training=training)), weights
+        return self._logits(self.drop(x, training=training)), weights
+
+    def _logits(self, x):
+        """Decoder features (…, U) → logits (…, V)."""
+        if self.tie_embeddings:
+            return self.project(self.project_down(x), self.tgt_embed.embeddings)
+        return self.project(x)
 
     def _attentional(self, x, enc_out, enc_mask, prepared=None):
         """h_t (B, T, U) → attentional vector tanh(W_c [h_t; c_t]) (B, T, U), weights (B, T, S)."""
@@ -332,7 +359,7 @@ class Seq2Seq(BuildsItself, keras.Model):
             lambda t, *_: t < steps, body, (tf.constant(0), list(states), outputs, weights)
         )
         attentional = tf.transpose(outputs.stack(), (1, 0, 2))  # (B, T, U)
-        return self.project(self.drop(attentional, training=training)), tf.transpose(weights.stack(), (1, 0, 2))
+        return self._logits(self.drop(attentional, training=training)), tf.transpose(weights.stack(), (1, 0, 2))
 
     def _fed_step(self, embedded, states, enc_out, enc_mask, training, prepared=None):
         """One input-feeding step: embedded y_{t-1} (B, E) and flat states (the last is the
@@ -346,7 +373,7 @@ class Seq2Seq(BuildsItself, keras.Model):
         x = self.drop(self.tgt_embed(tokens), training=training)
         if self.input_feeding:
             attentional, new_states, weights = self._fed_step(x, states, enc_out, enc_mask, training)
-            return self.project(self.drop(attentional, training=training)), new_states, weights
+            return self._logits(self.drop(attentional, training=training)), new_states, weights
         x, new_states = self._cells(x, states, training)
         logits, weights = self._output(ops.expand_dims(x, 1), enc_out, enc_mask, training)
         return logits[:, 0], new_states, (None if weights is None else weights[:, 0])
@@ -416,7 +443,7 @@ class Seq2Seq(BuildsItself, keras.Model):
                 "cell": self.cell_kind, "layers": self.num_layers, "units": self.units, "embed_dim": self.embed_dim,
                 "dropout": self.dropout_rate, "attention": self.attention_kind, "bidirectional": self.bidirectional,
                 "teacher_forcing": self.teacher_forcing, "input_feeding": self.input_feeding,
-                "decoder_init": self.decoder_init, "memory": self.memory,
+                "decoder_init": self.decoder_init, "memory": self.memory, "tie_embeddings": self.tie_embeddings,
             },
         }
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from engine.config import RunConfig
-from engine.vocab import Vocab
+from engine.vocab import Vocab, vocab_from_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = ".seq2seq-run"
@@ -191,7 +191,7 @@ class RunFolder:
         for path in (self.source_vocab_path, self.target_vocab_path):
             data = self.read_json(path, missing_ok=False)
             try:
-                vocabs.append(Vocab.from_dict(data))
+                vocabs.append(vocab_from_dict(data))
             except (KeyError, TypeError, ValueError) as err:
                 raise RunFolderError(f"{path}: not a vocabulary ({err})") from err
         return vocabs[0], vocabs[1]

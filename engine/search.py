@@ -10,6 +10,11 @@ beams and reorders their rows. Both functions are meant to run inside one `tf.fu
 (compiled with XLA by `engine.translate.Translator`): a `tf.while_loop` runs until every sentence
 has produced EOS, with no Python per token.
 
+The repetition guard (`no_repeat`): a token that would complete an n-gram the hypothesis
+already holds is never chosen (n tokens: characters or subword pieces of about a word), and no
+output runs longer than `ratio` × its source length + `extra` tokens (it ends there). A
+hypothesis that never repeats an n-gram is never changed by it (in greedy search, exactly).
+
 Shapes: B batch, K beam, S source length, T output steps, V target vocabulary.
 """
 
@@ -22,47 +27,86 @@ from engine.vocab import BOS, EOS, PAD
 NEG_INF = -1e9
 
 
-def greedy(model, src, max_steps, choice_bias):
+def output_limits(src, max_steps, ratio, extra):
+    """The most output tokens of each sentence (B,): ratio × its source length + extra, at most
+    max_steps. ratio 0 turns the bound off."""
+    if not ratio:
+        return tf.fill([tf.shape(src)[0]], max_steps)
+    source_length = tf.reduce_sum(tf.cast(tf.not_equal(src, PAD), tf.float32), -1)
+    return tf.minimum(tf.cast(tf.math.ceil(ratio * source_length + extra), tf.int32), max_steps)
+
+
+def repeated_ngrams(hyps, t, n, vocab):
+    """hyps (R, T): tokens written at columns < t. → (R, V) True where the token would complete an
+    n-gram that the row already holds (its last n-1 tokens occurred before, followed by it)."""
+    rows, width = tf.shape(hyps)[0], hyps.shape[1]
+    start = tf.maximum(t - (n - 1), 0)
+    tail = tf.gather(hyps, start + tf.range(n - 1), axis=1)  # (R, n-1): the last n-1 tokens
+    match = tf.ones([rows, width], tf.bool)
+    for k in range(n - 1):  # window starting at column j equals the tail
+        match = tf.logical_and(match, tf.equal(tf.roll(hyps, -k, axis=1), tail[:, k : k + 1]))
+    columns = tf.range(width)
+    match = tf.logical_and(match, (columns + n - 1 < t)[None])  # the token after the window is written
+    following = tf.roll(hyps, -(n - 1), axis=1)  # (R, T): the token after each window
+    indices = tf.stack([tf.broadcast_to(tf.range(rows)[:, None], [rows, width]), following], -1)
+    banned = tf.scatter_nd(tf.reshape(indices, [-1, 2]), tf.reshape(tf.cast(match, tf.float32), [-1]), [rows, vocab])
+    return tf.logical_and(banned > 0, t >= n - 1)
+
+
+def _guarded(log_probs, hyps, t, limits, no_repeat, vocab):
+    """log_probs (R, V) with repeated n-grams at NEG_INF, and only EOS left where a row has
+    reached its limit (R,)."""
+    if no_repeat > 1:
+        log_probs = tf.where(repeated_ngrams(hyps, t, no_repeat, vocab), NEG_INF, log_probs)
+    only_eos = tf.one_hot(EOS, vocab, on_value=0.0, off_value=NEG_INF)
+    return tf.where((t >= limits - 1)[:, None], only_eos[None], log_probs)
+
+
+def greedy(model, src, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0):
     """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted).
 
     choice_bias (V,) is added to the logits before the argmax (−inf on tokens never to be
-    chosen); the log-probabilities are the model's own."""
+    chosen); the log-probabilities are the model's own. no_repeat, ratio, extra: the guard."""
     memory = model.encode_memory(src)
     states = model.initial_state(memory, max_steps)
     batch = tf.shape(src)[0]
+    vocab = model.tgt_vocab_size
+    limits = output_limits(src, max_steps, ratio, extra)
     tokens = tf.fill([batch], BOS)
     finished = tf.zeros([batch], tf.bool)
     log_prob = tf.zeros([batch])
     length = tf.zeros([batch], tf.int32)
-    ids = tf.TensorArray(tf.int32, size=max_steps)
+    hyps = tf.zeros([batch, max_steps], tf.int32)
 
-    def body(t, tokens, states, finished, log_prob, length, ids):
+    def body(t, tokens, states, finished, log_prob, length, hyps):
         logits, states, _ = model.step(tokens, states, memory, t)
         log_probs = tf.nn.log_softmax(logits)
-        chosen = tf.argmax(logits + choice_bias, -1, output_type=tf.int32)
+        chosen = tf.argmax(_guarded(logits + choice_bias, hyps, t, limits, no_repeat, vocab), -1, output_type=tf.int32)
         chosen = tf.where(finished, PAD, chosen)
         step_lp = tf.gather(log_probs, chosen, batch_dims=1)
         live = tf.logical_not(finished)
         log_prob += tf.where(live, step_lp, 0.0)
         length += tf.cast(live, tf.int32)
         finished = tf.logical_or(finished, tf.equal(chosen, EOS))
-        return t + 1, chosen, states, finished, log_prob, length, ids.write(t, chosen)
+        hyps += chosen[:, None] * tf.one_hot(t, max_steps, dtype=tf.int32)  # column t = chosen
+        return t + 1, chosen, states, finished, log_prob, length, hyps
 
     def cond(t, tokens, states, finished, *_):
         return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
 
-    _, _, _, _, log_prob, length, ids = tf.while_loop(
-        cond, body, (tf.constant(0), tokens, states, finished, log_prob, length, ids),
+    _, _, _, _, log_prob, length, hyps = tf.while_loop(
+        cond, body, (tf.constant(0), tokens, states, finished, log_prob, length, hyps),
         maximum_iterations=max_steps,
     )
     # Unwritten steps (the loop stopped early) read as PAD.
-    return tf.transpose(ids.stack(), (1, 0)), log_prob, length
+    return hyps, log_prob, length
 
 
-def beam_search(model, src, beam, max_steps, choice_bias):
+def beam_search(model, src, beam, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0):
     """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
     batch = tf.shape(src)[0]
     vocab = model.tgt_vocab_size
+    limits = tf.repeat(output_limits(src, max_steps, ratio, extra), beam)  # (B*K,)
     # Every beam of a sentence reads the same memory: tile its rows to (B*K, ...) once; the
     # state starts from the tiled memory.
     memory = tf.nest.map_structure(lambda x: tf.repeat(x, beam, axis=0), model.encode_memory(src))
@@ -78,7 +122,8 @@ def beam_search(model, src, beam, max_steps, choice_bias):
 
     def body(t, tokens, states, scores, finished, length, hyps):
         logits, states, _ = model.step(tokens, states, memory, t)
-        log_probs = tf.reshape(tf.nn.log_softmax(logits) + choice_bias, [batch, beam, vocab])
+        log_probs = _guarded(tf.nn.log_softmax(logits) + choice_bias, tf.reshape(hyps, [batch * beam, max_steps]), t, limits, no_repeat, vocab)
+        log_probs = tf.reshape(log_probs, [batch, beam, vocab])
         log_probs = tf.where(finished[..., None], finished_row, log_probs)
         candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
         scores, flat = tf.math.top_k(candidates, k=beam)  # (B, K)

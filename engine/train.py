@@ -5,6 +5,7 @@ progress callbacks, inside a distribution strategy. `train(config, run)` starts 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import json
@@ -27,7 +28,12 @@ from engine.data import BatchPlan, encode_pairs
 from engine.distribute import chief_value, is_chief, make_strategy
 from engine.model import PACKAGE, build_model
 from engine.runs import RunFolder, RunFolderError, first_line, write_atomic
-from engine.vocab import Vocab, is_chinese
+from engine.dictionary import word_pairs
+from engine.evaluate import name_lexicon
+from engine.text.pipeline import normalised_pairs, training_pairs
+from engine.text.protect import PLACEHOLDERS, WORD
+from engine.text.normalise import normalise
+from engine.vocab import SUBWORD, SubwordVocab, Vocab, is_chinese
 
 # ----------------------------------------------------------------------------------------------
 # Loss
@@ -75,10 +81,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     def _save_model(self, epoch, batch, logs):
         if not self._should_save_model(epoch, batch, logs, str(self.final_path)):
             return
-        model = inference_copy(self.model) if self.inference_only else self.model
-        self.tmp_path.unlink(missing_ok=True)
-        model.save(self.tmp_path)
-        os.replace(self.tmp_path, self.final_path)
+        save_atomic(inference_copy(self.model) if self.inference_only else self.model, self.final_path)
 
 
 def inference_copy(model):
@@ -241,6 +244,47 @@ class Warmup(keras.callbacks.Callback):
         self.done += 1
 
 
+class KeepLastWeights(keras.callbacks.Callback):
+    """Keeps the model's weights at the end of each of the last `count` epochs (in memory: a
+    resumed run averages the epochs it trained itself)."""
+
+    def __init__(self, count: int):
+        super().__init__()
+        self.kept = collections.deque(maxlen=count)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.kept.append([np.array(w) for w in self.model.get_weights()])
+
+    def average(self):
+        return [np.mean(ws, axis=0) for ws in zip(*self.kept)]
+
+
+def keep_average_if_better(model, keeper: KeepLastWeights, run: RunFolder, valid_plan, report) -> None:
+    """Checkpoint averaging: the mean of the last epochs' weights becomes best.keras when its
+    validation loss is lower than the best single epoch's (often it is: the mean sits in the
+    middle of the region the last epochs wandered around)."""
+    best = best_val_loss(run)
+    if len(keeper.kept) < 2 or valid_plan is None or best is None:
+        return
+    current = model.get_weights()
+    model.set_weights(keeper.average())
+    loss = float(model.evaluate(valid_plan.dataset(epochs=1), verbose=0, return_dict=True)["loss"])
+    better = loss < best
+    if better:
+        save_atomic(inference_copy(model), run.best_path)
+    model.set_weights(current)
+    run.update_facts(averaged={"epochs": len(keeper.kept), "val_loss": round(loss, 4), "best_single_val_loss": round(best, 4), "kept": better})
+    report.say(f"average of the last {len(keeper.kept)} epochs: val_loss {loss:.4f} against {best:.4f} for the best epoch; "
+               + ("best.keras is the average" if better else "best.keras stays the best epoch"))
+
+
+def save_atomic(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    tmp.unlink(missing_ok=True)
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
 class EpochLines(keras.callbacks.Callback):
     """One summary line per epoch: losses, accuracies and seconds (Keras' own bar is off)."""
 
@@ -306,22 +350,62 @@ def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
     return [Pair(f"{pairs[a].source} {pairs[b].source}", pairs[a].target + joiner + pairs[b].target) for a, b in zip(firsts, seconds)]
 
 
-def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
-    """Corpus → split → vocabularies (built on the train split unless given) → batch plans."""
-    split, facts = load_split(config)
-    if vocabs is None:
-        vocabs = (
-            Vocab.build((p.source for p in split.train), config.level, config.min_freq),
-            Vocab.build((p.target for p in split.train), config.level, config.min_freq),
+def text_pairs(config: RunConfig, split) -> tuple[list[Pair], list[Pair], dict]:
+    """The training and validation pairs as the model reads them. Subword runs: normalised, with
+    joined pairs and dictionary pairs added, shared spans as placeholders (engine/text); other
+    levels: as the corpus has them, with joined pairs. Returns (train, valid, facts)."""
+    if config.level != SUBWORD:
+        return split.train + joined_pairs(split.train, config.join_fraction, config.seed), split.valid, {}
+    chinese_source = is_chinese("".join(p.source for p in split.train[:500]))
+    chinese_target = is_chinese("".join(p.target for p in split.train[:500]))
+    train = normalised_pairs(split.train)
+    english_first = [Pair(p.target, p.source) for p in train] if chinese_source else train
+    names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
+    dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
+    train = train + joined_pairs(train, config.join_fraction, config.seed) + dictionary
+    valid = normalised_pairs(split.valid)
+    if config.placeholders:
+        train = training_pairs(train, chinese_source, names, config.seed, config.name_share)
+        valid = training_pairs(valid, chinese_source, names, config.seed + 1, config.name_share)
+    placeholders = sum("⟦" in p.source for p in train)
+    return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
+
+
+WORD_RE = re.compile(WORD)
+
+
+def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
+    """The run's vocabularies, from its training pairs; the words the source side knows are
+    those of the corpus's training split (not the dictionary's)."""
+    if config.level != SUBWORD:
+        return (
+            Vocab.build((p.source for p in train), config.level, config.min_freq),
+            Vocab.build((p.target for p in train), config.level, config.min_freq),
         )
+    sides = []
+    for texts, size in (([p.source for p in train], config.source_vocab_size), ([p.target for p in train], config.target_vocab_size)):
+        chinese = is_chinese("".join(texts[:500]))
+        kind = "char" if chinese and config.chinese_chars else "unigram"
+        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=not chinese, kind=kind, symbols=PLACEHOLDERS))
+    if sides[0].words:
+        sides[0].words = frozenset(w.lower() for p in corpus for w in WORD_RE.findall(normalise(p.source)))
+    return sides[0], sides[1]
+
+
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
+    """Corpus → split → pairs as the model reads them → vocabularies (built on the train split
+    unless given) → batch plans."""
+    split, facts = load_split(config)
+    train_pairs, valid_pairs, text_facts = text_pairs(config, split)
+    if vocabs is None:
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)
     src_vocab, tgt_vocab = vocabs
-    train_pairs = split.train + joined_pairs(split.train, config.join_fraction, config.seed)
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
-    valid_ids = encode_pairs(split.valid, src_vocab, tgt_vocab)
+    valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     pad_to = 8 if config.jit_compile else 1
     train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
     valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if valid_ids[0] else None
-    facts |= {
+    facts |= text_facts | {
         "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
         "train_pairs_used": train_plan.size,
         "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
@@ -362,6 +446,8 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
     if config.lr_patience:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=config.lr_patience))
+    if config.average_last:
+        callbacks.append(KeepLastWeights(config.average_last))
     return callbacks
 
 
@@ -398,6 +484,9 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
         )
         if model.stop_training:
             break
+    keeper = next((c for c in callbacks if isinstance(c, KeepLastWeights)), None)
+    if keeper is not None and (strategy is None or config.distribute == "none" or is_chief()):
+        keep_average_if_better(model, keeper, run, valid_plan, report)
     backup.finish()
     return model
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from engine.model import PACKAGE, BuildsItself
+from engine.model import PACKAGE, BuildsItself, TiedOutput
 from engine.vocab import BOS, PAD
 
 MAX_LEARNED_POSITIONS = 256  # rows of a learned position table; later positions share the last row
@@ -182,23 +182,6 @@ class DecoderBlock(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "heads": self.heads, "ff_dim": self.ff_dim, "dropout": self.dropout}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class TiedOutput(layers.Layer):
-    """Logits from the target embedding's own matrix (transposed) plus a bias: the output layer
-    shares the V × D table with the decoder's input (Press & Wolf, 2017), a third fewer weights."""
-
-    def __init__(self, vocab_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.bias = self.add_weight(shape=(vocab_size,), initializer="zeros", name="bias")
-
-    def call(self, x, table):
-        return tf.matmul(x, table, transpose_b=True) + self.bias
-
-    def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size}
 
 
 TRANSFORMER_SETTINGS = ("layers", "units", "heads", "ff_dim", "dropout", "positions")

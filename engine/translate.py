@@ -28,12 +28,21 @@ from engine.direction import run_direction, simplify_unknown
 from engine.model import load_model
 from engine.runs import RunFolder, RunFolderError, first_line
 from engine.search import NEG_INF
-from engine.vocab import BOS, EOS, UNK, detokenize, tokenize
+from engine.text.pipeline import TextPipeline, Unit
+from engine.text.protect import WORD as WORD_PATTERN
+from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 LENGTH_STEP = 8
-SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+WORD = re.compile(WORD_PATTERN)
+
+
+def guard_settings(vocab) -> dict:
+    """The repetition guard for a target vocabulary: the n-gram never repeated (4 characters or
+    pieces of about a word; 3 whole words) and the output bound (3 × source tokens + 10)."""
+    return {"no_repeat": 3 if vocab.level == "word" and not vocab.chinese else 4, "ratio": 3.0, "extra": 10}
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Translation:
     attention: np.ndarray | None = None  # (output tokens incl. EOS, source tokens) or None
     warnings: list[str] = field(default_factory=list)
     simplified: list[tuple[str, str]] = field(default_factory=list)  # traditional → simplified read
+    parts: list[Translation] = field(default_factory=list)  # a line of several sentences: each one's translation
+    src_ids: list[int] = field(default_factory=list)  # what the model read (one sentence)
 
 
 def _round_up(value: int, choices) -> int:
@@ -98,6 +109,11 @@ class Translator:
         self.target_is_chinese = self.tgt_vocab.chinese
         self.source_is_chinese = self.src_vocab.chinese
         self.direction = run_direction(self.src_vocab, self.tgt_vocab)  # en-zh, zh-en or other
+        self.pipeline = TextPipeline(
+            legacy=self.src_vocab.level != SUBWORD, chinese_source=self.source_is_chinese,
+            chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
+        )
+        self.guard = guard_settings(self.tgt_vocab)
         self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
@@ -113,41 +129,32 @@ class Translator:
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
     # ------------------------------------------------------------------ graphs (engine/search.py)
-    def _greedy_graph(self, src, max_steps: int):
+    def _greedy_graph(self, src, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
         """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted)."""
-        return search.greedy(self.model, src, max_steps, self.choice_bias)
+        return search.greedy(self.model, src, max_steps, self.choice_bias, no_repeat, ratio, extra)
 
-    def _beam_graph(self, src, beam: int, max_steps: int):
+    def _beam_graph(self, src, beam: int, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
         """src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
-        return search.beam_search(self.model, src, beam, max_steps, self.choice_bias)
+        return search.beam_search(self.model, src, beam, max_steps, self.choice_bias, no_repeat, ratio, extra)
 
     def _forced_graph(self, src, tgt_in):
         """Teacher-forced pass over chosen outputs → attention weights (B, T, S) (or empty)."""
         return search.forced_attention(self.model, src, tgt_in)
 
     # ------------------------------------------------------------------ preparing input
-    def _pieces(self, text: str, tokens: list[str]) -> tuple[list[list[int]], list[str]]:
-        """Token ids of `text` (whose tokens are given), split at sentence punctuation when it is
-        longer than the model was trained on; a piece still too long is truncated, with a warning.
-        Returns (pieces, warnings)."""
-        ids = self.src_vocab.ids(tokens)
-        if len(ids) <= self.max_source_tokens:
-            return [ids], []
-        pieces, warnings = [], []
-        for piece in (p for p in SENTENCE_END.split(text) if p.strip()):
-            piece_ids = self.src_vocab.encode(piece)
-            if len(piece_ids) > self.max_source_tokens:
-                warnings.append(
-                    f"input of {len(piece_ids)} tokens truncated to the "
-                    f"{self.max_source_tokens} the model was trained on: {piece[:40]!r}…"
-                )
-            pieces.append(piece_ids[: self.max_source_tokens])
-        return pieces, warnings
-
     def _read(self, sentence: str) -> tuple[str, list[tuple[str, str]]]:
         """The text the model reads: for a Chinese source, traditional characters it does not
         know become their simplified forms (see engine/direction.py). Returns (text, changes)."""
         return simplify_unknown(sentence, self.src_vocab.index) if self.source_is_chinese else (sentence, [])
+
+    def _source_ids(self, unit: Unit, warnings: list[str]) -> list[int]:
+        """Token ids of a unit, truncated (with a warning) when longer than the model was trained on."""
+        ids = self.src_vocab.encode(unit.text)
+        if len(ids) > self.max_source_tokens:
+            warnings.append(
+                f"input of {len(ids)} tokens truncated to the {self.max_source_tokens} the model was trained on: {unit.text[:40]!r}…"
+            )
+        return ids[: self.max_source_tokens]
 
     def _batches(self, id_lists: list[list[int]], batch_size: int):
         """Sort by length, cut into batches, pad each to a bucketed (B, S). Yields (indices, array)."""
@@ -174,70 +181,128 @@ class Translator:
         batch_size: int = BATCH_SIZE,
         attention: bool = False,
         options: DecodeOptions | None = None,
+        glossary=None,
     ) -> list[Translation]:
-        """Translate `sentences`; results come back in input order.
+        """Translate `sentences` (lines: each may hold several sentences); results come back in
+        input order, one per line.
 
         options: how to decode (the tools pass theirs, see `DecodeOptions`); without it the
         keywords say: beam size K (1 = greedy, the plain call's default); n_best hypotheses to
         keep per sentence (≤ K); max_len, the most output tokens (default: a little over the
         longest training target); alpha, length normalisation, score = log-prob / length**alpha.
+        glossary: an engine.text.glossary.Glossary whose terms are translated as it says (runs
+        with placeholders only: subword runs).
         """
-        if options is not None:
-            beam, n_best, max_len, alpha = options.beam, options.n_best, options.max_len, options.alpha
-        if beam < 1 or n_best < 1:
+        options = options or DecodeOptions(beam=beam, n_best=n_best, alpha=alpha, max_len=max_len, guard=False)
+        if options.beam < 1 or options.n_best < 1:
             raise ValueError("beam and n_best must be at least 1")
-        n_best = min(n_best, beam)
-        max_steps = max(1, min(max_len or self.max_output_tokens, 4 * self.max_output_tokens))
-        # Each sentence becomes one or more pieces (long input is split); pieces decode together.
-        id_lists, owners, notes, source_tokens, simplified = [], [], [], [], []
-        for index, sentence in enumerate(sentences):
-            read, changed = self._read(sentence)
-            simplified.append(changed)
-            tokens = tokenize(read, self.src_vocab.level)
-            source_tokens.append(tokens)
-            parts, warnings = self._pieces(read, tokens) if read.strip() else ([], [])
-            notes.append(warnings)
-            for warning in warnings:
-                self.warn(warning)
-            id_lists.extend(parts)
-            owners.extend([index] * len(parts))
-        hyps = self._decode(id_lists, beam, n_best, max_steps, alpha, max(1, batch_size // beam))
-        if attention:
-            self._attach_attention(id_lists, hyps)
-        parts_of = [[] for _ in sentences]
-        for owner, options in zip(owners, hyps):
-            parts_of[owner].append(options)
-        results = [self._assemble(s, source_tokens[i], parts_of[i], notes[i]) for i, s in enumerate(sentences)]
-        for result, changed in zip(results, simplified):
-            result.simplified = changed
-        return results
+        if glossary and self.pipeline.legacy:
+            self.warn("this model was trained without placeholders (before subwords); the glossary is not applied")
+            glossary = None
+        units = self.pipeline.prepare(sentences, glossary, too_long=lambda text: len(self.src_vocab.encode(text)) > self.max_source_tokens)
+        decoded = [u for u in units if not u.passthrough]
+        notes = [[] for _ in sentences]
+        id_lists = [self._source_ids(u, notes[u.line]) for u in decoded]
+        for warning in (w for line in notes for w in line):
+            self.warn(warning)
+        hyps = self._decode(id_lists, options, max(1, batch_size // options.beam))
+        results: dict[int, Translation] = {}
+        for unit, src_ids, options_of_unit in zip(decoded, id_lists, hyps):
+            self._place_missing(unit, src_ids, options_of_unit[0])
+            results[id(unit)] = self._unit_translation(unit, src_ids, options_of_unit, attention)
+        by_line: list[list[Translation]] = [[] for _ in sentences]
+        for unit in units:
+            by_line[unit.line].append(results.get(id(unit)) or self._passthrough(unit))
+        return [self._line_translation(s, parts, notes[i]) for i, (s, parts) in enumerate(zip(sentences, by_line))]
 
-    def _decode(self, id_lists, beam, n_best, max_steps, alpha, batch_size) -> list[list[Hypothesis]]:
+    def _decode(self, id_lists, options: DecodeOptions, batch_size) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
+        max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
+        guard = self.guard if options.guard else {}
+        n_best = min(options.n_best, options.beam)
         for chunk, array in self._batches(id_lists, batch_size):
-            if beam == 1:
-                ids, log_prob, length = self._greedy(tf.constant(array), max_steps)
+            if options.beam == 1:
+                ids, log_prob, length = self._greedy(tf.constant(array), max_steps, **guard)
                 ids, log_prob, length = ids.numpy()[:, None], log_prob.numpy()[:, None], length.numpy()[:, None]
             else:
-                ids, log_prob, length = (x.numpy() for x in self._beam(tf.constant(array), beam, max_steps))
+                ids, log_prob, length = (x.numpy() for x in self._beam(tf.constant(array), options.beam, max_steps, **guard))
             for row, i in enumerate(chunk):
-                hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
+                hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], options.alpha) for k in range(ids.shape[1])]
                 results[i] = sorted(hyps, key=lambda h: -h.score)[:n_best]
         return results
 
     def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:
         ids = [int(i) for i in ids[: max(int(length), 0)]]
         ids = ids[: ids.index(EOS)] if EOS in ids else ids
-        tokens = self.tgt_vocab.tokens_of(ids)
         score = float(log_prob) / max(int(length), 1) ** alpha
-        return Hypothesis(detokenize(tokens, self.tgt_vocab.level), score, float(log_prob), ids, tokens)
+        return Hypothesis(self.tgt_vocab.decode(ids), score, float(log_prob), ids, self.tgt_vocab.tokens_of(ids))
 
-    def _attach_attention(self, id_lists, hyps) -> None:
-        """Attention of each best hypothesis, from one teacher-forced pass over it."""
-        if not self.model.has_attention:
+    def _place_missing(self, unit: Unit, src_ids: list[int], best: Hypothesis) -> None:
+        """A placeholder the model left out goes where the attention on it peaks (before the output
+        token that looks at it hardest); `restore` puts any still missing before the final stop."""
+        if unit.protected is None or not self.model.has_attention:
             return
-        for src_ids, options in zip(id_lists, hyps):
-            options[0].attention = self._attention(src_ids, options[0].ids)
+        missing = [p for p in unit.protected.spans if p not in best.text and p in self.src_vocab.index]
+        if not missing:
+            return
+        weights = self._attention(src_ids, best.ids)  # (T + 1, S)
+        inserts = []
+        for placeholder in missing:
+            positions = [s for s, i in enumerate(src_ids) if i == self.src_vocab.index[placeholder]]
+            if positions:
+                t = int(weights[:, positions].max(-1).argmax())
+                inserts.append((len(self.tgt_vocab.decode(best.ids[:t])), placeholder))
+        for offset, placeholder in sorted(inserts, reverse=True):
+            best.text = best.text[:offset] + placeholder + best.text[offset:]
+
+    def _unknown(self, unit: Unit) -> list[str]:
+        """Source words (or characters) the model never saw in training."""
+        if self.pipeline.legacy:
+            return [t for t in tokenize(unit.text, self.src_vocab.level) if t not in self.src_vocab.index]
+        if self.source_is_chinese:
+            return [c for c in unit.text if HAN.match(c) and c not in self.src_vocab.index]
+        return [w for w in WORD.findall(unit.source) if not self.src_vocab.knows(w)]
+
+    def _unit_translation(self, unit: Unit, src_ids, hyps: list[Hypothesis], attention: bool) -> Translation:
+        for hypothesis in hyps:
+            hypothesis.text = self.pipeline.finish(unit, hypothesis.text)
+        best = hyps[0]
+        result = Translation(
+            unit.source, best.text, best.score, best.log_prob, best.ids, best.tokens,
+            self._source_tokens(unit, src_ids), self._unknown(unit), hyps, None, [], unit.simplified, src_ids=src_ids,
+        )
+        if attention and self.model.has_attention:
+            result.attention = best.attention = self._attention(src_ids, best.ids)
+        return result
+
+    def _source_tokens(self, unit: Unit, src_ids) -> list[str]:
+        if self.pipeline.legacy:
+            return tokenize(unit.text, self.src_vocab.level)
+        return [self.src_vocab.tokens[i] for i in src_ids]
+
+    def _passthrough(self, unit: Unit) -> Translation:
+        """A unit with nothing to translate (a number, a URL, a name): it is its own output."""
+        text = self.pipeline.finish(unit, "")
+        return Translation(unit.source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], simplified=unit.simplified)
+
+    def _line_translation(self, line: str, parts: list[Translation], warnings: list[str]) -> Translation:
+        """One line's translation from its units (usually one sentence)."""
+        simplified = list(dict.fromkeys(change for part in parts for change in part.simplified))
+        if not parts:
+            return Translation(line, "", 0.0, 0.0, [], [], [], [], [], None, warnings, simplified)
+        if len(parts) == 1:
+            result = parts[0]
+            result.source, result.warnings, result.simplified = line, warnings, simplified
+            return result
+        joined = Hypothesis(
+            self.pipeline.join([p.text for p in parts]), sum(p.score for p in parts) / len(parts),
+            sum(p.log_prob for p in parts), [i for p in parts for i in p.ids], [t for p in parts for t in p.tokens],
+        )
+        return Translation(
+            line, joined.text, joined.score, joined.log_prob, joined.ids, joined.tokens,
+            [t for p in parts for t in p.source_tokens], [w for p in parts for w in p.unknown], [joined], None,
+            warnings, simplified, parts=parts,
+        )
 
     def _attention(self, src_ids: list[int], out_ids: list[int]) -> np.ndarray:
         """(len(out_ids) + 1 incl. EOS, len(src_ids)) weights of the model reading `out_ids`."""
@@ -246,42 +311,21 @@ class Translator:
         return weights[0, :, : len(src_ids)]
 
     def attention_of(self, translation: Translation) -> np.ndarray | None:
-        """The attention weights of a translation `translate` returned, computed on request (the
-        chat's /align); None for a model without attention or an input split into pieces."""
-        if translation.attention is None and self.model.has_attention and translation.source.strip():
-            pieces, _ = self._pieces(self._read(translation.source)[0], translation.source_tokens)
-            if len(pieces) == 1:
-                translation.attention = self._attention(pieces[0], translation.ids)
+        """The attention weights of a translation `translate` returned (one sentence; see
+        `Translation.parts` for a line of several), computed on request (the chat's /align);
+        None for a model without attention, or for a line of several sentences."""
+        if translation.attention is None and self.model.has_attention and translation.src_ids and not translation.parts:
+            translation.attention = self._attention(translation.src_ids, translation.ids)
         return translation.attention
 
-    def _assemble(self, source: str, source_tokens: list[str], parts: list[list[Hypothesis]], warnings: list[str]) -> Translation:
-        """Join the pieces of one input (usually one piece) into its Translation."""
-        unknown = [t for t in source_tokens if t not in self.src_vocab.index]
-        if not parts:
-            return Translation(source, "", 0.0, 0.0, [], [], source_tokens, unknown, [], None, warnings)
-        joiner = "" if self.target_is_chinese else " "
-        best = [p[0] for p in parts]
-        if len(parts) == 1:
-            chosen, n_best = best[0], parts[0]
-        else:  # a long input split into pieces: one hypothesis, the pieces' best joined
-            chosen = Hypothesis(
-                joiner.join(h.text for h in best), sum(h.score for h in best) / len(best),
-                sum(h.log_prob for h in best), [i for h in best for i in h.ids], [t for h in best for t in h.tokens],
-            )
-            n_best = [chosen]
-        return Translation(
-            source, chosen.text, chosen.score, chosen.log_prob, chosen.ids, chosen.tokens,
-            source_tokens, unknown, n_best, chosen.attention, warnings,
-        )
-
-    def warm_up(self, beam: int = 1, all_lengths: bool = False, stop=None) -> float:
-        """Compile the single-sentence graph now (the chat does this while the user types):
-        for the shortest inputs, or for every source-length bucket up to the longest trained."""
+    def warm_up(self, options: DecodeOptions = DecodeOptions(), all_lengths: bool = False, stop=None) -> float:
+        """Compile the single-sentence graph of `options` now (the chat does this while the user
+        types): for the shortest inputs, or for every source-length bucket up to the longest trained."""
         started = time.perf_counter()
         token = len(self.src_vocab) - 1  # any known token id
         lengths = range(1, self.max_source_tokens + 1, LENGTH_STEP) if all_lengths else [1]
         for length in lengths:  # each pads to its own bucket width, as `translate` pads
             if stop is not None and stop.is_set():
                 break
-            self._decode([[token] * length], beam, 1, self.max_output_tokens, 1.0, max(1, BATCH_SIZE // beam))
+            self._decode([[token] * length], options, max(1, BATCH_SIZE // options.beam))
         return time.perf_counter() - started

@@ -116,3 +116,137 @@ def is_chinese(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     han = [c for c in letters if unicodedata.name(c, "").startswith("CJK UNIFIED")]
     return bool(letters) and len(han) * 2 >= len(letters)
+
+
+# ----------------------------------------------------------------------------------------------
+# Subwords: SentencePiece, trained per run on its own train split.
+
+SUBWORD = "subword"
+
+
+class SubwordVocab:
+    """A SentencePiece model (unigram, or characters for a Chinese side) with the interface of
+    `Vocab`, so that every English word, a new name or an inflection included, becomes known
+    pieces; characters the training text never had fall back to their UTF-8 bytes, so nothing is
+    ever <unk>. Ids 0..3 are PAD/BOS/EOS/UNK as in `Vocab`; the placeholders of
+    engine/text/protect.py are pieces of their own. Saved as JSON with the model inside (base64),
+    so a run folder keeps its one file per side.
+
+    lowercase: the text is read without case (the source side of a Latin-script language).
+    words: the words of the training text (lowercased): a name-like word outside them is one the
+    model cannot know, and is carried through as it is.
+    """
+
+    level = SUBWORD
+
+    def __init__(self, model: bytes, lowercase: bool = False, words=(), kind: str = "unigram", chinese: bool | None = None):
+        import sentencepiece
+
+        self.model, self.lowercase, self.kind = bytes(model), lowercase, kind
+        self.sp = sentencepiece.SentencePieceProcessor(model_proto=self.model)
+        self.tokens = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+        if [self.sp.pad_id(), self.sp.bos_id(), self.sp.eos_id(), self.sp.unk_id()] != [PAD, BOS, EOS, UNK]:
+            raise ValueError("a subword model must number <pad> <s> </s> <unk> 0 to 3")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+        self.words = frozenset(words)
+        if chinese is None:  # (recorded at training; guessed from the pieces otherwise)
+            chinese = is_chinese("".join(t for t in self.tokens[len(SPECIALS) :] if not t.startswith("<0x"))[:2000])
+        self.chinese = chinese
+
+    @classmethod
+    def train(cls, texts, vocab_size: int, chinese: bool, lowercase: bool = False, kind: str = "unigram",
+              symbols=()) -> SubwordVocab:
+        """Train on `texts` (already normalised and protected). kind: "unigram" or "char";
+        symbols: pieces that are never split (the placeholders). A vocabulary larger than the
+        text supports is cut to what it supports."""
+        import io
+
+        import sentencepiece
+
+        from engine.text.normalise import fold_case
+
+        texts = [fold_case(t) if lowercase else t for t in texts]
+        # The 256 byte pieces, the specials, the symbols and every character are pieces whatever
+        # the size asked for (it is a floor: hard_vocab_limit off lets SentencePiece stop short).
+        floor = len({c for t in texts for c in t}) + 256 + len(SPECIALS) + len(symbols) + 1
+        vocab_size = max(vocab_size, floor if kind == "unigram" else 256 + len(SPECIALS) + len(symbols) + 2)
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type=kind,
+            character_coverage=0.9995 if chinese else 1.0, byte_fallback=True, user_defined_symbols=list(symbols),
+            normalization_rule_name="identity", add_dummy_prefix=not chinese, hard_vocab_limit=False,
+            pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, num_threads=1, minloglevel=2,
+        )
+        words = sorted({w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha()}) if not chinese else []
+        return cls(model.getvalue(), lowercase, words, kind, chinese)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def knows(self, word: str) -> bool:
+        """Whether the training text had `word` (any case)."""
+        return word.lower() in self.words
+
+    def pieces(self, text: str) -> list[str]:
+        from engine.text.normalise import fold_case
+
+        return self.sp.encode(fold_case(text) if self.lowercase else text, out_type=str)
+
+    def encode(self, text: str) -> list[int]:
+        from engine.text.normalise import fold_case
+
+        return self.sp.encode(fold_case(text) if self.lowercase else text)
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        return [self.index.get(token, UNK) for token in tokens]
+
+    def tokens_of(self, ids) -> list[str]:
+        """Pieces of ids, stopping at EOS and skipping PAD/BOS."""
+        return [self.tokens[i] for i in _content(ids, len(self.tokens))]
+
+    def decode(self, ids) -> str:
+        return self.sp.decode(_content(ids, len(self.tokens)))
+
+    def to_json(self) -> str:
+        import base64
+
+        return json.dumps(
+            {"level": SUBWORD, "kind": self.kind, "chinese": self.chinese, "lowercase": self.lowercase, "words": sorted(self.words),
+             "model": base64.b64encode(self.model).decode("ascii")},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubwordVocab:
+        import base64
+        import binascii
+
+        try:
+            model = base64.b64decode(data["model"], validate=True)
+        except (binascii.Error, TypeError) as err:
+            raise ValueError(f'"model" is not base64 ({err})') from err
+        if not isinstance(data.get("words", []), list) or not all(isinstance(data.get(k, False), bool) for k in ("lowercase", "chinese")):
+            raise ValueError('"words" must be a list, "lowercase" and "chinese" true or false')
+        try:
+            return cls(model, data.get("lowercase", False), data.get("words", []), data.get("kind", "unigram"), data.get("chinese"))
+        except RuntimeError as err:  # sentencepiece's message for a model it cannot parse
+            raise ValueError(f"not a SentencePiece model ({str(err).splitlines()[0]})") from err
+
+
+def _content(ids, size: int) -> list[int]:
+    """ids up to EOS, without PAD/BOS and out-of-range ids."""
+    out = []
+    for i in ids:
+        i = int(i)
+        if i == EOS:
+            break
+        if i not in (PAD, BOS) and i < size:
+            out.append(i)
+    return out
+
+
+def vocab_from_dict(data: dict):
+    """A `Vocab` or a `SubwordVocab`, by the JSON's level."""
+    if isinstance(data, dict) and data.get("level") == SUBWORD:
+        return SubwordVocab.from_dict(data)
+    return Vocab.from_dict(data)

@@ -19,7 +19,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.direction import ARROWS, DIRECTIONS
-from repl.console import UsageError, add_decode_options, at_least, console, decode_options, key_value_table, run_main
+from repl.console import (
+    UsageError,
+    add_decode_options,
+    at_least,
+    console,
+    decode_options,
+    glossary_of,
+    key_value_table,
+    run_main,
+)
 from repl.models import Models
 from repl.output import Output
 
@@ -37,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
     p.add_argument("--batch-size", type=at_least(1), default=256, help="sentences decoded together (default: 256)")
-    p.add_argument("--format", choices=("txt", "tsv", "jsonl"), default="txt", help="txt: translations; tsv/jsonl: source, translation, score")
+    p.add_argument(
+        "--format", choices=("auto", "txt", "tsv", "jsonl", "html", "srt"), default="auto",
+        help="txt: translations; tsv/jsonl: source, translation, score; html: the document with its text translated and "
+        "its markup kept; srt: subtitles with their timings kept (default auto: by INPUT's extension, .html/.htm/.srt, else txt)",
+    )
     p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
@@ -66,6 +79,16 @@ def chunks(lines, size: int):
             chunk = []
     if chunk:
         yield chunk
+
+
+DOCUMENT_FORMATS = {".html": "html", ".htm": "html", ".srt": "srt"}
+
+
+def format_of(args) -> str:
+    """--format, or for auto the format of INPUT's extension (txt when it has none of them)."""
+    if args.format != "auto":
+        return args.format
+    return DOCUMENT_FORMATS.get(Path(args.input).suffix.lower(), "txt")
 
 
 def format_line(kind: str, number: int, source: str, result) -> str:
@@ -109,12 +132,12 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
     """Translate `lines` chunk by chunk, each line with the model of its direction, writing one
     output line per input line in input order."""
     stats = {
-        "lines": 0, "blank": 0, "unseen": 0, "long": 0, "simplified": 0, "samples": [], "hypotheses": [],
+        "lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [], "hypotheses": [],
         "directions": {}, "mismatched": [],
     }
     number, started = 0, time.perf_counter()
     for chunk in chunks(lines, CHUNK_LINES):
-        routed = models.translate(chunk, spinner=False, options=decode_options(args), batch_size=args.batch_size)
+        routed = models.translate(chunk, spinner=False, batch_size=args.batch_size)
         for source, way in zip(chunk, routed):
             result = way.result
             number += 1
@@ -122,6 +145,7 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
             stats["blank"] += blank
             stats["unseen"] += bool(result.unknown)
             stats["long"] += bool(result.warnings)
+            stats["sentences"] += len(result.parts) > 1
             stats["simplified"] += bool(result.simplified)
             if not blank:
                 stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
@@ -131,11 +155,41 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
                 stats["samples"].append((source, result.text))
             if args.refs:
                 stats["hypotheses"].append(result.text)
-            write(format_line(args.format, number, source, result) + "\n")
+            write(format_line(args.kind, number, source, result) + "\n")
         stats["lines"] = number
         if progress is not None:
             rate = number / max(time.perf_counter() - started, 1e-9)
             progress.update(task, advance=len(chunk), rate=f"{rate:,.0f} lines/s")
+    return stats
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def translate_document(args, models, source, write) -> dict:
+    """An HTML or SRT file as a whole: its text translated (each piece routed by its script),
+    its markup or timings kept. Returns the statistics of the summary table."""
+    from engine.text.formats import translate_html, translate_srt
+
+    stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [],
+             "hypotheses": [], "directions": {}, "mismatched": []}
+
+    def translate(texts: list[str]) -> list[str]:
+        routed = models.translate(texts, spinner=False, batch_size=args.batch_size)
+        for text, way in zip(texts, routed):
+            stats["lines"] += 1
+            stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
+            stats["sentences"] += len(way.result.parts) > 1
+            if len(stats["samples"]) < SAMPLE_ROWS:
+                stats["samples"].append((text, way.result.text))
+        return [way.result.text for way in routed]
+
+    document = "\n".join(decoded_lines(source, args.input, args.errors))
+    if args.kind == "html":
+        write(translate_html(document, translate))
+    else:
+        write(translate_srt(document + "\n", translate, args.input))
     return stats
 
 
@@ -144,9 +198,10 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
     rows = [
         ("lines", f"{stats['lines']:,}"),
         ("blank lines", f"{stats['blank']:,}"),
-        ("lines with unseen tokens", f"{stats['unseen']:,}"),
-        ("long lines split or truncated", f"{stats['long']:,}"),
-        *([("traditional characters read as simplified", f"{stats['simplified']:,} lines")] if stats["simplified"] else []),
+        ("lines with unseen words", f"{stats['unseen']:,}"),
+        ("lines of several sentences", f"{stats['sentences']:,}"),
+        ("lines truncated (too long for the model)", f"{stats['long']:,}"),
+        *([("traditional characters read as simplified", plural(stats["simplified"], "line"))] if stats["simplified"] else []),
         ("directions", ", ".join(f"{ARROWS[d]} {n:,}" for d, n in stats["directions"].items()) or "-"),
         ("seconds", f"{seconds:.2f}"),
         ("sentences/s", f"{translated / seconds:,.0f}" if seconds > 0 else "-"),
@@ -185,8 +240,12 @@ def main(argv=None) -> int:
 
     def run():
         check_paths(args)
+        args.kind = format_of(args)
+        if args.kind in ("html", "srt") and args.refs:
+            raise UsageError(f"--refs scores line by line; it does not go with --format {args.kind}")
+        glossary = glossary_of(args)
         warnings = []
-        models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append)
+        models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append, glossary=glossary)
         output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
         try:
             total = count_lines(args.input)  # (each model loads when the first line needs it)
@@ -205,7 +264,10 @@ def main(argv=None) -> int:
         try:
             with progress:
                 task = progress.add_task("lines", total=total, rate="")
-                stats = translate_stream(args, models, decoded_lines(source, args.input, args.errors), write, progress, task)
+                if args.kind in ("html", "srt"):
+                    stats = translate_document(args, models, source, write)
+                else:
+                    stats = translate_stream(args, models, decoded_lines(source, args.input, args.errors), write, progress, task)
             scores = score_against_refs(args, stats["hypotheses"], stats["lines"]) if args.refs else None
             output.commit()
         except BaseException:

@@ -26,7 +26,16 @@ from rich.text import Text
 
 from engine.config import DecodeOptions
 from engine.direction import ARROWS, DIRECTIONS
-from repl.console import UsageError, add_decode_options, console, decode_options, error, key_value_table, run_main
+from repl.console import (
+    UsageError,
+    add_decode_options,
+    console,
+    decode_options,
+    error,
+    glossary_of,
+    key_value_table,
+    run_main,
+)
 from repl.models import ModelLoader, Models, resolve_run
 
 # The one table of slash commands: /help prints it, Tab completes from it, `Chat.command`
@@ -38,7 +47,8 @@ COMMANDS = {
     "/nbest": "/nbest N: show the N best translations with their scores",
     "/model": "/model PATH: switch to another run folder (fixes the direction to its own)",
     "/info": "the model card of the model that answered last: corpus, direction, architecture, scores",
-    "/align": "the attention of the last translation as a heatmap",
+    "/align": "the attention of the last translation as a heatmap (each sentence of a line of several)",
+    "/glossary": "/glossary [add TERM = TRANSLATION | add TERM | remove TERM]: show or change the glossary (an empty translation keeps the term)",
     "/history": "/history [N]: the last N lines you entered",
     "/quit": "leave (Ctrl-D works too)",
     "/exit": "leave, as /quit",
@@ -124,13 +134,14 @@ class Chat:
             if self.interactive:
                 self.last = result
                 if self.options.n_best > 1:
-                    console.print(self.n_best_table(result))
+                    for part in result.parts or [result]:
+                        console.print(self.n_best_table(part))
                 unseen = f"  unseen: {' '.join(result.unknown)}" if result.unknown else ""
                 console.print(Text(f"{ARROWS[way.direction]}  score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
 
     @staticmethod
     def n_best_table(result) -> Table:
-        table = Table(title=f"{len(result.n_best)} best", title_justify="left")
+        table = Table(title=f"{len(result.n_best)} best: {result.source}", title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("translation")
         table.add_column("score", justify="right")
@@ -191,7 +202,7 @@ class Chat:
         run = resolve_run(argument)
         # Load the new model beside the old ones; only once it works does it replace them, so a
         # damaged run folder is reported and the session goes on with the models it had.
-        models = Models.single(run, options=self.options, warm_all_lengths=self.interactive)
+        models = Models.single(run, options=self.options, warm_all_lengths=self.interactive, glossary=self.models.glossary)
         models.start()
         try:
             models.translator(next(iter(models.runs)), spinner=self.interactive)
@@ -214,10 +225,36 @@ class Chat:
         translator = self.loader.get(spinner=self.interactive)
         if not translator.model.has_attention:
             raise UsageError("this model has no attention (train with --attention luong)")
-        if translator.attention_of(self.last) is None:
-            raise UsageError("the last input was split into pieces; /align shows single sentences")
-        console.print(alignment_heatmap(self.last))
-        console.print(alignment_peaks(self.last), soft_wrap=True, markup=False, highlight=False)
+        for part in self.last.parts or [self.last]:
+            if translator.attention_of(part) is None:
+                console.print(f"[dim]{part.source}: nothing was translated (kept as it is)[/]", soft_wrap=True)
+                continue
+            console.print(alignment_heatmap(part))
+            console.print(alignment_peaks(part), soft_wrap=True, markup=False, highlight=False)
+
+    def cmd_glossary(self, argument):
+        from engine.text.glossary import Glossary
+
+        glossary = self.models.glossary
+        action, _, rest = argument.partition(" ")
+        if action == "add":
+            term, _, target = rest.partition("=")
+            if not term.strip():
+                raise UsageError("usage: /glossary add TERM = TRANSLATION (or /glossary add TERM to keep it as it is)")
+            if glossary is None:
+                glossary = self.models.glossary = Glossary()
+            glossary.add(term.strip(), target.strip())
+            console.print(f"glossary: {term.strip()} → {target.strip() or '(kept as it is)'}")
+        elif action == "remove":
+            if glossary is None or not glossary.remove(rest.strip()):
+                raise UsageError(f"{rest.strip()!r} is not in the glossary")
+            console.print(f"glossary: removed {rest.strip()}")
+        elif action:
+            raise UsageError("usage: /glossary [add TERM = TRANSLATION | remove TERM]")
+        elif not glossary:
+            console.print("the glossary is empty (/glossary add TERM = TRANSLATION, or --glossary FILE)")
+        else:
+            console.print(key_value_table("glossary", [(t, v or "(kept as it is)") for t, v in glossary.entries.items()]))
 
     def cmd_history(self, argument):
         count = self.positive(argument, "/history [N]", 10_000) if argument else 20
@@ -323,7 +360,9 @@ def main(argv=None) -> int:
 
     def run():
         interactive = sys.stdin.isatty()
-        models = Models.for_session(args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive)
+        models = Models.for_session(
+            args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive, glossary=glossary_of(args)
+        )
         history = private_history(history_path(args.history_file)) if interactive else None
         chat = Chat(models, history=history, interactive=interactive)
         try:

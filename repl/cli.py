@@ -17,6 +17,7 @@ from repl.console import (
     at_least,
     console,
     decode_options,
+    glossary_of,
     import_tensorflow,
     key_value_table,
     positive_number,
@@ -31,12 +32,17 @@ from repl.output import Output
 # Counts are checked as they are parsed (argparse names the option and the rule, exit 2).
 POSITIVE, NON_NEGATIVE = at_least(1), at_least(0)
 TRAIN_OPTIONS = {
-    "--corpus": ("corpus", str, "named corpus (downloaded once: cmn-eng, fra-eng, …), a local Anki .txt/.zip, or 'addition'"),
+    "--corpus": ("corpus", str, "one or more corpora: a named one (downloaded once: cmn-eng, fra-eng, …), tatoeba:eng-cmn (every linked pair of tatoeba.org's exports), a local Anki .txt/.zip, or 'addition'; the valid and test splits come from the first"),
     "--max-pairs": ("max_pairs", POSITIVE, "use only the first N pairs"),
     "--join-fraction": ("join_fraction", float, "add this share of extra training pairs, each two random pairs joined (longer inputs; attention must find each part)"),
     "--max-len": ("max_len", POSITIVE, "drop training pairs longer than N tokens on either side"),
-    "--level": ("level", str, "tokens: char, or word (Latin words; CJK characters one token each)"),
-    "--min-freq": ("min_freq", POSITIVE, "rarer tokens become <unk>"),
+    "--level": ("level", str, "tokens: subword (SentencePiece, with the text pipeline: normalisation, placeholders, sentences), char, or word (Latin words; CJK characters one token each)"),
+    "--min-freq": ("min_freq", POSITIVE, "char and word levels: rarer tokens become <unk>"),
+    "--source-vocab-size": ("source_vocab_size", POSITIVE, "subword level: pieces of the source side (fewer if the text has fewer)"),
+    "--target-vocab-size": ("target_vocab_size", POSITIVE, "subword level: pieces of the target side"),
+    "--name-share": ("name_share", float, "subword level: share of the training pairs with a name of one fixed translation (Tom 汤姆) where it becomes a placeholder to copy"),
+    "--dictionary-pairs": ("dictionary_pairs", NON_NEGATIVE, "subword level: add up to N word pairs from CC-CEDICT to the training data"),
+    "--average-last": ("average_last", NON_NEGATIVE, "at the end, average the weights of the last N epochs into best.keras if that scores better on valid (0: off)"),
     "--arch": ("arch", str, f"architecture: {ARCHITECTURES.help()}"),
     "--cell": ("cell", str, "recurrent cell: lstm or gru"),
     "--layers": ("layers", POSITIVE, "stacked recurrent layers, or Transformer blocks, in encoder and decoder"),
@@ -47,7 +53,7 @@ TRAIN_OPTIONS = {
     "--embed-dim": ("embed_dim", POSITIVE, "embedding size (rnn; a Transformer's embeddings are --units wide)"),
     "--dropout": ("dropout", float, "dropout on embeddings and between layers (transformer: also in attention and feed-forward)"),
     "--attention": ("attention", str, f"rnn: {ATTENTIONS.help()}"),
-    "--memory": ("memory", str, "what the attention reads: encoder (its outputs), local (each word with two words of context either side), or both (one head each; /align shows the local one)"),
+    "--memory": ("memory", str, "what the attention reads: encoder (its outputs), local (each word with two words of context either side), both (one head each; /align shows the local one), or keyed (scores from the word windows, context from both)"),
     "--decoder-init": ("decoder_init", str, "with attention, the decoder starts from: zeros (it reads the source through the attention only), or encoder (its final states)"),
     "--optimizer": ("optimizer", str, "rmsprop or adam"),
     "--learning-rate": ("learning_rate", positive_number, "initial learning rate"),
@@ -70,7 +76,13 @@ TRAIN_FLAGS = {
     "--no-input-feeding": ("input_feeding", "with attention, apply it on top of the decoder only (the first shipped model's layout)"),
     "--jit-compile": ("jit_compile", "compile each training step with XLA (batches padded to multiples of 8)"),
     "--skip-bad-lines": ("skip_bad_lines", "skip and count malformed corpus lines instead of stopping"),
+    "--tie-embeddings": ("tie_embeddings", "rnn: the output layer shares the target embedding's table (default preset: on)"),
+    "--no-tie-embeddings": ("tie_embeddings", "rnn: a separate output layer"),
+    "--chinese-subwords": ("chinese_chars", "subword level: a Chinese side in unigram subwords over characters, not single characters"),
+    "--no-placeholders": ("placeholders", "subword level: no placeholders for numbers, kept words and names"),
+    "--no-simplify": ("simplify", "tatoeba: corpora: keep traditional Chinese characters as they are"),
 }
+NEGATED = {"--chinese-subwords"}  # flags that set their field to False without a --no- prefix
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -90,7 +102,9 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", metavar="HOST:PORT,…", help="with --distribute multiworker: every worker's address, the chief (index 0) first; builds TF_CONFIG")
     parser.add_argument("--worker-index", type=NON_NEGATIVE, help="with --workers: this process's place in the list (0 is the chief, which alone writes the run folder)")
     for option, (name, kind, text) in TRAIN_OPTIONS.items():
-        parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {getattr(default, name)})")
+        shown = " ".join([default.corpus, *default.extra_corpora]) if name == "corpus" else getattr(default, name)
+        many = {"nargs": "+"} if name == "corpus" else {}
+        parser.add_argument(option, dest=name, type=kind, help=f"{text} (default: {shown})", **many)
     for option, (_, text) in TRAIN_FLAGS.items():  # dest: the option's own name (two set input_feeding)
         parser.add_argument(option, action="store_true", default=None, help=text)
     return parser
@@ -98,9 +112,11 @@ def train_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> RunConfig:
     overrides = {name: getattr(args, name) for name, *_ in TRAIN_OPTIONS.values() if getattr(args, name) is not None}
+    if "corpus" in overrides:  # the first corpus gives the held-out splits; the others add training pairs
+        overrides["corpus"], *overrides["extra_corpora"] = overrides["corpus"]
     for option, (name, _) in TRAIN_FLAGS.items():
         if getattr(args, option.lstrip("-").replace("-", "_")):
-            overrides[name] = not option.startswith("--no-")
+            overrides[name] = not option.startswith("--no-") and option not in NEGATED
     try:
         return preset(args.preset, **overrides)
     except ValueError as err:
@@ -236,6 +252,7 @@ def eval_main(argv=None) -> int:
 
         if bool(args.src) != bool(args.refs):
             raise UsageError("--src and --refs go together")
+        args.glossary_terms = glossary_of(args)
         if args.src:
             sources = read_lines(args.src)
             references = [line.split("\t") for line in read_lines(args.refs)]
@@ -288,7 +305,7 @@ def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     translator = Translator(run)
     options = decode_options(args)
     with console.status(f"translating {len(sources):,} sentences with beam {options.beam}…"):
-        report = evaluate(translator, sources, references, lexicon=lexicon, options=options)
+        report = evaluate(translator, sources, references, lexicon=lexicon, options=options, glossary=args.glossary_terms)
     report["alignment"]["names_from"] = lexicon_from
     report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
     print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")

@@ -104,13 +104,24 @@ def add_decode_options(parser, n_best: bool = False) -> None:
         group.add_argument("--n-best", type=at_least(1), default=default.n_best, help=f"hypotheses shown per sentence (default: {default.n_best})")
     group.add_argument("--alpha", type=float, default=default.alpha, help=f"length normalisation: score = log-prob / length**alpha (default: {default.alpha})")
     group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
+    group.add_argument("--no-guard", action="store_true", help="turn off the repetition guard (by default no output repeats an n-gram or runs far longer than its source)")
+    group.add_argument("--glossary", metavar="FILE", help="TSV of 'term<TAB>translation' (an empty translation keeps the term as it is): each term is translated exactly so")
 
 
 def decode_options(args):
     """The DecodeOptions of parsed arguments (see add_decode_options)."""
     from engine.config import DecodeOptions
 
-    return DecodeOptions(args.beam, 1, args.alpha, args.max_len).with_(n_best=getattr(args, "n_best", 1))
+    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard).with_(n_best=getattr(args, "n_best", 1))
+
+
+def glossary_of(args):
+    """The --glossary of parsed arguments, read now (a bad line is a one-line error naming it), or None."""
+    if not getattr(args, "glossary", None):
+        return None
+    from engine.text.glossary import Glossary
+
+    return Glossary.load(args.glossary)
 
 
 def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:

@@ -63,8 +63,8 @@ def shipped_runs() -> dict:
 class ModelLoader:
     """Loads TensorFlow, one translator and its compiled graphs in a background thread."""
 
-    def __init__(self, run, beam: int, warm_all_lengths: bool = False, warn=None):
-        self.run, self.beam, self.warm_all_lengths = run, beam, warm_all_lengths
+    def __init__(self, run, options: DecodeOptions, warm_all_lengths: bool = False, warn=None):
+        self.run, self.options, self.warm_all_lengths = run, options, warm_all_lengths
         self.warn = warn or (lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
         self.translator = None
         self.stop = threading.Event()
@@ -79,7 +79,7 @@ class ModelLoader:
             from engine.translate import Translator
 
             translator = Translator(self.run, warn=self.warn)
-            translator.warm_up(self.beam)
+            translator.warm_up(self.options)
             self.translator = translator
         except BaseException as err:  # reported to the user on first use
             self.error = err
@@ -89,23 +89,23 @@ class ModelLoader:
             # Ready now; compiling the other length buckets here spares the user a pause of
             # about half a second the first time each sentence length comes up.
             try:
-                self.translator.warm_up(self.beam, all_lengths=True, stop=self.stop)
+                self.translator.warm_up(self.options, all_lengths=True, stop=self.stop)
             except Exception:  # an optimisation only; translating still compiles on demand
                 pass
 
-    def rewarm(self, beam: int) -> None:
-        """Compile the graphs of another beam size in the background (the chat's /beam K), so
-        the next sentence does not wait for them."""
-        if self.beam == beam:
+    def rewarm(self, options: DecodeOptions) -> None:
+        """Compile the graphs of other decoding options in the background (the chat's /beam K),
+        so the next sentence does not wait for them."""
+        if self.options == options:
             return
-        self.beam, before = beam, self.thread
+        self.options, before = options, self.thread
         if not self.ready.is_set() or self.translator is None:
-            return  # still loading: the load warms up self.beam, now the new one
+            return  # still loading: the load warms up self.options, now the new ones
 
         def warm():
             before.join()  # one warm-up at a time: this one starts when the one before has ended
             if not self.stop.is_set():
-                self.translator.warm_up(beam, all_lengths=self.warm_all_lengths, stop=self.stop)
+                self.translator.warm_up(options, all_lengths=self.warm_all_lengths, stop=self.stop)
 
         self.thread = threading.Thread(target=warm, daemon=True)
         self.thread.start()
@@ -141,10 +141,12 @@ class Models:
     mode: "auto" (each line by its script), or a direction that every line takes. With one run
     (--model, $SEQ2SEQ_MODEL, or only one shipped) every line goes to it."""
 
-    def __init__(self, runs: dict, mode: str = "auto", options: DecodeOptions = DecodeOptions(), warm_all_lengths: bool = False, warn=None):
+    def __init__(self, runs: dict, mode: str = "auto", options: DecodeOptions = DecodeOptions(), warm_all_lengths: bool = False, warn=None,
+                 glossary=None):
         if not runs:
             raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
         self.runs, self.options, self.warm_all_lengths, self.warn = dict(runs), options, warm_all_lengths, warn
+        self.glossary = glossary  # engine.text.glossary.Glossary applied to every line, or None
         self.loaders: dict[str, ModelLoader] = {}
         self.mode = "auto"
         self.set_mode(mode)
@@ -192,7 +194,7 @@ class Models:
     def loader(self, direction: str) -> ModelLoader:
         """The loader of `direction`'s model, started now if it was not yet."""
         if direction not in self.loaders:
-            self.loaders[direction] = ModelLoader(self.runs[direction], self.options.beam, self.warm_all_lengths, self.warn)
+            self.loaders[direction] = ModelLoader(self.runs[direction], self.options, self.warm_all_lengths, self.warn)
         return self.loaders[direction]
 
     def start(self) -> None:
@@ -206,6 +208,7 @@ class Models:
         """Translate `lines`, each with the model of its direction; results in input order.
         options: passed to Translator.translate (the session's DecodeOptions unless given)."""
         options.setdefault("options", self.options)
+        options.setdefault("glossary", self.glossary)
         ways = [self.direction_for(line) for line in lines]
         routed: list[Routed | None] = [None] * len(lines)
         for direction in dict.fromkeys(ways):  # each direction once, in order of first use
@@ -219,7 +222,7 @@ class Models:
         """Decode with `options` from now on; models already loaded compile the new beam now."""
         self.options = options
         for loader in self.loaders.values():
-            loader.rewarm(options.beam)
+            loader.rewarm(options)
 
     def close(self) -> None:
         for loader in self.loaders.values():

@@ -122,3 +122,43 @@ def toy_word_run(tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus") / "words.txt"
     corpus.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
     return train_toy(tmp_path_factory.mktemp("runs") / "toy-word", corpus, level="word", epochs=4)
+
+
+SUBJECTS = {"Tom": "汤姆", "Mary": "玛丽", "I": "我", "You": "你", "We": "我们", "Anna": "Anna", "Ben": "Ben", "Carl": "Carl"}
+VERBS = {"like": "喜欢", "see": "看见", "have": "有", "want": "想要"}
+OBJECTS = {"apples": "苹果", "cats": "猫", "books": "书", "dogs": "狗", "cars": "车", "tea": "茶"}
+
+
+def toy_chinese_lines(seed: int = 0) -> list[str]:
+    """`English<TAB>Chinese` toy sentences: names (some kept in Latin letters on the Chinese side,
+    as Tatoeba does), verbs, objects, and numbers written as digits on both sides."""
+    rng = random.Random(seed)
+    lines = set()
+    for subject, zh_subject in SUBJECTS.items():
+        for verb, zh_verb in VERBS.items():
+            for thing, zh_thing in OBJECTS.items():
+                third_person = subject in ("Tom", "Mary", "Anna", "Ben", "Carl")
+                english_verb = ("has" if verb == "have" else verb + "s") if third_person else verb
+                lines.add(f"{subject} {english_verb} {thing}.\t{zh_subject}{zh_verb}{zh_thing}。")
+                for count in rng.sample(range(2, 1000), 6):
+                    lines.add(f"{subject} {english_verb} {count} {thing}.\t{zh_subject}{zh_verb}{count}个{zh_thing}。")
+    return sorted(lines)
+
+
+@pytest.fixture(scope="session")
+def toy_chinese_corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "toy-zh.txt"
+    path.write_text("\n".join(toy_chinese_lines()) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
+    """A subword model with the text pipeline (placeholders, sentences) in the default's layout,
+    small: English words in (SentencePiece), Chinese characters out."""
+    return train_toy(
+        tmp_path_factory.mktemp("runs") / "toy-subword", toy_chinese_corpus,
+        level="subword", source_vocab_size=420, target_vocab_size=320, attention="luong", bidirectional=True,
+        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=10, valid_fraction=0.1,
+        test_fraction=0.1, name_share=0.5,
+    )

@@ -1,0 +1,92 @@
+"""The text pipeline of one run, for training pairs and for what users type.
+
+Training (`training_pairs`): both sides normalised; spans standing on both sides become the same
+placeholder. Translation (`TextPipeline.prepare` → model → `TextPipeline.finish`): a line is
+normalised, cut into sentences, each sentence's spans protected (numbers, URLs, e-mails, glossary
+terms, names the model never saw, Latin words in Chinese); after decoding the spans are restored
+and the sentences rejoined. Runs trained before subwords (char and word levels) keep their own
+behaviour (`legacy`): no normalisation, no placeholders, a line split only when it is longer
+than the model was trained on.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from engine.corpus import Pair
+from engine.text.normalise import normalise
+from engine.text.protect import Protected, protect, protect_pair
+from engine.text.segment import join_sentences, split_sentences
+
+# Where a long line of a legacy run is cut (its models never learnt segmentation).
+LEGACY_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
+
+
+def normalised_pairs(pairs: list[Pair]) -> list[Pair]:
+    return [Pair(normalise(p.source), normalise(p.target)) for p in pairs]
+
+
+def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str], seed: int, name_share: float) -> list[Pair]:
+    """Normalised pairs whose shared spans are placeholders (see engine/text/protect.py)."""
+    rng = random.Random(seed)
+    protected = (protect_pair(p.source, p.target, chinese_source, names, rng, name_share) for p in normalised_pairs(pairs))
+    return [Pair(source, target) for source, target in protected]
+
+
+@dataclass
+class Unit:
+    """One sentence (or, for a legacy run, one piece of a long line) as the model reads it."""
+
+    line: int  # index of the input line it came from
+    source: str  # the sentence as the user wrote it (normalised)
+    text: str  # what the model reads: spans replaced by placeholders
+    protected: Protected | None = None
+    simplified: list = field(default_factory=list)  # traditional → simplified characters read
+    passthrough: bool = False  # nothing to translate: the output is the source itself
+
+
+class TextPipeline:
+    """legacy: a char or word level run (see the module's doc). chinese_source / chinese_target:
+    the languages of the run's sides. knows(word): whether the source model knows an English word.
+    read(text) → (text, changes): how the model reads Chinese it may not know (traditional forms)."""
+
+    def __init__(self, legacy: bool, chinese_source: bool, chinese_target: bool, knows=None, read=None):
+        self.legacy, self.chinese_source, self.chinese_target = legacy, chinese_source, chinese_target
+        self.knows = knows
+        self.read = read or (lambda text: (text, []))
+
+    def prepare(self, lines: list[str], glossary=None, too_long=None) -> list[Unit]:
+        """The units of `lines`, in order (a blank line has none). too_long(text) → bool: a legacy
+        run cuts a line at sentence ends only when it is."""
+        units = []
+        for index, line in enumerate(lines):
+            if not line.strip():
+                continue
+            if self.legacy:
+                read, changed = self.read(line)
+                pieces = [read]
+                if too_long is not None and too_long(read):
+                    pieces = [p for p in LEGACY_SENTENCE_END.split(read) if p.strip()]
+                units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
+                continue
+            for sentence in split_sentences(normalise(line)):
+                units.append(self._unit(index, sentence, glossary))
+        return units
+
+    def _unit(self, index: int, sentence: str, glossary) -> Unit:
+        read, changed = self.read(sentence)
+        protected = protect(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary)
+        return Unit(index, sentence, protected.text, protected, changed, passthrough=protected.only_spans)
+
+    def finish(self, unit: Unit, output: str) -> str:
+        """The translation of a unit with its spans restored (a passthrough unit is its source)."""
+        from engine.text.protect import restore
+
+        if unit.passthrough:
+            return restore(unit.text, unit.protected)
+        return restore(output, unit.protected) if unit.protected is not None else output
+
+    def join(self, sentences: list[str]) -> str:
+        return join_sentences(sentences, self.chinese_target)

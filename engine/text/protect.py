@@ -1,0 +1,218 @@
+"""Spans that must come through a translation unchanged (or as a glossary says).
+
+Digits with their separators (1,000 / 3.5 / 7:45 / 555-1234), URLs, e-mail addresses, glossary
+terms, and words the model cannot know (Latin-script words inside Chinese; names an English
+model never saw) are replaced by placeholder tokens before the model reads the sentence:
+
+    "Jennifer was born in 1987."  →  "⟦W1⟧ was born in ⟦N1⟧."  →  model  →  "⟦W1⟧出生于⟦N1⟧年。"
+                                                                      →  "Jennifer出生于1987年。"
+
+The models learn to copy placeholders from training pairs where the same span stands on both
+sides (`protect_pair`): numbers and Latin words that the Chinese side kept as they are, and,
+for a share of the pairs, a name with one fixed translation (Tom 汤姆), so that a placeholder
+learns to behave like a name wherever names go. N placeholders are numbers, W ones everything
+else. `restore` puts the spans back; one the model dropped is placed by its attention.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from engine.text.normalise import HAN_CHAR
+
+MAX_PER_KIND = 6  # ⟦N1⟧…⟦N6⟧ and ⟦W1⟧…⟦W6⟧; further spans stay in the text as they are
+KINDS = ("N", "W")
+PLACEHOLDERS = [f"⟦{kind}{n}⟧" for kind in KINDS for n in range(1, MAX_PER_KIND + 1)]
+PLACEHOLDER = re.compile(r"⟦([NW])(\d)⟧")
+
+_LETTER = r"A-Za-z\u00c0-\u024f"
+URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+NUMBER = rf"(?<![{_LETTER}0-9_.])[-+]?\d+(?:[.,:/-]\d+)*"
+WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
+_TOKEN = re.compile(rf"(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
+_HAN = re.compile(rf"[{HAN_CHAR}]")
+_LETTERS_OR_HAN = re.compile(rf"[{_LETTER}{HAN_CHAR}]")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: str  # "N" (a number) or "W" (anything else kept or replaced)
+    output: str  # what the translation shows in its place (the text itself, or a glossary term's translation)
+
+
+@dataclass
+class Protected:
+    """A sentence as the model reads it, and what each placeholder stands for."""
+
+    text: str
+    spans: dict[str, str]  # placeholder → output text, in source order
+
+    @property
+    def only_spans(self) -> bool:
+        """Nothing left to translate: only placeholders, digits and punctuation (a line that is a
+        number, a URL or a name comes back as it is)."""
+        return not _LETTERS_OR_HAN.search(PLACEHOLDER.sub("", self.text))
+
+
+def is_name_like(word: str) -> bool:
+    """A capitalised word, or one with a capital or digit inside (iPhone, MP3, DJ)."""
+    return word[:1].isupper() or any(c.isupper() or c.isdigit() for c in word[1:])
+
+
+def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None) -> list[Span]:
+    """The spans of `text` to protect, in order, none overlapping.
+
+    known(word) → bool: whether the model knows an English word (a name-like word it does not
+    know is kept as it is); chinese_source: every Latin-script word is kept (a run of them with
+    spaces between is one span); glossary: a Glossary whose terms are replaced by their targets.
+    """
+    spans = list(glossary.find(text)) if glossary is not None else []
+    taken = [(s.start, s.end) for s in spans]
+    for match in _TOKEN.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b in taken):
+            continue
+        kind = match.lastgroup
+        word = match.group()
+        if kind == "word":
+            keep = chinese_source or (known is not None and is_name_like(word) and not known(word))
+            if not keep:
+                continue
+        spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", word))
+    spans.sort(key=lambda s: s.start)
+    return _merge_word_runs(text, spans) if chinese_source else spans
+
+
+def _merge_word_runs(text: str, spans: list[Span]) -> list[Span]:
+    """Latin words kept from a Chinese sentence: "Python programming" is one span, not two."""
+    merged: list[Span] = []
+    for span in spans:
+        last = merged[-1] if merged else None
+        if (
+            last is not None and last.kind == span.kind == "W" and last.output == text[last.start : last.end]
+            and span.output == text[span.start : span.end] and not text[last.end : span.start].strip()
+        ):
+            merged[-1] = Span(last.start, span.end, "W", text[last.start : span.end])
+        else:
+            merged.append(span)
+    return merged
+
+
+def apply_spans(text: str, spans: list[Span], numbers: dict[str, list[int]] | None = None) -> Protected:
+    """Replace `spans` by placeholders (⟦N1⟧, ⟦W1⟧, … in order of appearance, or the numbers
+    given per kind); spans beyond MAX_PER_KIND of a kind stay as they are."""
+    counts = {kind: 0 for kind in KINDS}
+    out, mapping, position = [], {}, 0
+    for span in spans:
+        if counts[span.kind] >= MAX_PER_KIND:
+            continue
+        index = numbers[span.kind][counts[span.kind]] if numbers else counts[span.kind] + 1
+        counts[span.kind] += 1
+        placeholder = f"⟦{span.kind}{index}⟧"
+        out.append(text[position : span.start])
+        out.append(_spaced(text, span, placeholder))
+        mapping[placeholder] = span.output
+        position = span.end
+    out.append(text[position:])
+    return Protected(" ".join("".join(out).split()), mapping)
+
+
+def _spaced(text: str, span: Span, placeholder: str) -> str:
+    """A placeholder glued to a Latin word would merge with it into one subword: keep a space."""
+    before = " " if span.start and text[span.start - 1].isalnum() and not _HAN.match(text[span.start - 1]) else ""
+    after = " " if span.end < len(text) and text[span.end].isalnum() and not _HAN.match(text[span.end]) else ""
+    return before + placeholder + after
+
+
+def protect(text: str, known=None, chinese_source: bool = False, glossary=None) -> Protected:
+    return apply_spans(text, find_spans(text, known, chinese_source, glossary))
+
+
+def restore(output: str, protected: Protected, place_missing=None) -> str:
+    """The translation with each placeholder replaced by what it stands for. A placeholder the
+    source did not have is dropped, a repeated one kept once; one the model left out is put where
+    `place_missing(placeholder)` says (a character offset into the output, from the attention),
+    else before the final punctuation."""
+    seen: set[str] = set()
+
+    def put_back(match):
+        placeholder = match.group()
+        if placeholder not in protected.spans or placeholder in seen:
+            return ""
+        seen.add(placeholder)
+        return "\0" + placeholder + "\0"
+
+    marked = PLACEHOLDER.sub(put_back, output)
+    for placeholder in protected.spans:
+        if placeholder not in seen:
+            at = place_missing(placeholder, marked) if place_missing else None
+            if at is None:
+                at = len(marked.rstrip("。！？.!?…\"”")) if marked.strip() else 0
+            marked = marked[:at] + "\0" + placeholder + "\0" + marked[at:]
+    pieces = marked.split("\0")
+    text = "".join(protected.spans.get(p, p) if i % 2 else p for i, p in enumerate(pieces))
+    return " ".join(text.split(" ")) if text else text
+
+
+# ----------------------------------------------------------------------------------------------
+# Training pairs: the same span on both sides becomes the same placeholder.
+
+
+def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str, str], rng: random.Random,
+                 name_share: float = 0.3) -> tuple[str, str]:
+    """A training pair with the spans that stand on both sides replaced by the same placeholder:
+    numbers, Latin words the Chinese side kept as they are (Tom游泳。/ Tom swims.), and with
+    probability `name_share` each name of `names` (English → Chinese: Tom → 汤姆) whose two forms
+    are on their sides. Placeholder numbers are drawn at random (in increasing order), so every
+    placeholder is seen in training, not only ⟦W1⟧."""
+    english, chinese = (target, source) if chinese_source else (source, target)
+    spans_en, spans_zh = [], []
+    for match in _TOKEN.finditer(english):
+        word = match.group()
+        found = _find_word(chinese, word) if match.lastgroup in ("number", "word") else chinese.find(word)
+        if found >= 0 and all(found >= b or found + len(word) <= a for a, b, _ in spans_zh):
+            kind = "N" if match.lastgroup == "number" else "W"
+            spans_en.append((match.start(), match.end(), kind))
+            spans_zh.append((found, found + len(word), kind))
+    for name, translated in names.items():
+        if rng.random() >= name_share:
+            continue
+        for match in re.finditer(rf"\b{re.escape(name)}\b", english):
+            found = chinese.find(translated)
+            overlaps = any(a < match.end() and match.start() < b for a, b, _ in spans_en) or any(
+                a < found + len(translated) and found < b for a, b, _ in spans_zh
+            )
+            if found >= 0 and not overlaps:
+                spans_en.append((match.start(), match.end(), "W"))
+                spans_zh.append((found, found + len(translated), "W"))
+            break
+    if not spans_en:
+        return source, target
+    numbers = {kind: sorted(rng.sample(range(1, MAX_PER_KIND + 1), min(MAX_PER_KIND, sum(k == kind for *_, k in spans_en)))) for kind in KINDS}
+    order = sorted(range(len(spans_en)), key=lambda i: spans_en[i][0])[: 2 * MAX_PER_KIND]
+    labels, counts = {}, {kind: 0 for kind in KINDS}
+    for i in order:  # placeholder numbers follow the English order on both sides
+        kind = spans_en[i][2]
+        if counts[kind] < MAX_PER_KIND:
+            labels[i] = f"⟦{kind}{numbers[kind][counts[kind]]}⟧"
+            counts[kind] += 1
+    english = _replace(english, [(*spans_en[i][:2], labels[i]) for i in labels])
+    chinese = _replace(chinese, [(*spans_zh[i][:2], labels[i]) for i in labels])
+    return (chinese, english) if chinese_source else (english, chinese)
+
+
+def _find_word(text: str, word: str) -> int:
+    """Where `word` stands in `text` as a whole word or number (not inside a longer one)."""
+    match = re.search(rf"(?<![{_LETTER}0-9]){re.escape(word)}(?![{_LETTER}0-9])", text)
+    return match.start() if match else -1
+
+
+def _replace(text: str, replacements: list[tuple[int, int, str]]) -> str:
+    for start, end, placeholder in sorted(replacements, reverse=True):
+        span = Span(start, end, placeholder[1], "")
+        text = text[:start] + _spaced(text, span, placeholder) + text[end:]
+    return text

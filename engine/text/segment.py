@@ -1,0 +1,57 @@
+"""Sentences: a line is translated sentence by sentence and put back together.
+
+English (and any Latin-script text) is cut by pySBD, a rule-based segmenter that knows
+abbreviations ("Mr.", "e.g."), decimals ("3.5"), times ("7:45 a.m.") and quoted speech; Chinese
+text after 。！？ (and their ASCII forms, runs like ？！ and the ellipsis …… included), with the
+closing quotes and brackets that follow staying with their sentence ("“你来了。”他说。" is one
+sentence, as a reader sees it). The segmenter loads once per process.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from engine.text.normalise import HAN_CHAR
+
+_CHINESE_END = re.compile(r"(?:[。！？!?]+|…+|\.{3,})[”’」』）)\]》]*")
+_HAN = re.compile(rf"[{HAN_CHAR}]")
+_ENDING = re.compile(r"[.!?。！？…]")
+
+
+@lru_cache(maxsize=1)
+def _english_segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text` (stripped, none empty); a text with at most one sentence ending
+    comes back whole without calling the segmenter."""
+    text = text.strip()
+    if not text:
+        return []
+    if len(_ENDING.findall(text.rstrip(".!?。！？…”’」』）)]》\"' "))) == 0:
+        return [text]
+    if _HAN.search(text):
+        return _split_chinese(text)
+    return [s.strip() for s in _english_segmenter().segment(text) if s.strip()]
+
+
+def _split_chinese(text: str) -> list[str]:
+    sentences, start = [], 0
+    for match in _CHINESE_END.finditer(text):
+        end, after = match.end(), text[match.end() : match.end() + 1]
+        quoted = match.group()[-1] in "”’」』"
+        if quoted and _HAN.match(after):  # “你来了。”他说。: the quote belongs to the sentence
+            continue
+        sentences.append(text[start:end])
+        start = end
+    sentences.append(text[start:])
+    return [s.strip() for s in sentences if s.strip()]
+
+
+def join_sentences(sentences: list[str], chinese: bool) -> str:
+    """Translated sentences as one line: Chinese writes them without spaces, English with one."""
+    return ("" if chinese else " ").join(s for s in sentences if s)
