@@ -100,7 +100,6 @@ def child(row: str, args) -> dict:
     import numpy as np
 
     import engine  # noqa: F401
-    from engine.config import preset
     from engine.evaluate import evaluate, held_out
     from engine.runs import RunFolder
     from engine.train import train

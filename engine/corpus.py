@@ -281,16 +281,17 @@ def sentence_key(text: str) -> str:
     return "".join(c for c in text.casefold() if c.isalnum())
 
 
-def load_split(config) -> tuple[Split, dict]:
+def load_split(config, extra: bool = True) -> tuple[Split, dict]:
     """The corpora a RunConfig names, loaded and split as its training saw it: the valid and test
     splits come from the first corpus only (exactly as with one corpus); every further corpus adds
     training pairs, without the pairs the first already has and without any pair that shares a
-    sentence with a held-out pair (either side, compared by `sentence_key`)."""
+    sentence with a held-out pair (either side, compared by `sentence_key`). extra=False reads the
+    first corpus only (enough for the held-out splits)."""
     load = lambda spec: load_pairs(spec, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed,  # noqa: E731
                                    getattr(config, "simplify", True))
     pairs, facts = load(config.corpus)
     split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
-    extra = getattr(config, "extra_corpora", [])
+    extra = getattr(config, "extra_corpora", []) if extra else []
     if not extra:
         return split, facts
     held_out = {sentence_key(t) for p in split.valid + split.test for t in (p.source, p.target)}

@@ -5,6 +5,7 @@ and an alignment measure: does the attention look at "Tom" while the model write
 
 from __future__ import annotations
 
+import collections
 import random
 import re
 import time
@@ -45,9 +46,47 @@ def group_references(pairs: list[Pair]) -> tuple[list[str], list[list[str]]]:
 
 
 def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str]]]:
-    """The sources of a run's valid or test split, each with all of its references."""
-    split, _ = load_split(config)
+    """The sources of a run's valid or test split, each with all of its references (they come
+    from its first corpus only: the others are not read)."""
+    split, _ = load_split(config, extra=False)
     return group_references(getattr(split, split_name))
+
+
+# ----------------------------------------------------------------------------------------------
+# Rare words: sentences with a source word the training split has fewer than RARE times
+
+RARE = 3
+_RARE_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+
+
+def word_counts(train_pairs: list[Pair]) -> collections.Counter:
+    """How often each source word (English: lowercased words; Chinese: characters) is in training."""
+    from engine.text.normalise import normalise
+
+    counts = collections.Counter()
+    for pair in train_pairs:
+        counts.update(_words(normalise(pair.source)))
+    return counts
+
+
+def _words(text: str) -> list[str]:
+    return [c for c in text if is_chinese(c)] if is_chinese(text) else [w.lower() for w in _RARE_WORD.findall(text)]
+
+
+def rare_word_sentences(sources: list[str], counts: collections.Counter) -> list[int]:
+    """Indices of the sources with a word seen fewer than RARE times in training."""
+    from engine.text.normalise import normalise
+
+    return [i for i, s in enumerate(sources) if any(counts[w] < RARE for w in _words(normalise(s)))]
+
+
+def unrepresentable_share(translations) -> float | None:
+    """The share of the source tokens the model read as <unk> (0 with subwords and byte
+    fallback; word and character vocabularies lose whatever they did not keep)."""
+    from engine.vocab import UNK
+
+    ids = [i for t in translations for part in (t.parts or [t]) for i in part.src_ids]
+    return round(sum(i == UNK for i in ids) / len(ids), 4) if ids else None
 
 
 def run_lexicon(config, vocabs) -> tuple[dict[str, str], str]:
@@ -56,16 +95,27 @@ def run_lexicon(config, vocabs) -> tuple[dict[str, str], str]:
     English word and Chinese characters are all in the run's vocabularies. Returns (lexicon,
     where it came from); an empty lexicon for any other direction."""
     src_vocab, tgt_vocab = vocabs
-    if src_vocab.level != "word" or src_vocab.chinese:
+    if src_vocab.level == "char" or src_vocab.chinese or not tgt_vocab.chinese:
         return {}, "none (the alignment measure needs English words in and Chinese out)"
     try:
-        split, _ = load_split(config)
+        split, _ = load_split(config, extra=False)
     except (OSError, ValueError):  # no corpus on this machine
         known = {
             e: z for e, z in NAME_CANDIDATES.items() if e in src_vocab.index and all(c in tgt_vocab.index for c in z)
         }
         return known, "the candidate list, restricted to the vocabularies (the training corpus is not here)"
     return name_lexicon(split.train), "the training split"
+
+
+def training_counts(config) -> collections.Counter | None:
+    """The source word counts of a run's first corpus's train split (the rare-word subset is
+    defined on it, so that runs with and without extra data are scored on the same sentences);
+    None when the corpus is not on this machine."""
+    try:
+        split, _ = load_split(config, extra=False)
+    except (OSError, ValueError):
+        return None
+    return word_counts(split.train)
 
 
 def reference_streams(references: list[list[str]]) -> list[list[str | None]]:
@@ -111,6 +161,7 @@ def examples(sources, hypotheses, references, count: int = 3, seed: int = 0) -> 
 def evaluate(
     translator, sources: list[str], references: list[list[str]], beam: int = 1, alpha: float = 1.0,
     lexicon: dict[str, str] | None = None, options: DecodeOptions | None = None, glossary=None,
+    train_counts: collections.Counter | None = None,
 ) -> dict:
     """Translate `sources` and score them; returns the report (scores, scores by source length,
     name alignment over the names of `lexicon`, settings, examples). options, when given, say
@@ -124,10 +175,16 @@ def evaluate(
     report |= {
         "by_length": scores_by_length(sources, hypotheses, references),
         "alignment": alignment(translator, translations, lexicon or {}),
+        "unrepresentable_share": unrepresentable_share(translations),
         "decoding": {"beam": options.beam, "alpha": options.alpha, **({"max_len": options.max_len} if options.max_len else {})},
         "seconds": round(seconds, 2),
         "examples": examples(sources, hypotheses, references),
     }
+    if train_counts is not None:
+        rare = rare_word_sentences(sources, train_counts)
+        if rare:
+            part = score([hypotheses[i] for i in rare], [references[i] for i in rare])
+            report["rare_words"] = {"sentences": len(rare), "bleu": part["bleu"], "chrf": part["chrf"], "seen_fewer_than": RARE}
     return report
 
 
@@ -201,6 +258,26 @@ def _is_name_token(token: str, name: str) -> bool:
     return token == name or token.startswith(name + "'") or token.startswith(name + "’")
 
 
+def source_words_of(tokens: list[str]) -> list[tuple[str, list[int]]]:
+    """(word, its token positions) of source tokens: word-level tokens are words; SentencePiece
+    pieces are grouped into words at each "▁" (a word-start mark)."""
+    if not any(t.startswith("▁") for t in tokens):
+        return [(t, [i]) for i, t in enumerate(tokens)]
+    words: list[tuple[str, list[int]]] = []
+    for i, token in enumerate(tokens):
+        if token.startswith("▁") or not words:
+            words.append((token.lstrip("▁"), [i]))
+        else:
+            words[-1] = (words[-1][0] + token, words[-1][1] + [i])
+    return words
+
+
+def name_positions(tokens: list[str], name: str) -> set[int]:
+    """Positions of the source tokens that spell `name` (any case, with or without 's)."""
+    lowered = name.lower()
+    return {i for word, positions in source_words_of(tokens) if _is_name_token(word.lower(), lowered) for i in positions}
+
+
 def align_names(source_tokens: list[str], output_tokens: list[str], weights: np.ndarray, lexicon: dict[str, str]) -> AlignmentCount:
     """Count, for one translation, the output characters of each lexicon name that appears in
     both the source and the output, and how many of them have their attention peak (argmax over
@@ -213,7 +290,7 @@ def align_names(source_tokens: list[str], output_tokens: list[str], weights: np.
     output = "".join(output_tokens)
     starts = np.cumsum([0] + [len(t) for t in output_tokens])  # character offset of each token
     for english, chinese in lexicon.items():
-        on_name = {i for i, t in enumerate(source_tokens) if _is_name_token(t, english)}
+        on_name = name_positions(source_tokens, english)
         if not on_name or chinese not in output:
             continue
         count.sentences += 1
@@ -234,7 +311,7 @@ def alignment(translator, translations, lexicon: dict[str, str]) -> dict:
         return AlignmentCount().report() | {"why": "no names to look for in this direction"}
     total = AlignmentCount()
     for translation in translations:
-        mentioned = any(any(_is_name_token(t, e) for t in translation.source_tokens) for e in lexicon)
+        mentioned = any(name_positions(translation.source_tokens, e) for e in lexicon)
         if not mentioned or not any(c in translation.text for c in lexicon.values()):
             continue
         weights = translator.attention_of(translation)

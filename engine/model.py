@@ -410,6 +410,15 @@ class Seq2Seq(BuildsItself, keras.Model):
     def has_attention(self) -> bool:
         return self.attention_layer is not None
 
+    def describe(self) -> str:
+        """One line for a model card (the chat's /info)."""
+        encoder = f"{'bidirectional ' if self.bidirectional else ''}{self.cell_kind.upper()} encoder"
+        attention = "no attention" if self.attention_layer is None else (
+            f"{self.attention_kind} attention ({self.memory} memory{', input feeding' if self.input_feeding else ''})"
+        )
+        tied = ", tied output embedding" if self.tie_embeddings else ""
+        return f"{self.cell_kind.upper()} {self.units}, {self.num_layers} layer(s), {encoder}, {attention}{tied}"
+
     def encode_memory(self, src):
         enc_out, enc_mask, states = self.encode(src)
         return {"keys": enc_out, "mask": enc_mask, "states": states}

@@ -138,10 +138,12 @@ class RunFolder:
             raise NotARunFolder(f"{self.path} was claimed by another run just now") from err
 
     def own(self, path: Path) -> Path:
-        """`path` if it may be read or written as one of this run's files: not a symbolic link
-        (a link would read or write outside the run)."""
+        """`path` if it may be read or written as one of this run's files: not a symbolic link,
+        and not a file with other hard links (either would read or write outside the run)."""
         if path.is_symlink():
             raise RunFolderError(f"{path}: is a symbolic link; a run's files must be its own (links are not followed)")
+        if path.is_file() and path.stat().st_nlink > 1:
+            raise RunFolderError(f"{path}: has other hard links; a run's files must be its own (it would write into the other file too)")
         return path
 
     def check_files(self) -> None:
@@ -209,6 +211,12 @@ class RunFolder:
     def evaluation(self) -> dict:
         return self.read_json(self.eval_path)
 
+    def record_evaluation(self, split_name: str, report: dict) -> None:
+        """Keep a report in eval.json under its split's name (examples left out)."""
+        recorded = self.evaluation()
+        recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
+        write_atomic(self.own(self.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))
+
 
 # The shipped models by name. In a checkout they live in `checkpoints/`; a built wheel carries
 # them inside the `engine` package as `engine/shipped/<name>/` (see pyproject.toml).
@@ -230,6 +238,14 @@ def shipped_run(name: str = "default") -> RunFolder | None:
         if run.is_run():
             return run
     return None
+
+
+def is_shipped(run: RunFolder) -> bool:
+    """Whether `run` is one of the shipped models of this checkout (its files are tracked)."""
+    try:
+        return run.path.resolve() in {(PROJECT_ROOT / "checkpoints" / name).resolve() for name in SHIPPED_NAMES}
+    except OSError:
+        return False
 
 
 def is_packaged(run: RunFolder) -> bool:

@@ -25,15 +25,15 @@ from keras import ops
 from engine.config import RunConfig
 from engine.corpus import Pair, load_split
 from engine.data import BatchPlan, encode_pairs
+from engine.dictionary import word_pairs
 from engine.distribute import chief_value, is_chief, make_strategy
+from engine.evaluate import name_lexicon
 from engine.model import PACKAGE, build_model
 from engine.runs import RunFolder, RunFolderError, first_line, write_atomic
-from engine.dictionary import word_pairs
-from engine.evaluate import name_lexicon
-from engine.text.pipeline import normalised_pairs, training_pairs
-from engine.text.protect import PLACEHOLDERS, WORD
 from engine.text.normalise import normalise
-from engine.vocab import SUBWORD, SubwordVocab, Vocab, is_chinese
+from engine.text.pipeline import normalised_pairs, training_pairs
+from engine.text.protect import PLACEHOLDERS
+from engine.vocab import SUBWORD, SubwordVocab, Vocab, is_chinese, word_counts
 
 # ----------------------------------------------------------------------------------------------
 # Loss
@@ -371,9 +371,6 @@ def text_pairs(config: RunConfig, split) -> tuple[list[Pair], list[Pair], dict]:
     return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
 
-WORD_RE = re.compile(WORD)
-
-
 def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
     """The run's vocabularies, from its training pairs; the words the source side knows are
     those of the corpus's training split (not the dictionary's)."""
@@ -387,8 +384,8 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
         chinese = is_chinese("".join(texts[:500]))
         kind = "char" if chinese and config.chinese_chars else "unigram"
         sides.append(SubwordVocab.train(texts, size, chinese, lowercase=not chinese, kind=kind, symbols=PLACEHOLDERS))
-    if sides[0].words:
-        sides[0].words = frozenset(w.lower() for p in corpus for w in WORD_RE.findall(normalise(p.source)))
+    if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
+        sides[0].words = word_counts(normalise(p.source) for p in corpus)
     return sides[0], sides[1]
 
 
@@ -418,12 +415,29 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
 
 def best_val_loss(run: RunFolder) -> float | None:
     """The best validation loss so far (from metrics.csv), so a resumed run's best.keras is only
-    replaced by a better model."""
-    if not run.metrics_path.exists():
+    replaced by a better model. A damaged file is a RunFolderError naming it and its line."""
+    if not run.own(run.metrics_path).exists():
         return None
-    with open(run.metrics_path, newline="") as handle:
-        values = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+    values = []
+    with open(run.metrics_path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            if row.get("val_loss"):
+                try:
+                    values.append(float(row["val_loss"]))
+                except ValueError:
+                    raise RunFolderError(f"{run.metrics_path}:{number}: val_loss must be a number, not {row['val_loss']!r}") from None
     return min(values) if values else None
+
+
+def check_facts(run: RunFolder) -> dict:
+    """run.json's counters, checked before a resume changes anything."""
+    facts = run.facts()
+    done, seconds = facts.get("epochs_done", 0), facts.get("training_seconds", 0.0)
+    if not isinstance(done, int) or isinstance(done, bool) or done < 0:
+        raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+        raise RunFolderError(f"{run.facts_path}: training_seconds must be a number of seconds, not {seconds!r}")
+    return facts
 
 
 def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: ResumableBackup, has_valid: bool, resuming: bool,
@@ -550,6 +564,8 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     report = report or TrainingReport()
     run.check_files()
     config = run.config()
+    check_facts(run)
+    best_val_loss(run)  # a damaged run.json or metrics.csv stops the resume here, before anything is written
     if epochs is not None:
         config.epochs = epochs
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
@@ -560,8 +576,6 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     try:
         backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)
         done = run.facts().get("epochs_done", 0)
-        if not isinstance(done, int) or done < 0:
-            raise RunFolderError(f"{run.facts_path}: epochs_done must be a whole number, not {done!r}")
         if not backup.has_state() and done >= config.epochs:
             raise ValueError(f"{run.path}: already trained {done} epochs; pass --epochs N (N > {done}) to extend it")
         with strategy.scope():

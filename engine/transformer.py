@@ -208,6 +208,12 @@ class Transformer(BuildsItself, keras.Model):
 
     has_attention = True
 
+    def describe(self) -> str:
+        """One line for a model card (the chat's /info)."""
+        s = self.settings
+        return (f"Transformer, {s['layers']} + {s['layers']} pre-norm blocks {s['units']} wide, {s['heads']} heads, "
+                f"feed-forward {s['ff_dim']}, {s['positions']} positions, tied output embedding")
+
     # ------------------------------------------------------------------ training pass
     def _encode(self, src, training):
         """src (B, S) → encoder output (B, S, D), its mask (B, 1, 1, S)."""

@@ -133,9 +133,12 @@ class SubwordVocab:
     so a run folder keeps its one file per side.
 
     lowercase: the text is read without case (the source side of a Latin-script language).
-    words: the words of the training text (lowercased): a name-like word outside them is one the
-    model cannot know, and is carried through as it is.
+    words: how often each word (lowercased) is in the training text: a name-like word seen fewer
+    than KNOWN_AFTER times is one the model cannot be trusted to translate, and is carried
+    through as it is (Jennifer, Bilbao).
     """
+
+    KNOWN_AFTER = 5
 
     level = SUBWORD
 
@@ -148,7 +151,7 @@ class SubwordVocab:
         if [self.sp.pad_id(), self.sp.bos_id(), self.sp.eos_id(), self.sp.unk_id()] != [PAD, BOS, EOS, UNK]:
             raise ValueError("a subword model must number <pad> <s> </s> <unk> 0 to 3")
         self.index = {token: i for i, token in enumerate(self.tokens)}
-        self.words = frozenset(words)
+        self.words = dict(words) if isinstance(words, dict) else dict.fromkeys(words, self.KNOWN_AFTER)
         if chinese is None:  # (recorded at training; guessed from the pieces otherwise)
             chinese = is_chinese("".join(t for t in self.tokens[len(SPECIALS) :] if not t.startswith("<0x"))[:2000])
         self.chinese = chinese
@@ -177,15 +180,14 @@ class SubwordVocab:
             normalization_rule_name="identity", add_dummy_prefix=not chinese, hard_vocab_limit=False,
             pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, num_threads=1, minloglevel=2,
         )
-        words = sorted({w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha()}) if not chinese else []
-        return cls(model.getvalue(), lowercase, words, kind, chinese)
+        return cls(model.getvalue(), lowercase, {} if chinese else word_counts(texts), kind, chinese)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def knows(self, word: str) -> bool:
-        """Whether the training text had `word` (any case)."""
-        return word.lower() in self.words
+        """Whether the training text had `word` (any case) often enough to translate it."""
+        return self.words.get(word.lower(), 0) >= self.KNOWN_AFTER
 
     def pieces(self, text: str) -> list[str]:
         from engine.text.normalise import fold_case
@@ -211,7 +213,8 @@ class SubwordVocab:
         import base64
 
         return json.dumps(
-            {"level": SUBWORD, "kind": self.kind, "chinese": self.chinese, "lowercase": self.lowercase, "words": sorted(self.words),
+            {"level": SUBWORD, "kind": self.kind, "chinese": self.chinese, "lowercase": self.lowercase,
+             "words": dict(sorted(self.words.items())),
              "model": base64.b64encode(self.model).decode("ascii")},
             ensure_ascii=False,
         )
@@ -225,12 +228,21 @@ class SubwordVocab:
             model = base64.b64decode(data["model"], validate=True)
         except (binascii.Error, TypeError) as err:
             raise ValueError(f'"model" is not base64 ({err})') from err
-        if not isinstance(data.get("words", []), list) or not all(isinstance(data.get(k, False), bool) for k in ("lowercase", "chinese")):
-            raise ValueError('"words" must be a list, "lowercase" and "chinese" true or false')
+        words = data.get("words", {})
+        if not (isinstance(words, list) or isinstance(words, dict) and all(isinstance(n, int) for n in words.values())):
+            raise ValueError('"words" must map words to counts')
+        if not all(isinstance(data.get(k, False), bool) for k in ("lowercase", "chinese")):
+            raise ValueError('"lowercase" and "chinese" must be true or false')
         try:
-            return cls(model, data.get("lowercase", False), data.get("words", []), data.get("kind", "unigram"), data.get("chinese"))
+            return cls(model, data.get("lowercase", False), words, data.get("kind", "unigram"), data.get("chinese"))
         except RuntimeError as err:  # sentencepiece's message for a model it cannot parse
             raise ValueError(f"not a SentencePiece model ({str(err).splitlines()[0]})") from err
+
+
+def word_counts(texts) -> dict[str, int]:
+    """How often each Latin-script word (lowercased) is in `texts`."""
+    counts = Counter(w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha())
+    return dict(counts)
 
 
 def _content(ids, size: int) -> list[int]:

@@ -112,8 +112,8 @@ class Chat:
             self.models.start()
         return self.models.loaders.get(self.answered) or next(iter(self.models.loaders.values()))
 
-    def close(self):
-        self.models.close()
+    def close(self, wait: bool = True) -> bool:
+        return self.models.close(wait)
 
     # ---------------------------------------------------------------- translating
     def translate_lines(self, lines: list[str]) -> None:
@@ -199,15 +199,18 @@ class Chat:
     def cmd_model(self, argument):
         if not argument:
             raise UsageError("usage: /model PATH (a run folder)")
-        run = resolve_run(argument)
         # Load the new model beside the old ones; only once it works does it replace them, so a
-        # damaged run folder is reported and the session goes on with the models it had.
-        models = Models.single(run, options=self.options, warm_all_lengths=self.interactive, glossary=self.models.glossary)
-        models.start()
+        # damaged run folder (its config, vocabularies or model) is reported and the session
+        # goes on with the models it had.
+        models = None
         try:
+            run = resolve_run(argument)
+            models = Models.single(run, options=self.options, warm_all_lengths=self.interactive, glossary=self.models.glossary)
+            models.start()
             models.translator(next(iter(models.runs)), spinner=self.interactive)
         except Exception as err:
-            models.close()
+            if models is not None:
+                models.close()
             from engine.runs import first_line
 
             raise UsageError(f"{first_line(err)} (still using {self.loader.run.path})") from err
@@ -263,28 +266,46 @@ class Chat:
             console.print(entry, markup=False, highlight=False)
 
 
+def _number(value, spec: str = ",") -> str:
+    """A number from a run's JSON as text ("?" when the file holds something else)."""
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+
 def model_card(translator) -> Table:
     config, run = translator.config, translator.run
-    facts, scores = run.facts(), run.evaluation()
+    try:
+        facts, scores = run.facts(), run.evaluation()
+    except ValueError as err:  # a damaged run.json or eval.json: the card says so, the chat goes on
+        facts, scores = {"licence": None}, {}
+        console.print(f"[yellow]warning:[/] {err}", soft_wrap=True)
     direction = {"en-zh": "English → Chinese", "zh-en": "Chinese → English"}.get(
         translator.direction, "reverse (target → source)" if config.reverse else "source → target"
     )
+    split_sizes = facts.get("split") if isinstance(facts.get("split"), dict) else {}
+    corpora = " + ".join([config.corpus, *config.extra_corpora])
+    seconds = facts.get("training_seconds")
     rows = [
         ("run", run.path),
-        ("corpus", f"{config.corpus} ({facts.get('split', {}).get('train', '?'):,} training pairs)" if facts.get("split") else config.corpus),
+        ("corpus", f"{corpora} ({_number(split_sizes.get('train'))} training pairs)" if split_sizes else corpora),
         ("direction", direction),
-        ("model", f"{config.cell.upper()} {config.units}, {config.layers} layer(s), {'bidirectional ' if config.bidirectional else ''}encoder, attention {config.attention}{' with input feeding' if config.input_feeding and config.attention != 'none' else ''}, {config.level} level"),
-        ("parameters", f"{facts.get('params', 0):,}"),
+        ("model", f"{translator.model.describe()}; {config.level} level"),
+        ("parameters", _number(facts.get("params"))),
         ("vocabulary", f"{len(translator.src_vocab):,} source / {len(translator.tgt_vocab):,} target tokens"),
-        ("training", f"{facts.get('epochs_done', '?')} epochs, {facts.get('training_seconds', 0) / 60:.1f} min"),
+        ("training", f"{_number(facts.get('epochs_done'))} epochs, {_number(seconds / 60 if isinstance(seconds, (int, float)) else None, '.1f')} min"),
     ]
     for split, report in scores.items():
-        rows.append((f"scores ({split})", f"BLEU {report['bleu']}  chrF {report['chrf']}  (beam {report['decoding']['beam']}; {report['bleu_signature']})"))
-        aligned = (report.get("alignment") or {}).get("name_alignment")
-        if aligned is not None:
+        if not isinstance(report, dict):
+            continue
+        decoding = report.get("decoding") if isinstance(report.get("decoding"), dict) else {}
+        rows.append((f"scores ({split})", f"BLEU {report.get('bleu', '?')}  chrF {report.get('chrf', '?')}  (beam {decoding.get('beam', '?')}; {report.get('bleu_signature', '')})"))
+        aligned = (report.get("alignment") or {}).get("name_alignment") if isinstance(report.get("alignment"), dict) else None
+        if isinstance(aligned, (int, float)):
             rows.append((f"name alignment ({split})", f"{aligned:.2f} of name characters look at the English name"))
     if facts.get("licence"):
-        rows.append(("data licence", facts["licence"]))
+        rows.append(("data licence", str(facts["licence"])))
+    for extra in facts.get("extra") or []:
+        if isinstance(extra, dict) and extra.get("licence"):
+            rows.append(("more data", f"{extra.get('corpus')}: {extra['licence']}"))
     return key_value_table("model card", rows)
 
 
@@ -355,6 +376,17 @@ def run_interactive(chat: Chat, session: PromptSession) -> int:
                 error(str(err))
 
 
+def leave_now(chat: Chat, code: int) -> None:
+    """Ctrl-D or /quit leaves at once: a model still loading or compiling in the background is
+    not waited for (the history is already on disk; nothing else is pending), so the process
+    ends here without the interpreter's shutdown, which would wait for, or abort inside, it."""
+    if chat.close(wait=False):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
 
@@ -365,16 +397,22 @@ def main(argv=None) -> int:
         )
         history = private_history(history_path(args.history_file)) if interactive else None
         chat = Chat(models, history=history, interactive=interactive)
-        try:
-            if not interactive:
+        if not interactive:
+            try:
                 return run_piped(chat, sys.stdin)
-            session = PromptSession(
-                history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
-                complete_while_typing=True, enable_history_search=False,
-            )
-            return run_interactive(chat, session)
-        finally:
+            finally:
+                chat.close()
+        session = PromptSession(
+            history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
+            complete_while_typing=True, enable_history_search=False,
+        )
+        try:
+            code = run_interactive(chat, session)
+        except BaseException:
             chat.close()
+            raise
+        leave_now(chat, code)
+        return code
 
     return run_main(run)
 

@@ -196,8 +196,10 @@ def eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
     parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
     parser.add_argument("--max-sentences", type=POSITIVE, help="score only the first N sources")
-    parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT (claimed before translating; an existing file needs --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
+    parser.add_argument("--record", action="store_true", help="record the scores in a shipped model's eval.json too (by default only other runs are recorded)")
     add_decode_options(parser)
     return parser
 
@@ -232,6 +234,14 @@ def print_report(report: dict, title: str) -> None:
         for row in report["by_length"]:
             lengths.add_row(row["bucket"], f"{row['sentences']:,}", f"{row['bleu']:.1f}", f"{row['chrf']:.1f}")
         console.print(lengths)
+    rare = report.get("rare_words")
+    if rare:
+        console.print(
+            f"sentences with a rare word (seen fewer than {rare['seen_fewer_than']} times in training): "
+            f"{rare['sentences']:,}, BLEU {rare['bleu']:.1f}, chrF {rare['chrf']:.1f}", soft_wrap=True,
+        )
+    if report.get("unrepresentable_share") is not None:
+        console.print(f"source tokens the model cannot represent (<unk>): {report['unrepresentable_share']:.2%}", soft_wrap=True)
     aligned = report.get("alignment") or {}
     if aligned.get("name_alignment") is not None:
         console.print(
@@ -248,56 +258,74 @@ def eval_main(argv=None) -> int:
     args = eval_parser().parse_args(argv)
 
     def main():
-        from repl.models import Models, resolve_run, shipped_runs
-
         if bool(args.src) != bool(args.refs):
             raise UsageError("--src and --refs go together")
         args.glossary_terms = glossary_of(args)
-        if args.src:
-            sources = read_lines(args.src)
-            references = [line.split("\t") for line in read_lines(args.refs)]
-            if len(sources) != len(references):
-                raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
-            if args.max_sentences:
-                sources, references = sources[: args.max_sentences], references[: args.max_sentences]
-            # Each line goes to the model of its direction; each direction is scored on its own
-            # (its own BLEU tokenizer: zh for Chinese output, 13a for English).
-            models = Models.for_session(args.run, args.direction)
-            groups: dict[str, list[int]] = {}
-            for i, line in enumerate(sources):
-                groups.setdefault(models.direction_for(line), []).append(i)
-            jobs = [
-                (models.runs[d], [sources[i] for i in rows], [references[i] for i in rows], f"files:{Path(args.src).name}")
-                for d, rows in groups.items()
-            ]
-        else:
-            if args.run or args.direction == "auto":
-                run = resolve_run(args.run)
-            elif args.direction in shipped_runs():
-                run = shipped_runs()[args.direction]
-            else:
-                raise UsageError(f"no shipped {ARROWS[args.direction]} model; name a run folder")
-            from engine.evaluate import held_out
-
-            sources, references = held_out(run.config(), args.split)
-            if args.max_sentences:
-                sources, references = sources[: args.max_sentences], references[: args.max_sentences]
-            jobs = [(run, sources, references, args.split)]
-        reports = [evaluate_run(run, sources, references, split_name, args) for run, sources, references, split_name in jobs]
-        if args.json:
-            body = reports[0] if len(reports) == 1 else {report["direction"]: report for report in reports}
-            Output(args.json, force=True).write_all(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+        report_file = Output(args.json, args.force, [args.src, args.refs]) if args.json else None  # checked and claimed now
+        try:
+            run_jobs(args, report_file)
+        except BaseException:
+            if report_file is not None:
+                report_file.discard()
+            raise
 
     return run_main(main)
+
+
+def run_jobs(args, report_file) -> None:
+    """Translate and score what the arguments name; the JSON report goes to `report_file`."""
+    jobs = file_jobs(args) if args.src else held_out_jobs(args)
+    reports = [evaluate_run(run, sources, references, split_name, args) for run, sources, references, split_name in jobs]
+    if report_file is not None:
+        body = reports[0] if len(reports) == 1 else {report["direction"]: report for report in reports}
+        report_file.write_all(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_jobs(args) -> list:
+    """--src/--refs: each line goes to the model of its direction; each direction is scored on
+    its own (its own BLEU tokenizer: zh for Chinese output, 13a for English)."""
+    from repl.models import Models
+
+    sources = read_lines(args.src)
+    references = [line.split("\t") for line in read_lines(args.refs)]
+    if len(sources) != len(references):
+        raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    models = Models.for_session(args.run, args.direction)
+    groups: dict[str, list[int]] = {}
+    for i, line in enumerate(sources):
+        groups.setdefault(models.direction_for(line), []).append(i)
+    return [
+        (models.runs[d], [sources[i] for i in rows], [references[i] for i in rows], f"files:{Path(args.src).name}")
+        for d, rows in groups.items()
+    ]
+
+
+def held_out_jobs(args) -> list:
+    """A run's held-out split (the shipped model of --direction, or RUN)."""
+    from engine.evaluate import held_out
+    from repl.models import resolve_run, shipped_runs
+
+    if args.run or args.direction == "auto":
+        run = resolve_run(args.run)
+    elif args.direction in shipped_runs():
+        run = shipped_runs()[args.direction]
+    else:
+        raise UsageError(f"no shipped {ARROWS[args.direction]} model; name a run folder")
+    sources, references = held_out(run.config(), args.split)
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    return [(run, sources, references, args.split)]
 
 
 def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     """Translate and score one run on sources with references; print the report, record it in
     the run's eval.json (unless --no-record) and return it."""
-    from engine.evaluate import run_lexicon
-    from engine.runs import write_atomic
+    from engine.evaluate import run_lexicon, training_counts
 
     lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
+    counts = training_counts(run.config())
     import_tensorflow()
     from engine.evaluate import evaluate
     from engine.translate import Translator
@@ -305,18 +333,18 @@ def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     translator = Translator(run)
     options = decode_options(args)
     with console.status(f"translating {len(sources):,} sentences with beam {options.beam}…"):
-        report = evaluate(translator, sources, references, lexicon=lexicon, options=options, glossary=args.glossary_terms)
+        report = evaluate(translator, sources, references, lexicon=lexicon, options=options, glossary=args.glossary_terms, train_counts=counts)
     report["alignment"]["names_from"] = lexicon_from
     report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
     print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")
-    from engine.runs import is_packaged
+    from engine.runs import is_packaged, is_shipped
 
     if is_packaged(run):  # an installed package's files are not ours to change
         console.print(f"[dim]not recorded in {run.eval_path}: the model is part of the installed package[/]")
+    elif is_shipped(run) and not args.record:  # a tracked file of the checkout: only on purpose
+        console.print(f"[dim]not recorded in {run.eval_path}: a shipped model's card changes only with --record[/]")
     elif not args.no_record:
-        recorded = run.evaluation()
-        recorded[split_name] = {k: v for k, v in report.items() if k != "examples"}
-        write_atomic(run.own(run.eval_path), json.dumps(recorded, indent=2, ensure_ascii=False))
+        run.record_evaluation(split_name, report)
     return report
 
 

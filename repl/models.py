@@ -110,11 +110,14 @@ class ModelLoader:
         self.thread = threading.Thread(target=warm, daemon=True)
         self.thread.start()
 
-    def close(self):
-        """Let the loader thread finish its current step: leaving while it is inside TensorFlow
-        aborts the interpreter at exit."""
+    def close(self, wait: bool = True) -> bool:
+        """Stop the loader after its current step. wait: let it finish that step (leaving the
+        interpreter while the thread is inside TensorFlow aborts it at exit). Returns whether the
+        thread has ended."""
         self.stop.set()
-        self.thread.join()
+        if wait:
+            self.thread.join()
+        return not self.thread.is_alive()
 
     def get(self, spinner: bool = True):
         if not self.ready.is_set() and spinner:
@@ -224,6 +227,6 @@ class Models:
         for loader in self.loaders.values():
             loader.rewarm(options)
 
-    def close(self) -> None:
-        for loader in self.loaders.values():
-            loader.close()
+    def close(self, wait: bool = True) -> bool:
+        """Stop every loader; returns whether all their threads have ended (see ModelLoader.close)."""
+        return all([loader.close(wait) for loader in self.loaders.values()])

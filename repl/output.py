@@ -23,10 +23,10 @@ from repl.console import UsageError
 
 
 class Output:
-    def __init__(self, spec: str, force: bool = False, input_path: str | None = None):
+    def __init__(self, spec: str, force: bool = False, input_path: str | list | None = None):
         """Decide how to write `spec` and claim it when it is new; raises UsageError (before any
-        work is done) for a folder, a missing folder, OUTPUT equal to INPUT, or an existing
-        regular file without `force`."""
+        work is done) for a folder, a missing folder, OUTPUT equal to an input (one path or a
+        list), or an existing regular file without `force`."""
         self.spec, self.handle, self.atomic, self.claimed = spec, None, None, None
         if spec == "-":
             self.kind, self.target = "stdout", None
@@ -36,8 +36,10 @@ class Output:
         info = _stat(self.target)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise UsageError(f"{spec}: is a directory")
-        if input_path not in (None, "-") and info is not None and os.path.samefile(self.target, input_path):
-            raise UsageError(f"{spec}: OUTPUT is INPUT; translating a file onto itself would lose it")
+        inputs = input_path if isinstance(input_path, list) else [input_path]
+        for given in inputs:
+            if given not in (None, "-") and info is not None and os.path.exists(given) and os.path.samefile(self.target, given):
+                raise UsageError(f"{spec}: the output is the input {given}; writing it would lose that file")
         if info is not None and not stat.S_ISREG(info.st_mode):
             self.kind = "direct"  # a device, FIFO or socket
             return
