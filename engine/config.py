@@ -178,13 +178,25 @@ class DecodeOptions:
     def __post_init__(self):
         if self.beam < 1 or self.n_best < 1:
             raise ValueError("beam and n_best must be at least 1")
+        if self.n_best > self.beam:
+            raise ValueError(f"n_best ({self.n_best}) cannot exceed the beam ({self.beam}): a beam of K keeps K hypotheses")
         if self.max_len is not None and self.max_len < 1:
             raise ValueError("max_len must be at least 1")
 
+    @property
+    def strategy(self) -> str:
+        """The search that decodes with these options (engine/search.py STRATEGIES)."""
+        return "greedy" if self.beam == 1 else "beam"
+
     def with_(self, **changes) -> DecodeOptions:
-        """A copy with some fields changed; a larger n_best widens the beam to match."""
-        options = replace(self, **changes)
-        return replace(options, beam=max(options.beam, options.n_best))
+        """A copy with some fields changed, keeping n_best ≤ beam: a larger n_best widens the
+        beam to match; a smaller beam lowers n_best to it."""
+        beam, n_best = changes.get("beam", self.beam), changes.get("n_best", self.n_best)
+        if "n_best" in changes:
+            beam = max(beam, n_best)
+        else:
+            n_best = min(n_best, beam)
+        return replace(self, **{**changes, "beam": beam, "n_best": n_best})
 
 
 def _has_type(value, hint) -> bool:

@@ -148,6 +148,19 @@ def beam_search(model, src, beam, max_steps, choice_bias, no_repeat=0, ratio=0.0
     return hyps, scores, length
 
 
+def greedy_search(model, src, beam, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0):
+    """Greedy search with beam search's signature and shapes (K = 1): ids (B, 1, T), log-prob
+    (B, 1), lengths (B, 1)."""
+    ids, log_prob, length = greedy(model, src, max_steps, choice_bias, no_repeat, ratio, extra)
+    return ids[:, None], log_prob[:, None], length[:, None]
+
+
+# The decoding strategies by name (DecodeOptions.strategy): each takes (model, src, beam,
+# max_steps, choice_bias, no_repeat, ratio, extra) and returns ids (B, K, T), scores (B, K),
+# lengths (B, K). The translator compiles one graph per strategy when it is first used.
+STRATEGIES = {"greedy": greedy_search, "beam": beam_search}
+
+
 def forced_attention(model, src, tgt_in):
     """Teacher-forced pass over chosen outputs → attention weights (B, T, S), or an empty tensor
     for a model without attention."""

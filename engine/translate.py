@@ -114,8 +114,8 @@ class Translator:
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
         )
         self.guard = guard_settings(self.tgt_vocab)
-        self._greedy = tf.function(self._greedy_graph, jit_compile=jit_compile, reduce_retracing=False)
-        self._beam = tf.function(self._beam_graph, jit_compile=jit_compile, reduce_retracing=False)
+        self.jit_compile = jit_compile
+        self._graphs: dict[str, tf.types.experimental.GenericFunction] = {}
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
 
     @staticmethod
@@ -129,13 +129,19 @@ class Translator:
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
     # ------------------------------------------------------------------ graphs (engine/search.py)
-    def _greedy_graph(self, src, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
-        """src (B, S) → ids (B, T), total log-prob (B,), lengths (B,) (EOS counted)."""
-        return search.greedy(self.model, src, max_steps, self.choice_bias, no_repeat, ratio, extra)
+    def graph(self, strategy: str):
+        """The compiled search of `strategy` (one of search.STRATEGIES), made when first asked
+        for: (src (B, S), beam, max_steps, no_repeat, ratio, extra) → ids (B, K, T), scores
+        (B, K), lengths (B, K). It retraces per source and batch shape bucket and per Python
+        argument, as translate pads and warm_up compiles them."""
+        if strategy not in self._graphs:
+            search_of = search.STRATEGIES[strategy]
 
-    def _beam_graph(self, src, beam: int, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
-        """src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
-        return search.beam_search(self.model, src, beam, max_steps, self.choice_bias, no_repeat, ratio, extra)
+            def decode(src, beam: int, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
+                return search_of(self.model, src, beam, max_steps, self.choice_bias, no_repeat, ratio, extra)
+
+            self._graphs[strategy] = tf.function(decode, jit_compile=self.jit_compile, reduce_retracing=False)
+        return self._graphs[strategy]
 
     def _forced_graph(self, src, tgt_in):
         """Teacher-forced pass over chosen outputs → attention weights (B, T, S) (or empty)."""
@@ -193,9 +199,8 @@ class Translator:
         glossary: an engine.text.glossary.Glossary whose terms are translated as it says (runs
         with placeholders only: subword runs).
         """
-        options = options or DecodeOptions(beam=beam, n_best=n_best, alpha=alpha, max_len=max_len, guard=False)
-        if options.beam < 1 or options.n_best < 1:
-            raise ValueError("beam and n_best must be at least 1")
+        if options is None:
+            options = DecodeOptions(beam=beam, alpha=alpha, max_len=max_len, guard=False).with_(n_best=min(n_best, beam))
         if glossary and self.pipeline.legacy:
             self.warn("this model was trained without placeholders (before subwords); the glossary is not applied")
             glossary = None
@@ -219,16 +224,12 @@ class Translator:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         guard = self.guard if options.guard else {}
-        n_best = min(options.n_best, options.beam)
+        decode = self.graph(options.strategy)
         for chunk, array in self._batches(id_lists, batch_size):
-            if options.beam == 1:
-                ids, log_prob, length = self._greedy(tf.constant(array), max_steps, **guard)
-                ids, log_prob, length = ids.numpy()[:, None], log_prob.numpy()[:, None], length.numpy()[:, None]
-            else:
-                ids, log_prob, length = (x.numpy() for x in self._beam(tf.constant(array), options.beam, max_steps, **guard))
+            ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps, **guard))
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], options.alpha) for k in range(ids.shape[1])]
-                results[i] = sorted(hyps, key=lambda h: -h.score)[:n_best]
+                results[i] = sorted(hyps, key=lambda h: -h.score)[: options.n_best]
         return results
 
     def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:

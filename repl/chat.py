@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
@@ -181,7 +180,7 @@ class Chat:
 
     def cmd_beam(self, argument):
         beam = self.positive(argument, "/beam K")
-        self.models.set_options(replace(self.options, beam=beam, n_best=min(self.options.n_best, beam)))
+        self.models.set_options(self.options.with_(beam=beam))
         console.print(f"beam {beam}")
 
     def cmd_nbest(self, argument):

@@ -58,7 +58,7 @@ def test_cached_greedy_equals_recomputing_the_whole_prefix(translator):
 def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(translator):
     greedy = translator.translate(SENTENCES)
     beam_one = translator.translate(SENTENCES, beam=1, n_best=1)
-    hyps, _, _ = translator._beam(np.array([translator.src_vocab.encode("cafe") + [0] * 4], "int32"), 1, 10)
+    hyps, _, _ = translator.graph("beam")(np.array([translator.src_vocab.encode("cafe") + [0] * 4], "int32"), 1, 10)
     assert [g.ids for g in greedy] == [b.ids for b in beam_one]
     expected = greedy[4].ids + [EOS]
     assert list(hyps.numpy()[0, 0, : len(expected)]) == expected

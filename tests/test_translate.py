@@ -51,7 +51,7 @@ def test_beam_of_one_is_greedy(translators, kind):
     beam = translator.translate(SENTENCES, beam=1, n_best=1)
     assert [g.ids for g in greedy] == [b.ids for b in beam]
     # the batched beam graph with k=1 takes the same path as greedy too
-    hyps, _, _ = translator._beam(np.array([translator.src_vocab.encode("cafe") + [0] * 4], "int32"), 1, 10)
+    hyps, _, _ = translator.graph("beam")(np.array([translator.src_vocab.encode("cafe") + [0] * 4], "int32"), 1, 10)
     expected = greedy[4].ids + [2]  # … then EOS
     assert list(hyps.numpy()[0, 0, : len(expected)]) == expected
 
