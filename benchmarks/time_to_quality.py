@@ -108,8 +108,9 @@ def child(row: str, args) -> dict:
     config = row_config(row, args)
     run = RunFolder(Path(args.out) / folder_name(row))
     snapshots = run.path.parent / f"{folder_name(row)}-epochs"
-    log(f"{row}: training up to {args.minutes:g} min on cores {sorted(os.sched_getaffinity(0))}")
-    train(config, run, report=snapshot_report(snapshots))
+    if not args.score_only:
+        log(f"{row}: training up to {args.minutes:g} min on cores {sorted(os.sched_getaffinity(0))}")
+        train(config, run, report=snapshot_report(snapshots))
     sources, references = held_out(config, "valid")
     translator = Translator(run)
     epochs = [json.loads(line) for line in (snapshots / "epochs.jsonl").read_text().splitlines()]
@@ -130,6 +131,7 @@ def main() -> None:
     parser.add_argument("--extra-corpora", nargs="*", default=[str(EXTRA_CORPUS)], help="extra training corpora of the rows whose preset has some")
     parser.add_argument("--target", type=float, help="validation BLEU to reach (default: the shipped default's)")
     parser.add_argument("--out", default=str(ROOT / "checkpoints" / "time-to-quality"), help="folder for the runs")
+    parser.add_argument("--score-only", action="store_true", help="score the epochs of rows already trained in --out (no training)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -140,14 +142,14 @@ def main() -> None:
     if target is None:
         recorded = json.loads((ROOT / "checkpoints" / "default" / "eval.json").read_text(encoding="utf-8"))
         target = recorded["valid"]["bleu"]
-    for row in args.rows:
+    for row in args.rows if not args.score_only else []:
         if (Path(args.out) / folder_name(row)).exists():
             raise SystemExit(f"{Path(args.out) / folder_name(row)} exists; remove it or pass another --out")
     cores = sorted(os.sched_getaffinity(0))
     children = []
     for i, row in enumerate(args.rows):
         command = [sys.executable, __file__, "--child", row, "--corpus", args.corpus, "--minutes", str(args.minutes), "--out", args.out,
-                   "--extra-corpora", *args.extra_corpora]
+                   *(["--score-only"] if args.score_only else []), "--extra-corpora", *args.extra_corpora]
         if len(cores) >= len(args.rows):
             command = ["taskset", "-c", str(cores[i]), *command]
         children.append((row, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
