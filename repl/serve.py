@@ -1,371 +1,159 @@
-"""`seq2seq-serve`: a local HTTP translation API in LibreTranslate's dialect.
+"""`seq2seq-serve`: a local HTTP translation API in LibreTranslate's dialect, and a web page.
 
 Clients that speak LibreTranslate (editor plugins, browser extensions, bots, scripts) can point
-at this server unchanged: `POST /translate`, `POST /detect`, `GET /languages`, plus `GET /health`.
+at this server unchanged: `POST /translate`, `POST /detect`, `GET /languages`, plus `GET /health`;
+`GET /` is a page to translate in a browser (repl/site.py, repl/web/).
 
 Stack: Starlette on uvicorn. Starlette is the small ASGI toolkit FastAPI is built on; this API
-has four routes with LibreTranslate's own request shapes (JSON or form fields), so FastAPI's
+has a few routes with LibreTranslate's own request shapes (JSON or form fields), so FastAPI's
 schema layer would add a dependency (pydantic) without doing any of the work here. uvicorn is
-the standard ASGI server and handles SIGTERM gracefully: it stops accepting connections and
-lets in-flight requests finish.
+the standard ASGI server: on SIGTERM it stops accepting connections and lets in-flight requests
+finish, within `--shutdown-timeout`.
 
-Requests arriving together are translated together: each request's sentences go into one
-bounded queue (full: 503), and one worker thread takes everything that arrives within a small
-window (`--batch-window-ms`) and decodes it in one call to the compiled batched decoder. A lone
-request waits at most that window; many concurrent clients share batches.
+Where things are: the routes in repl/api.py (and the page's in repl/site.py) over `app.state`;
+the dynamic batcher in repl/batcher.py; the limits on keys, rates, bodies, headers and
+connections in repl/limits.py. Everything a command line can get wrong (port, host, ranges,
+origins) is refused here, before the models load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import json
-import queue
+import errno
+import math
+import os
 import signal
+import socket
 import sys
 import threading
 import time
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-from engine.config import DecodeOptions
-from repl.console import UsageError, add_decode_options, at_least, console, decode_options, import_tensorflow, run_main
-
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
-
-
-# ----------------------------------------------------------------------------------------------
-# Language detection by script: the two languages this project translates differ in script
-
-
-def detect(text: str) -> tuple[str, float]:
-    """("zh" or "en", confidence 0–100): the script of the text as the tools route it
-    (engine.direction.script_of), with the share of its letters in that script."""
-    from engine.direction import script_of
-
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en", 0.0
-    han = sum(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in letters) / len(letters)
-    language = script_of(text) or "en"
-    return language, round(100 * (han if language == "zh" else 1 - han), 1)
+from repl.api import create_app, language_of
+from repl.batcher import Batcher
+from repl.console import (
+    UsageError,
+    add_decode_options,
+    at_least,
+    console,
+    decode_options,
+    glossary_of,
+    import_tensorflow,
+    run_main,
+)
+from repl.limits import Limits, guarded_protocol, open_files_for, read_api_keys
 
 
-def language_of(vocab) -> str:
-    """The language a vocabulary is in, by script: "zh" when most of its tokens are Han."""
-    return "zh" if vocab.chinese else "en"
+def number_in(low: float, high: float, unit: str = ""):
+    """An argparse type: a number from `low` to `high`, refused at parse time with the range named."""
 
-
-# ----------------------------------------------------------------------------------------------
-# Dynamic batching
-
-
-class QueueFull(Exception):
-    pass
-
-
-@dataclass
-class Job:
-    sentences: list[str]
-    options: DecodeOptions
-    notify: Callable[[], None] = lambda: None  # called from the worker thread when results are in
-    results: list | None = None
-    error: BaseException | None = None
-
-
-class Batcher:
-    """One worker thread owns the translator. `submit` queues a job (QueueFull when the queue is
-    at its bound); the worker gathers the jobs that arrive within `window` seconds (up to
-    `max_sentences`), decodes each group of equal settings in one call, and wakes the callers."""
-
-    def __init__(self, translator, max_queue: int = 256, window: float = 0.005, max_sentences: int = 256):
-        self.translator, self.window, self.max_sentences = translator, window, max_sentences
-        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
-        self.thread = threading.Thread(target=self._work, name="batcher", daemon=True)
-        self.thread.start()
-
-    def submit(self, job: Job) -> Job:
+    def parse(text: str) -> float:
         try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
-            raise QueueFull from None
-        return job
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}{unit}, not {text}")
+        return value
 
-    def close(self) -> None:
-        self.jobs.put(None)
-        self.thread.join()
-
-    def _gather(self, first: Job) -> list[Job]:
-        jobs, sentences = [first], len(first.sentences)
-        deadline = time.monotonic() + self.window
-        while sentences < self.max_sentences:
-            try:
-                job = self.jobs.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if job is None:  # closing: finish what was gathered, then stop
-                self.jobs.put(None)
-                break
-            jobs.append(job)
-            sentences += len(job.sentences)
-        return jobs
-
-    def _work(self) -> None:
-        while (first := self.jobs.get()) is not None:
-            jobs = self._gather(first)
-            groups: dict[DecodeOptions, list[Job]] = collections.defaultdict(list)
-            for job in jobs:
-                groups[job.options].append(job)
-            for options, group in groups.items():
-                try:
-                    results = self.translator.translate([s for job in group for s in job.sentences], options=options)
-                    start = 0
-                    for job in group:
-                        job.results = results[start : start + len(job.sentences)]
-                        start += len(job.sentences)
-                except Exception as err:  # reported per request as a 500
-                    for job in group:
-                        job.error = err
-                for job in group:
-                    job.notify()
+    return parse
 
 
-# ----------------------------------------------------------------------------------------------
-# Limits: API keys and a per-client rate limit
+def port_number(text: str) -> int:
+    value = at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, not {value}")
+    return value
 
 
-def _resolve(future) -> None:
-    if not future.done():  # (a client that went away cancels its request's future)
-        future.set_result(None)
+def origins(text: str) -> list[str]:
+    """--cors-origins: '*' or a comma-separated list of origins (scheme://host[:port])."""
+    found = [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+    for origin in found:
+        if origin != "*" and (origin.count("://") != 1 or not origin.split("://")[1] or "/" in origin.split("://")[1]):
+            raise argparse.ArgumentTypeError(f"{origin!r} is not an origin (like http://localhost:8080, or *)")
+    if not found:
+        raise argparse.ArgumentTypeError("give '*' or origins separated by commas")
+    return found
 
 
-class RateLimiter:
-    """At most `per_minute` requests per client in any 60-second window (0: no limit)."""
-
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self.seen: dict[str, collections.deque] = collections.defaultdict(collections.deque)
-        self.lock = threading.Lock()
-
-    def allow(self, client: str) -> bool:
-        if not self.per_minute:
-            return True
-        now = time.monotonic()
-        with self.lock:
-            times = self.seen[client]
-            while times and now - times[0] > 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                return False
-            times.append(now)
-            return True
-
-
-def read_api_keys(path: str | None) -> set[str] | None:
-    if path is None:
-        return None
-    keys = {line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
-    if not keys:
-        raise UsageError(f"{path}: no API keys in it (one a line)")
-    return keys
-
-
-@dataclass
-class Limits:
-    char_limit: int = 5000  # characters of q per request
-    batch_limit: int = 64  # strings in a list q
-    max_alternatives: int = 8
-    options: DecodeOptions = DecodeOptions()
-
-
-# ----------------------------------------------------------------------------------------------
-# The application
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
-               rate_limit: int = 0, limits: Limits | None = None):
-    """The Starlette app over one batcher per direction: `batchers` maps (source, target)
-    language codes to a Batcher, or is one Batcher for source_lang → target_lang."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    if isinstance(batchers, Batcher):
-        batchers = {(source_lang, target_lang): batchers}
-    pairs = ", ".join(f"{a} to {b}" for a, b in batchers)
-    default_target = next(iter(batchers))[1]
-    limits = limits or Limits()
-    limiter = RateLimiter(rate_limit)
-    state = {"closing": False}
-
-    async def fields(request: Request) -> dict:
-        """JSON body or form fields (LibreTranslate accepts both)."""
-        kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind == "application/json":
-            try:
-                data = json.loads(await request.body() or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise ApiError(400, f"invalid JSON: {err}") from None
-            if not isinstance(data, dict):
-                raise ApiError(400, "the JSON body must be an object")
-            return data
-        if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            form = await request.form()
-            data = {key: form.getlist(key) for key in form.keys()}
-            return {key: values if key == "q" and len(values) > 1 else values[0] for key, values in data.items()}
-        if not kind and not await request.body():
-            return {}
-        raise ApiError(400, f"unsupported content type {kind!r}; send JSON or form fields")
-
-    def check_access(request: Request, data: dict) -> None:
-        if state["closing"]:
-            raise ApiError(503, "shutting down")
-        if api_keys is not None and data.get("api_key") not in api_keys:
-            raise ApiError(403, "Invalid API key")
-        client = request.client.host if request.client else "?"
-        if not limiter.allow(client):
-            raise ApiError(429, f"Too many requests: at most {rate_limit} a minute")
-
-    def texts_of(data: dict) -> tuple[list[str], bool]:
-        q = data.get("q")
-        if q is None:
-            raise ApiError(400, "Invalid request: missing q parameter")
-        as_list = isinstance(q, list)
-        texts = q if as_list else [q]
-        if not all(isinstance(t, str) for t in texts):
-            raise ApiError(400, "Invalid request: q must be a string or a list of strings")
-        if as_list and len(texts) > limits.batch_limit:
-            raise ApiError(413, f"Too many texts: at most {limits.batch_limit} in one request")
-        if sum(len(t) for t in texts) > limits.char_limit:
-            raise ApiError(413, f"Too many characters: at most {limits.char_limit} in one request")
-        return texts, as_list
-
-    async def run_job(batcher: Batcher, texts: list[str], options: DecodeOptions) -> list:
-        # The worker wakes this request through the event loop: no thread waits per request
-        # (a thread each would cap the requests in flight, and so the batch, at the pool's size).
-        loop = asyncio.get_running_loop()
-        finished = loop.create_future()
-        try:
-            job = batcher.submit(Job(texts, options, notify=lambda: loop.call_soon_threadsafe(_resolve, finished)))
-        except QueueFull:
-            raise ApiError(503, "the translation queue is full; try again shortly") from None
-        await finished
-        if job.error is not None:
-            raise job.error
-        return job.results
-
-    async def translate(request: Request):
-        data = await fields(request)
-        check_access(request, data)
-        texts, as_list = texts_of(data)
-        source, target = data.get("source", "auto"), data.get("target", default_target)
-        if data.get("format", "text") != "text":
-            raise ApiError(400, "Invalid request: only format 'text' is supported")
-        try:
-            alternatives = int(data.get("alternatives", 0))
-        except (TypeError, ValueError):
-            raise ApiError(400, "Invalid request: alternatives must be a whole number") from None
-        if not 0 <= alternatives <= limits.max_alternatives:
-            raise ApiError(400, f"Invalid request: alternatives must be from 0 to {limits.max_alternatives}")
-        detected = [detect(t) for t in texts] if source == "auto" else None
-        languages = [d[0] for d in detected] if detected else [source] * len(texts)
-        for language in {*languages, target}:
-            if language not in LANGUAGE_NAMES:
-                raise ApiError(400, f"{language!r} is not supported; languages: {', '.join(LANGUAGE_NAMES)}")
-        missing = sorted({lang for lang in languages if (lang, target) not in batchers})
-        if missing:
-            raise ApiError(400, f"no model here translates {'/'.join(missing)} to {target}; this server translates {pairs}")
-        # Each source language's texts go to its model's batcher, all at once; answers keep q's order.
-        groups = {lang: [i for i, x in enumerate(languages) if x == lang] for lang in dict.fromkeys(languages)}
-        options = limits.options.with_(n_best=alternatives + 1)
-        answers = await asyncio.gather(*(
-            run_job(batchers[(lang, target)], [texts[i] for i in rows], options) for lang, rows in groups.items()
-        ))
-        results: list = [None] * len(texts)
-        for rows, answer in zip(groups.values(), answers):
-            for i, result in zip(rows, answer):
-                results[i] = result
-        translated = [r.text for r in results]
-        body: dict = {"translatedText": translated if as_list else translated[0]}
-        if alternatives:
-            others = [[h.text for h in r.n_best[1:] if h.text != r.text][:alternatives] for r in results]
-            body["alternatives"] = others if as_list else others[0]
-        if detected:
-            found = [{"language": lang, "confidence": conf} for lang, conf in detected]
-            body["detectedLanguage"] = found if as_list else found[0]
-        return JSONResponse(body)
-
-    async def detect_route(request: Request):
-        data = await fields(request)
-        check_access(request, data)
-        texts, as_list = texts_of(data)
-        found = [[{"language": lang, "confidence": conf}] for lang, conf in map(detect, texts)]
-        return JSONResponse(found if as_list else found[0])
-
-    async def languages(request: Request):
-        return JSONResponse([
-            {"code": code, "name": name, "targets": [b for a, b in batchers if a == code]}
-            for code, name in LANGUAGE_NAMES.items()
-        ])
-
-    async def health(request: Request):
-        queued = sum(batcher.jobs.qsize() for batcher in batchers.values())
-        return JSONResponse({"status": "closing" if state["closing"] else "ok", "queued": queued})
-
-    async def api_error(request, err: ApiError):
-        return JSONResponse({"error": err.message}, status_code=err.status)
-
-    async def server_error(request, err: Exception):
-        console.print(f"[red]error:[/] {type(err).__name__} while serving {request.url.path}: {err}", soft_wrap=True, markup=True)
-        return JSONResponse({"error": "internal error while translating"}, status_code=500)
-
-    async def not_found(request, err):
-        status = getattr(err, "status_code", 404)
-        return JSONResponse({"error": "Not found" if status == 404 else "Method not allowed"}, status_code=status)
-
-    app = Starlette(
-        routes=[
-            Route("/translate", translate, methods=["POST"]),
-            Route("/detect", detect_route, methods=["POST"]),
-            Route("/languages", languages, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-        ],
-        exception_handlers={ApiError: api_error, Exception: server_error, 404: not_found, 405: not_found},
-    )
-    app.state.serving = state
-    return app
-
-
-# ----------------------------------------------------------------------------------------------
-# Entry point
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """A usage error is one line (and exit 2), not the whole usage text."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="seq2seq-serve",
-        description="Serve translations over HTTP with LibreTranslate's API (POST /translate, /detect; GET /languages, /health).",
+        description="Serve translations over HTTP with LibreTranslate's API (POST /translate, /detect; GET /languages, /health) and a web page (GET /).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=at_least(0), default=5000, help="port (default: 5000; 0 picks a free one)")
+    p.add_argument("--port", type=port_number, default=5000, help="port, 0–65535 (default: 5000; 0 picks a free one)")
     p.add_argument("--model", help="run folder: serve only it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--api-keys", metavar="FILE", help="require one of these keys (one a line) as api_key")
     p.add_argument("--char-limit", type=at_least(1), default=5000, help="most characters of q in one request (default: 5000)")
     p.add_argument("--batch-limit", type=at_least(1), default=64, help="most strings in a list q (default: 64)")
     p.add_argument("--req-limit", type=at_least(0), default=0, help="requests a minute per client address (default: 0, no limit)")
     p.add_argument("--queue-size", type=at_least(1), default=256, help="requests waiting for the decoder before 503 (default: 256)")
-    p.add_argument("--batch-window-ms", type=float, default=5.0, help="how long the decoder waits to gather requests (default: 5)")
+    p.add_argument("--batch-window-ms", type=number_in(0, 1000, " ms"), default=5.0, help="how long the decoder waits to gather requests, 0–1000 (default: 5)")
+    limits = p.add_argument_group("limits on clients")
+    limits.add_argument("--max-body-bytes", type=at_least(1024), default=1_000_000, help="largest request body; more is answered 413 before it is read (default: 1000000)")
+    limits.add_argument("--max-connections", type=at_least(1), default=1000, help="open connections at once; beyond it the oldest idle one is closed, else 503 (default: 1000, fewer where the open-files limit is lower)")
+    limits.add_argument("--header-timeout", type=number_in(0.1, 3600, " s"), default=10.0, help="seconds for a request's headers to arrive, else 408 (default: 10)")
+    limits.add_argument("--body-timeout", type=number_in(0.1, 3600, " s"), default=30.0, help="seconds for a request's body to arrive, else 408 (default: 30)")
+    limits.add_argument("--keep-alive", type=number_in(0.1, 3600, " s"), default=5.0, help="seconds an idle connection stays open (default: 5)")
+    limits.add_argument("--shutdown-timeout", type=number_in(0.1, 3600, " s"), default=30.0, help="seconds SIGTERM waits for requests in flight before it stops anyway (default: 30)")
+    limits.add_argument("--cors-origins", type=origins, metavar="ORIGINS", help="let pages of these origins call the API: '*' or a comma-separated list (default: none)")
     add_decode_options(p)
     return p
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (not yet listening: connections are refused until the models
+    are loaded). A host that does not resolve or is not this machine's is a usage error."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        raise UsageError(f"--host {host}: not an address of this machine ({getattr(err, 'strerror', None) or err})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise OSError(f"{host}:{port} is in use; choose another --port") from None
+        raise UsageError(f"--host {host} --port {port}: cannot listen there ({err.strerror or err})") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, keep_alive: float = 5.0, shutdown_timeout: float = 30.0,
+                backlog: int = 2048):
+    """The uvicorn server of `app` with this server's limits (see repl/limits.py); run it with
+    `server.run(sockets=[a bound socket])`."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server that marks the app as closing (new requests on open connections get
+        503) and never waits past the graceful-shutdown timeout for a connection to go away."""
+
+        def handle_exit(self, sig, frame):
+            app.state.closing = True
+            super().handle_exit(sig, frame)
+
+        async def shutdown(self, sockets=None):
+            try:
+                await asyncio.wait_for(super().shutdown(sockets), self.config.timeout_graceful_shutdown + 2)
+            except asyncio.TimeoutError:
+                for connection in list(self.server_state.connections):
+                    connection.transport.abort()
+
+    return Server(uvicorn.Config(
+        app, log_config=None, log_level="warning", access_log=False, http=guarded_protocol(header_timeout, max_connections),
+        timeout_keep_alive=keep_alive, timeout_graceful_shutdown=shutdown_timeout, lifespan="off", backlog=backlog,
+    ))
 
 
 def main(argv=None) -> int:
@@ -374,11 +162,16 @@ def main(argv=None) -> int:
     def run():
         from repl.models import Models
 
+        sock = bind(args.host, args.port)  # before the models load: a bad --host or --port fails at once
         api_keys = read_api_keys(args.api_keys)
+        glossary = glossary_of(args)
+        connections, backlog = open_files_for(args.max_connections)
+        if connections < min(args.max_connections, 16):
+            raise UsageError(f"--max-connections {args.max_connections}: the open-files limit leaves room for {connections}; raise it (ulimit -n)")
+        if connections < args.max_connections:
+            console.print(f"[yellow]warning:[/] --max-connections {args.max_connections} lowered to {connections} by the open-files limit (ulimit -n)", soft_wrap=True)
         models = Models.for_session(args.model, options=decode_options(args))  # the shipped model of each direction, or --model
         import_tensorflow()
-        import uvicorn
-
         from engine.translate import Translator
 
         batchers = {}
@@ -387,43 +180,37 @@ def main(argv=None) -> int:
             translator.warm_up(decode_options(args))
             pair = tuple(language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
             batchers[pair] = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
-        app = create_app(
-            batchers, api_keys=api_keys, rate_limit=args.req_limit,
-            limits=Limits(args.char_limit, args.batch_limit, options=decode_options(args)),
-        )
-        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
-        original = server.handle_exit
-
-        def closing(sig, frame):  # refuse what still arrives on open connections, then stop
-            app.state.serving["closing"] = True
-            original(sig, frame)
-
-        server.handle_exit = closing
+        limits = Limits(args.char_limit, args.batch_limit, options=decode_options(args), max_body_bytes=args.max_body_bytes)
+        app = create_app(batchers, api_keys=api_keys, rate_limit=args.req_limit, limits=limits, glossary=glossary,
+                         cors_origins=args.cors_origins or (), body_timeout=args.body_timeout)
+        server = make_server(app, args.header_timeout, connections, args.keep_alive, args.shutdown_timeout, backlog)
         # uvicorn re-raises the signal it stopped for once it is done; by then the stop was
         # graceful (in-flight requests answered), so it ends the process with status 0.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
-        started = threading.Thread(target=_announce, args=(server, args.host, list(models.runs.values())), daemon=True)
-        started.start()
+        threading.Thread(target=_announce, args=(server, args.host, sock, list(models.runs.values())), daemon=True).start()
         try:
-            server.run()
+            server.run(sockets=[sock])
         finally:
-            for batcher in batchers.values():
-                batcher.close()
+            stopped = all([batcher.close(timeout=2.0) for batcher in batchers.values()])
         console.print("stopped")
+        if not stopped:  # a decode still running past the timeout: leave without waiting for it
+            sys.stderr.flush()
+            os._exit(0)
 
     return run_main(run)
 
 
-def _announce(server, host, runs) -> None:
+def _announce(server, host, sock, runs) -> None:
     """One line on stderr once the socket listens (with the real port when --port 0)."""
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
     served = " and ".join(str(run.path) for run in runs)
-    console.print(f"serving {served} on http://{host}:{port} (LibreTranslate API; Ctrl-C or SIGTERM stops)", soft_wrap=True)
+    console.print(f"serving {served} on http://{shown}:{port} (LibreTranslate API and a web page at /; Ctrl-C or SIGTERM stops)", soft_wrap=True)
 
 
 if __name__ == "__main__":

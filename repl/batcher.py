@@ -1,0 +1,146 @@
+"""Dynamic batching for `seq2seq-serve`: requests that arrive together are decoded together.
+
+Each request's strings go into one bounded queue (full: `QueueFull`, answered 503). One worker
+thread owns the translator (TensorFlow is called from that thread only): it takes everything that
+arrives within a small window (`--batch-window-ms`), decodes each group of equal settings in one
+call to the compiled batched decoder, and wakes the waiting requests through their event loop. A
+lone request waits at most the window; many concurrent clients share batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.config import DecodeOptions
+
+
+class QueueFull(Exception):
+    pass
+
+
+class Stopping(Exception):
+    """The server stopped before this job's turn came."""
+
+
+@dataclass
+class Job:
+    sentences: list[str]
+    options: DecodeOptions
+    glossary: object = None  # engine.text.glossary.Glossary or None
+    attention: bool = False  # also compute each sentence's attention map (see `attention_maps`)
+    notify: Callable[[], None] = lambda: None  # called from the worker thread when results are in
+    results: list | None = None
+    maps: list = field(default_factory=list)  # per sentence of `sentences`: its attention maps
+    error: BaseException | None = None
+
+
+def attention_maps(translator, translation) -> list[dict]:
+    """The attention of one translated line, sentence by sentence, as JSON-ready dicts:
+    {"source": source tokens, "target": output tokens and "</s>", "weights": rows × columns}.
+    Sentences without attention (a model without it, a line passed through) are left out."""
+    maps = []
+    for part in translation.parts or [translation]:
+        weights = translator.attention_of(part)
+        if weights is None:
+            continue
+        rows, columns = weights.shape
+        maps.append({
+            "source": list(part.source_tokens[:columns]),
+            "target": [*part.tokens, "</s>"][:rows],
+            "weights": [[round(float(w), 3) for w in row] for row in weights],
+        })
+    return maps
+
+
+class Batcher:
+    """One worker thread owns the translator. `submit` queues a job (QueueFull when the queue is
+    at its bound); the worker gathers the jobs that arrive within `window` seconds (up to
+    `max_sentences`), decodes each group of equal settings in one call, and wakes the callers."""
+
+    def __init__(self, translator, max_queue: int = 256, window: float = 0.005, max_sentences: int = 256):
+        self.translator, self.window, self.max_sentences = translator, window, max_sentences
+        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._work, name="batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: Job) -> Job:
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            raise QueueFull from None
+        return job
+
+    async def run(self, job: Job) -> Job:
+        """Queue `job` and wait for it without holding a thread: the worker wakes this request
+        through the event loop (a thread each would cap the requests in flight, and so the batch,
+        at the pool's size). Raises QueueFull, or the error the translator raised."""
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        job.notify = lambda: loop.call_soon_threadsafe(_resolve, finished)
+        self.submit(job)
+        await finished
+        if job.error is not None:
+            raise job.error
+        return job
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the worker once the job in hand is done (jobs still queued are refused); False
+        when it is still busy after `timeout` seconds."""
+        self.stopping = True
+        self.jobs.put(None)
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def _gather(self, first: Job) -> list[Job]:
+        jobs, sentences = [first], len(first.sentences)
+        deadline = time.monotonic() + self.window
+        while sentences < self.max_sentences:
+            try:
+                job = self.jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if job is None:  # closing: finish what was gathered, then stop
+                self.jobs.put(None)
+                break
+            jobs.append(job)
+            sentences += len(job.sentences)
+        return jobs
+
+    def _work(self) -> None:
+        while (first := self.jobs.get()) is not None:
+            groups: dict[tuple, list[Job]] = collections.defaultdict(list)
+            for job in self._gather(first):
+                groups[(job.options, id(job.glossary))].append(job)
+            for group in groups.values():
+                self._decode(group)
+
+    def _decode(self, group: list[Job]) -> None:
+        try:
+            if self.stopping:
+                raise Stopping("the server is stopping")
+            first = group[0]
+            sentences = [s for job in group for s in job.sentences]
+            results = self.translator.translate(sentences, options=first.options, glossary=first.glossary)
+            start = 0
+            for job in group:
+                job.results = results[start : start + len(job.sentences)]
+                start += len(job.sentences)
+                if job.attention:
+                    job.maps = [attention_maps(self.translator, result) for result in job.results]
+        except Exception as err:  # reported per request (a 500, or 503 when stopping)
+            for job in group:
+                job.error = err
+        for job in group:
+            job.notify()
+
+
+def _resolve(future) -> None:
+    if not future.done():  # (a client that went away cancels its request's future)
+        future.set_result(None)

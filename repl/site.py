@@ -1,0 +1,241 @@
+"""The web page of `seq2seq-serve` and the routes only it uses.
+
+- `GET /` the page (repl/web/index.html; its script and style under `/static/`): files inside the
+  package, nothing fetched from elsewhere (its Content-Security-Policy allows this server only).
+- `GET /info` the model card of each model served, with its training curve (metrics.csv).
+- `POST /file` a .txt, .html or .srt file (multipart field `file`) translated in chunks, answered
+  as lines of JSON (`application/x-ndjson`): `{"done": n, "total": m}` as chunks finish, then
+  `{"done": m, "total": m, "name": ..., "text": ...}`, or `{"error": ...}`. The server's limits
+  apply: the body cap, keys, the rate limit (one request), the queue, and chunks of at most
+  `--batch-limit` strings and `--char-limit` characters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from engine.direction import script_of
+from repl.api import answers, check_access, fields, text_field
+from repl.console import console
+from repl.routing import ApiError, html_texts, render_html, route, translate_many
+
+WEB = Path(__file__).parent / "web"
+POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+FILE_KINDS = {".txt": "text", ".text": "text", "": "text", ".html": "html", ".htm": "html", ".srt": "srt"}
+OTHER = {"en": "zh", "zh": "en"}
+
+
+def routes() -> list:
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=WEB), name="static"),
+        Route("/info", info, methods=["GET"]),
+        Route("/file", translate_file, methods=["POST"]),
+    ]
+
+
+async def page(request):
+    from starlette.responses import HTMLResponse
+
+    headers = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    return HTMLResponse((WEB / "index.html").read_text(encoding="utf-8"), headers=headers)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model cards
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
+def _text(value):
+    return value if isinstance(value, str) else None
+
+
+def curve(run) -> dict | None:
+    """metrics.csv as columns ({"epoch": [...], "val_loss": [...], ...}; a value that is not a
+    number is None), or None when the run has none it can read (a link is not followed)."""
+    path = run.metrics_path
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1_000_000:
+            return None
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    columns: dict[str, list] = {}
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(name, str):
+                try:
+                    columns.setdefault(name, []).append(_number(float(value)))
+                except (TypeError, ValueError):
+                    columns.setdefault(name, []).append(None)
+    return columns or None
+
+
+def model_card(pair, translator) -> dict:
+    """The facts the chat's /info shows (repl/cards.py), as JSON; a run folder is named, never
+    its path, and so is a corpus file."""
+    card = {"direction": f"{pair[0]}-{pair[1]}"}
+    run, config, model = (getattr(translator, name, None) for name in ("run", "config", "model"))
+    if run is None:
+        return card
+    try:
+        facts, scores = run.facts(), run.evaluation()
+    except ValueError:  # a damaged run.json or eval.json: the card says what it can
+        facts, scores = {}, {}
+    split = facts.get("split") if isinstance(facts.get("split"), dict) else {}
+    vocab = facts.get("vocab") if isinstance(facts.get("vocab"), dict) else {}
+    corpora = [config.corpus, *config.extra_corpora] if config is not None else []
+    seconds = _number(facts.get("training_seconds"))
+    card.update({
+        "name": run.path.name, "corpus": " + ".join(Path(c).name for c in corpora if isinstance(c, str)) or None,
+        "training_pairs": _number(split.get("train")),
+        "model": f"{model.describe()}; {config.level} level" if hasattr(model, "describe") else None,
+        "parameters": _number(facts.get("params")),
+        "vocabulary": {"source": _number(vocab.get("source")), "target": _number(vocab.get("target"))},
+        "epochs": _number(facts.get("epochs_done")), "training_minutes": round(seconds / 60, 1) if seconds else None,
+        "licence": _text(facts.get("licence")), "scores": {}, "curve": curve(run),
+    })
+    for name, report in scores.items():
+        if isinstance(report, dict):
+            decoding = report.get("decoding") if isinstance(report.get("decoding"), dict) else {}
+            card["scores"][name] = {"bleu": _number(report.get("bleu")), "chrf": _number(report.get("chrf")),
+                                    "beam": _number(decoding.get("beam")), "signature": _text(report.get("bleu_signature"))}
+    return card
+
+
+@answers
+async def info(request):
+    from starlette.responses import JSONResponse
+
+    batchers = request.app.state.batchers
+    return JSONResponse({"models": [model_card(pair, batcher.translator) for pair, batcher in batchers.items()]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+
+
+def file_pieces(kind: str, document: str, name: str):
+    """(texts to translate, render(translations) → the translated document)."""
+    from engine.text.formats import translate_srt
+
+    if kind == "html":
+        return html_texts(document), lambda out: render_html(document, out)
+    if kind == "srt":
+        seen: list[str] = []
+        translate_srt(document, lambda texts: seen.extend(texts) or texts, name)  # FormatError: a 400
+        return seen, lambda out: translate_srt(document, lambda texts: out[: len(texts)], name)
+    newline = "\r\n" if "\r\n" in document else "\n"
+    lines = document.split("\n")
+    ends = [line.endswith("\r") for line in lines]
+    texts = [line[:-1] if end else line for line, end in zip(lines, ends)]
+    return texts, lambda out: newline.join(out)
+
+
+def file_routes(texts: list[str], source: str, target: str, served) -> list:
+    """Each text's pair; with source and target "auto", each goes to the model of its script (a
+    text without letters the way the one before went), as seq2seq-batch sends lines."""
+    language, pairs = next(iter(served))[0], []
+    for text in texts:
+        language = source if source != "auto" else (script_of(text) or language)
+        reads, wanted = language, target
+        if target == "auto":
+            takes = [b for a, b in served if a == language]
+            if takes:
+                wanted = takes[0]
+            elif len(served) == 1:  # one model: every text goes to it, as with --model
+                reads, wanted = next(iter(served))
+            else:
+                wanted = OTHER.get(language, language)
+        pairs.append(route(text, reads, wanted, served))
+    return pairs
+
+
+def chunks(indices: list[int], texts: list[str], most: int, characters: int):
+    """Runs of `indices` of at most `most` texts and `characters` characters (a longer text alone)."""
+    run, size = [], 0
+    for i in indices:
+        if run and (len(run) == most or size + len(texts[i]) > characters):
+            yield run
+            run, size = [], 0
+        run.append(i)
+        size += len(texts[i])
+    if run:
+        yield run
+
+
+def output_name(name: str, pairs: list) -> str:
+    path = Path(Path(name).name or "file.txt")
+    targets = {pair[1] for pair in pairs if pair is not None}
+    return f"{path.stem}.{targets.pop() if len(targets) == 1 else 'translated'}{path.suffix or '.txt'}"
+
+
+@answers
+async def translate_file(request):
+    from starlette.responses import StreamingResponse
+
+    from engine.text.formats import FormatError
+
+    state = request.app.state
+    data = await fields(request)
+    check_access(request, data)
+    upload = data.get("file")
+    if upload is None or isinstance(upload, str) or not hasattr(upload, "read"):
+        raise ApiError(400, "Invalid request: send the file as the multipart field 'file'")
+    name = Path(upload.filename or "file.txt").name
+    kind = FILE_KINDS.get(Path(name).suffix.lower())
+    if kind is None:
+        raise ApiError(400, f"{name}: not a file this server translates (.txt, .html, .htm, .srt)")
+    raw = await upload.read()
+    try:
+        document = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ApiError(400, f"{name}: not UTF-8 text (byte {err.start + 1})") from None
+    source = text_field(data, "source", "auto", ("auto", "en", "zh"))
+    target = text_field(data, "target", "auto", ("auto", "en", "zh"))
+    try:
+        texts, render = file_pieces(kind, document, name)
+    except FormatError as err:
+        raise ApiError(400, str(err)) from None
+    pairs = file_routes(texts, source, target, state.batchers)
+    return StreamingResponse(_progress(state, texts, pairs, render, output_name(name, pairs)), media_type="application/x-ndjson")
+
+
+async def _progress(state, texts, pairs, render, name):
+    import asyncio
+
+    todo = [i for i, pair in enumerate(pairs) if pair is not None]
+    out, done = list(texts), 0
+    line = lambda **fields: (json.dumps(fields, ensure_ascii=False) + "\n").encode()  # noqa: E731
+    yield line(done=0, total=len(todo))
+    try:
+        for rows in chunks(todo, texts, state.limits.batch_limit, state.limits.char_limit):
+            for attempt in range(100):  # a full queue: wait for room (other clients come first)
+                try:
+                    outcomes = await translate_many(state, [texts[i] for i in rows], [pairs[i] for i in rows], state.limits.options, state.glossary)
+                    break
+                except ApiError as err:
+                    if err.status != 503 or state.closing or attempt == 99:
+                        raise
+                    await asyncio.sleep(0.1)
+            for i, outcome in zip(rows, outcomes):
+                out[i] = outcome.text
+            done += len(rows)
+            yield line(done=done, total=len(todo))
+        yield line(done=done, total=len(todo), name=name, text=render(out))
+    except ApiError as err:
+        yield line(error=err.message)
+    except Exception as err:
+        console.print(f"[red]error:[/] {type(err).__name__} while translating a file: {err}", soft_wrap=True, markup=True)
+        yield line(error="internal error while translating")
