@@ -160,10 +160,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import engine  # noqa: F401
+    from benchmarks.tutorial import StepByStepDecoder
     from engine.evaluate import held_out
     from engine.runs import RunFolder
     from engine.translate import Translator
-    from engine.tutorial import StepByStepDecoder
 
     if args.only_compare:
         peak = matmul_gflops()

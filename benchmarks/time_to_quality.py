@@ -45,7 +45,7 @@ def snapshot_report(folder: Path):
     import keras
     import numpy as np
 
-    from engine.train import TrainingReport
+    from engine.callbacks import TrainingReport
 
     class Snapshots(keras.callbacks.Callback):
         def __init__(self, inner):

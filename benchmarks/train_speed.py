@@ -68,8 +68,8 @@ def step_timer():
 
 def child_tutorial(corpus: str, pairs: int, steps: int) -> dict:
     import engine  # noqa: F401
+    from benchmarks.tutorial import tutorial_arrays, tutorial_model
     from engine.corpus import read_anki
-    from engine.tutorial import tutorial_arrays, tutorial_model
 
     data = read_anki(corpus)[0][:pairs]
     started = time.perf_counter()
@@ -90,8 +90,9 @@ def child_tutorial(corpus: str, pairs: int, steps: int) -> dict:
 def child_ours(corpus: str, pairs: int | None, steps: int) -> dict:
     import engine  # noqa: F401
     from engine.config import preset
-    from engine.model import build_model
-    from engine.train import compile_model, count_params, prepare_data
+    from engine.models.base import build_model
+    from engine.prepare import prepare_data
+    from engine.train import compile_model, count_params
 
     # The tutorial's model size and optimizer; all pairs go to training, as in the tutorial.
     config = preset("tutorial", corpus=corpus, max_pairs=pairs, valid_fraction=0.0, test_fraction=0.0)
@@ -111,8 +112,9 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     import engine  # noqa: F401
     from engine.config import preset
     from engine.distribute import make_strategy
-    from engine.model import build_model
-    from engine.train import compile_model, count_params, prepare_data
+    from engine.models.base import build_model
+    from engine.prepare import prepare_data
+    from engine.train import compile_model, count_params
 
     config = preset(preset_name, corpus=corpus, jit_compile=jit, distribute=distribute)
     strategy = make_strategy(distribute)

@@ -1,7 +1,8 @@
-"""The typed run configuration, its presets, and its JSON round-trip.
+"""The typed run configuration, its presets, its JSON round-trip, and the decoding options.
 
-One `RunConfig` describes a whole run: data, vocabulary, model and training. It is written to
-`config.json` in the run folder, and `--resume` rebuilds everything from it.
+One `RunConfig` describes a whole run: data, vocabulary, model and training, each a group of
+settings whose fields carry their help text and allowed values (engine/models/settings.py);
+validation and the command line's options are derived from them.
 """
 
 from __future__ import annotations
@@ -10,75 +11,62 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.registry import ARCHITECTURES, ATTENTIONS
-
-# The fields a model is built from (RunConfig.model_settings).
-MODEL_FIELDS = (
-    "arch", "cell", "layers", "units", "heads", "ff_dim", "positions", "embed_dim", "dropout", "attention",
-    "bidirectional", "teacher_forcing", "input_feeding", "decoder_init", "memory", "tie_embeddings",
-)
+from engine.models.settings import RecurrentSettings, TransformerSettings, check, setting, settings_of
 
 
 @dataclass
-class RunConfig:
-    # data
-    corpus: str = "cmn-eng"  # a named corpus (downloaded once), tatoeba:<a>-<b>, a local .txt/.zip, or "addition"
-    extra_corpora: list[str] = field(default_factory=list)  # more training pairs; valid/test come from `corpus` only
-    simplify: bool = True  # tatoeba: corpora with Mandarin: traditional characters read as simplified
-    reverse: bool = False  # train target → source instead
-    max_pairs: int | None = None  # use only the first N pairs of the corpus
-    max_len: int | None = None  # drop training pairs with more tokens than this on either side
-    skip_bad_lines: bool = False
-    valid_fraction: float = 0.05
-    test_fraction: float = 0.05
-    join_fraction: float = 0.0  # add this share of training pairs made of two joined pairs
-    # vocabulary
-    level: str = "char"  # "char" | "word" (Latin words, CJK characters one token each) | "subword"
-    min_freq: int = 1  # char and word levels: rarer tokens become <unk>
-    # subword level (SentencePiece, trained on the train split): the text pipeline of
-    # engine/text (normalisation, placeholders for spans to copy, sentences) comes with it
-    source_vocab_size: int = 4000
-    target_vocab_size: int = 4000
-    chinese_chars: bool = True  # a Chinese side in characters (else unigram subwords over characters)
-    placeholders: bool = True  # numbers, kept words and a share of names become placeholders to copy
-    name_share: float = 0.3  # share of the training pairs with a fixed-translation name (Tom 汤姆) that get a placeholder for it
-    dictionary_pairs: int = 0  # add up to N word pairs from CC-CEDICT to the training data
-    # model
-    arch: str = "rnn"  # see engine/registry.py: "rnn" | "transformer"
-    cell: str = "lstm"  # "lstm" | "gru"
-    layers: int = 1  # recurrent layers, or Transformer blocks, in the encoder and in the decoder
-    units: int = 256  # recurrent state size, or the Transformer's width
-    heads: int = 4  # transformer: attention heads
-    ff_dim: int = 1024  # transformer: feed-forward inner size
-    positions: str = "sinusoidal"  # transformer: "sinusoidal" | "learned"
-    embed_dim: int = 128
-    dropout: float = 0.0
-    tie_embeddings: bool = False  # rnn: the output layer shares the target embedding's table
-    attention: str = "none"  # "none" | "luong" | "bahdanau"
-    bidirectional: bool = False
-    teacher_forcing: bool = True  # False: the decoder is fed its own previous prediction
-    input_feeding: bool = False  # attention: feed the attentional vector back into the decoder
-    decoder_init: str = "encoder"  # attention: decoder starts from the encoder's states, or zeros
-    memory: str = "encoder"  # attention reads the encoder's outputs, "local" word windows, or "both" (two heads)
-    # training
-    optimizer: str = "rmsprop"  # "rmsprop" | "adam"
-    learning_rate: float = 1e-3
-    warmup_steps: int = 0  # raise the learning rate linearly from 0 over this many first steps
-    clipnorm: float | None = 5.0
-    label_smoothing: float = 0.0
-    batch_size: int = 64
-    epochs: int = 10
-    patience: int = 5  # EarlyStopping on val_loss; 0 turns it off
-    lr_patience: int = 0  # halve the learning rate after this many epochs without progress; 0: off
-    jit_compile: bool = False  # compile each training step with XLA (see benchmarks/train_speed.py)
-    backup_every: int = 100  # steps between resumable backups: a crash loses at most this many
-    seed: int = 1234
-    distribute: str = "none"  # "none" | "mirrored" | "multiworker" (see engine/distribute.py)
-    max_minutes: float | None = None  # stop after the first epoch that ends past this budget
-    average_last: int = 0  # best.keras holds the mean weights of the last N epochs' models when that scores better on valid
+class DataSettings:
+    corpus: str = setting("cmn-eng", "one or more corpora: a named one (downloaded once: cmn-eng, fra-eng, …), tatoeba:eng-cmn (every linked pair of tatoeba.org's exports), a local Anki .txt/.zip, or 'addition'; the valid and test splits come from the first")
+    extra_corpora: list[str] = setting([], "more corpora whose pairs are only trained on (valid/test come from the first)", flag=False)
+    simplify: bool = setting(True, "tatoeba: corpora: Mandarin read in simplified characters (OpenCC)")
+    reverse: bool = setting(False, "train the other direction (target → source)")
+    max_pairs: int | None = setting(None, "use only the first N pairs of each corpus", minimum=1)
+    max_len: int | None = setting(None, "drop training pairs longer than N tokens on either side", minimum=1)
+    skip_bad_lines: bool = setting(False, "skip and count malformed corpus lines instead of stopping")
+    valid_fraction: float = setting(0.05, "share of the first corpus's sources held out for validation", minimum=0, below=1)
+    test_fraction: float = setting(0.05, "share of the first corpus's sources held out for testing", minimum=0, below=1)
+    join_fraction: float = setting(0.0, "add this share of extra training pairs, each two random pairs joined (longer inputs; attention must find each part)", minimum=0, maximum=4)
+
+
+@dataclass
+class VocabSettings:
+    level: str = setting("char", "tokens: subword (SentencePiece, with the text pipeline: normalisation, placeholders, sentences), char, or word (Latin words; CJK characters one token each)", choices=("char", "word", "subword"))
+    min_freq: int = setting(1, "char and word levels: rarer tokens become <unk>", minimum=1)
+    source_vocab_size: int = setting(4000, "subword level: pieces of the source side (fewer if the text has fewer)", minimum=1)
+    target_vocab_size: int = setting(4000, "subword level: pieces of the target side", minimum=1)
+    chinese_chars: bool = setting(True, "subword level: a Chinese side in single characters (off: unigram subwords over characters)")
+    placeholders: bool = setting(True, "subword level: numbers, kept words and a share of names become placeholders the model learns to copy")
+    name_share: float = setting(0.3, "subword level: share of the training pairs with a name of one fixed translation (Tom 汤姆) where it becomes a placeholder", minimum=0, maximum=1)
+    dictionary_pairs: int = setting(0, "subword level: add up to N word pairs from CC-CEDICT to the training data", minimum=0)
+
+
+@dataclass
+class TrainSettings:
+    optimizer: str = setting("rmsprop", "optimizer", choices=("rmsprop", "adam"))
+    learning_rate: float = setting(1e-3, "initial learning rate", above=0)
+    warmup_steps: int = setting(0, "raise the learning rate linearly from 0 over the first N steps", minimum=0)
+    clipnorm: float | None = setting(5.0, "clip each gradient's norm to this", minimum=0, flag=False)
+    label_smoothing: float = setting(0.0, "label smoothing of the token loss", minimum=0, below=1)
+    batch_size: int = setting(64, "sentence pairs per step", minimum=1)
+    epochs: int = setting(10, "epochs to train (with --resume: extend a finished run to N)", minimum=1)
+    patience: int = setting(5, "stop after N epochs without better val_loss (0: never)", minimum=0)
+    lr_patience: int = setting(0, "halve the learning rate after N epochs without progress (0: never)", minimum=0)
+    jit_compile: bool = setting(False, "compile each training step with XLA (batches padded to multiples of 8)")
+    backup_every: int = setting(100, "steps between resumable backups (a crash loses at most N)", minimum=1)
+    seed: int = setting(1234, "seed for the split, batch order and initial weights", minimum=0)
+    distribute: str = setting("none", "none; mirrored (all local GPUs, or all logical CPUs); or multiworker (several processes or machines)", choices=("none", "mirrored", "multiworker"))
+    max_minutes: float | None = setting(None, "stop after the epoch that passes this training time", above=0)
+    average_last: int = setting(0, "at the end, average the weights of the last N epochs into best.keras if that scores better on valid (0: off)", minimum=0)
+
+
+@dataclass
+class RunConfig(TrainSettings, TransformerSettings, RecurrentSettings, VocabSettings, DataSettings):
+    """A whole run: data, vocabulary, model (the settings of every architecture; the model reads
+    those of its `arch`) and training. Written to `config.json`; `--resume` rebuilds everything
+    from it. Each field's help and allowed values are in its metadata (engine/models/settings.py)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False)
@@ -106,59 +94,27 @@ class RunConfig:
     def load(cls, path: str | Path) -> RunConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def model_settings(self) -> dict:
-        """The part of the config a model is built from (it takes it whole and picks its keys)."""
-        return {name: getattr(self, name) for name in MODEL_FIELDS}
+    def model_settings(self):
+        """The settings of this run's architecture (a dataclass of engine/models/settings.py)."""
+        return settings_of(self.arch, dataclasses.asdict(self))
 
     def validate(self) -> None:
-        ARCHITECTURES.check(self.arch)
-        ATTENTIONS.check(self.attention)
-        choices = {
-            "level": ("char", "word", "subword"),
-            "cell": ("lstm", "gru"),
-            "positions": ("sinusoidal", "learned"),
-            "decoder_init": ("encoder", "zeros"),
-            "memory": ("encoder", "local", "both", "keyed"),
-            "optimizer": ("rmsprop", "adam"),
-            "distribute": ("none", "mirrored", "multiworker"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        """Every field against its metadata, then the rules between fields. ValueErrors name
+        config fields (the command line says which option sets each)."""
+        check(self)
         if self.memory in ("both", "keyed") and self.attention != "luong":
-            raise ValueError(f"memory {self.memory} needs --attention luong")
+            raise ValueError(f"memory {self.memory} needs attention luong")
         if self.arch == "transformer":
             if self.units % self.heads or (self.units // self.heads) % 2:
-                raise ValueError(f"a Transformer's --units ({self.units}) must split into --heads ({self.heads}) even parts")
+                raise ValueError(f"a Transformer's units ({self.units}) must split into heads ({self.heads}) even parts")
             if not self.teacher_forcing:
-                raise ValueError("training without teacher forcing needs --arch rnn")
+                raise ValueError("training without teacher_forcing needs arch rnn")
         if self.bidirectional and self.units % 2:
-            raise ValueError("a bidirectional encoder needs an even --units (half for each direction)")
-        for name in ("layers", "units", "heads", "ff_dim", "embed_dim", "batch_size", "epochs", "backup_every", "min_freq",
-                     "source_vocab_size", "target_vocab_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
-        if not 0 <= self.name_share <= 1 or not 0 <= self.label_smoothing < 1:
-            raise ValueError("name_share must be from 0 to 1, label_smoothing from 0 to below 1")
-        for name in ("dictionary_pairs", "average_last"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 (off) or more")
+            raise ValueError("a bidirectional encoder needs an even number of units (half for each direction)")
         if not all(isinstance(c, str) and c for c in self.extra_corpora):
             raise ValueError("extra_corpora must be a list of corpus names or paths")
-        if not 0 <= self.join_fraction <= 4:
-            raise ValueError("join_fraction must be from 0 to 4")
-        for name in ("max_pairs", "max_len"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        for name in ("patience", "lr_patience", "warmup_steps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 (off) or more")
-        if not self.learning_rate > 0 or (self.max_minutes is not None and not self.max_minutes > 0):
-            raise ValueError("learning_rate and max_minutes must be positive")
-        if not (0 <= self.valid_fraction < 1 and 0 <= self.test_fraction < 1 and self.valid_fraction + self.test_fraction < 1):
-            raise ValueError("valid_fraction and test_fraction must be in [0, 1) and leave some data to train on")
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise ValueError("valid_fraction and test_fraction must leave some data to train on")
 
 
 @dataclass(frozen=True)
@@ -167,7 +123,7 @@ class DecodeOptions:
 
     beam: beam size K (1 = greedy); n_best: hypotheses kept per sentence (≤ K); alpha: length
     normalisation, score = log-prob / length**alpha; max_len: most output tokens (None: a little
-    over the longest training target); guard: never repeat an n-gram (see engine/search.py)."""
+    over the longest training target); guard: never repeat an n-gram (see engine/models/search.py)."""
 
     beam: int = 4
     n_best: int = 1
@@ -185,7 +141,7 @@ class DecodeOptions:
 
     @property
     def strategy(self) -> str:
-        """The search that decodes with these options (engine/search.py STRATEGIES)."""
+        """The search that decodes with these options (engine/models/search.py STRATEGIES)."""
         return "greedy" if self.beam == 1 else "beam"
 
     def with_(self, **changes) -> DecodeOptions:

@@ -16,20 +16,20 @@ import re
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from engine import search
 from engine.config import DecodeOptions
 from engine.direction import run_direction, simplify_unknown
-from engine.model import load_model
+from engine.models import search
+from engine.models.base import load_model
+from engine.models.search import NEG_INF
 from engine.runs import RunFolder, RunFolderError, first_line
-from engine.search import NEG_INF
 from engine.text.pipeline import TextPipeline, Unit
 from engine.text.protect import WORD as WORD_PATTERN
+from engine.translation import Hypothesis, Translation
 from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 
 BATCH_SIZES = (1, 8, 32, 128, 256)
@@ -43,34 +43,6 @@ def guard_settings(vocab) -> dict:
     """The repetition guard for a target vocabulary: the n-gram never repeated (4 characters or
     pieces of about a word; 3 whole words) and the output bound (3 × source tokens + 10)."""
     return {"no_repeat": 3 if vocab.level == "word" and not vocab.chinese else 4, "ratio": 3.0, "extra": 10}
-
-
-@dataclass
-class Hypothesis:
-    text: str
-    score: float  # log-probability / length**alpha (length counts EOS)
-    log_prob: float  # total log-probability
-    ids: list[int]
-    tokens: list[str]
-    attention: np.ndarray | None = None  # filled on request: (len(ids) + 1, source tokens)
-
-
-@dataclass
-class Translation:
-    source: str
-    text: str
-    score: float
-    log_prob: float
-    ids: list[int]
-    tokens: list[str]
-    source_tokens: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # source tokens the model never saw
-    n_best: list[Hypothesis] = field(default_factory=list)
-    attention: np.ndarray | None = None  # (output tokens incl. EOS, source tokens) or None
-    warnings: list[str] = field(default_factory=list)
-    simplified: list[tuple[str, str]] = field(default_factory=list)  # traditional → simplified read
-    parts: list[Translation] = field(default_factory=list)  # a line of several sentences: each one's translation
-    src_ids: list[int] = field(default_factory=list)  # what the model read (one sentence)
 
 
 def _round_up(value: int, choices) -> int:
@@ -128,7 +100,7 @@ class Translator:
             reason = first_line(err) if zipfile.is_zipfile(path) else "not a .keras archive (truncated or damaged)"
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
-    # ------------------------------------------------------------------ graphs (engine/search.py)
+    # ------------------------------------------------------------------ graphs (engine/models/search.py)
     def graph(self, strategy: str):
         """The compiled search of `strategy` (one of search.STRATEGIES), made when first asked
         for: (src (B, S), beam, max_steps, no_repeat, ratio, extra) → ids (B, K, T), scores

@@ -10,7 +10,7 @@ import time
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.train import EpochLines, TrainingReport
+from engine.callbacks import EpochLines, TrainingReport
 from repl.console import console
 
 

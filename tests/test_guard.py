@@ -1,12 +1,12 @@
 """The repetition guard of the search: a scripted decoder (the decoder interface of
-engine/search.py over a fixed table of logits) loops on purpose; the guard must stop the loop
+engine/models/search.py over a fixed table of logits) loops on purpose; the guard must stop the loop
 and must not change an output that never repeats."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine import search
+from engine.models import search
 from engine.vocab import BOS, EOS
 
 VOCAB = 12

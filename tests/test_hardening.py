@@ -86,7 +86,7 @@ def test_resume_on_a_damaged_run_names_the_file_and_changes_nothing(toy_run, cop
 def test_label_smoothing_out_of_range_is_a_usage_error(value):
     result = run_script("seq2seq-train", "--preset", "tiny", "--label-smoothing", value, "--run", "/nonexistent/never")
     assert result.returncode == 2
-    assert "label_smoothing" in result.stderr
+    assert "--label-smoothing" in result.stderr
 
 
 @pytest.mark.parametrize("damage", ["vocab-garbage", "vocab-link"])

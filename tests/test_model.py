@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.config import RunConfig
-from engine.model import build_model, load_model
+from engine.models.base import build_model, load_model
 from engine.train import compile_model
 
 VARIANTS = [

@@ -12,8 +12,8 @@ import time
 import keras
 import pytest
 
+from engine.prepare import prepare_data
 from engine.runs import RunFolder
-from engine.train import prepare_data
 from engine.translate import Translator
 from tests.conftest import script
 

@@ -3,13 +3,13 @@
 import pytest
 
 from engine.config import DecodeOptions
-from repl import batch, chat, cli, serve
+from repl import batch, chat, scores, serve
 from repl.console import decode_options
 
 PARSERS = {
     "seq2seq-chat": (chat.parser, []),
     "seq2seq-batch": (batch.parser, ["in.txt"]),
-    "seq2seq-eval": (cli.eval_parser, []),
+    "seq2seq-eval": (scores.parser, []),
     "seq2seq-serve": (serve.parser, []),
 }
 

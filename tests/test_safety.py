@@ -110,7 +110,7 @@ def test_resume_refuses_a_metrics_link_instead_of_appending_through_it(toy_run, 
 def backup_of(run: RunFolder, states: list[tuple[int, int, float]]) -> list[Path]:
     """Write backup state files for `run` as an interrupted training would: (epoch, step, value
     every weight is set to). Returns their paths, oldest first."""
-    from engine.model import build_model
+    from engine.models.base import build_model
     from engine.train import compile_model
 
     config = run.config()
@@ -143,8 +143,9 @@ def test_backup_pointer_outside_the_folder_is_not_followed(toy_run, copy_of, tmp
 
 
 def test_resume_falls_back_to_the_newest_intact_backup(toy_run, copy_of):
-    from engine.model import build_model
-    from engine.train import ResumableBackup, compile_model
+    from engine.callbacks import ResumableBackup
+    from engine.models.base import build_model
+    from engine.train import compile_model
 
     run = copy_of(toy_run)
     older, newer = backup_of(run, [(3, 40, 0.25), (3, 60, 0.5)])

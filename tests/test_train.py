@@ -15,8 +15,8 @@ import pytest
 
 from engine.config import RunConfig
 from engine.corpus import read_anki, split_pairs
+from engine.prepare import prepare_data
 from engine.runs import RunFolder
-from engine.train import prepare_data
 from engine.translate import Translator
 from tests.conftest import reversal_lines, run_script, script
 
@@ -139,7 +139,7 @@ def test_bad_corpus_line_is_one_line_error_with_exit_1(tmp_path):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--cell", "rnn"], "cell must be one of"), (["--resume", "/nonexistent/run"], "not a run folder")],
+    [(["--cell", "rnn"], "argument --cell: invalid choice: 'rnn'"), (["--resume", "/nonexistent/run"], "not a run folder")],
 )
 def test_usage_errors_exit_2(args, message):
     result = run_script("seq2seq-train", *args)
@@ -167,7 +167,7 @@ def test_free_running_training_mode_trains(tmp_path, reversal_corpus):
 
 def test_joined_pairs_are_two_training_pairs_end_to_end():
     from engine.corpus import Pair
-    from engine.train import joined_pairs
+    from engine.prepare import joined_pairs
 
     english = [Pair(f"Sentence {i}.", f"le {i}") for i in range(40)]
     joined = joined_pairs(english, 0.5, seed=3)

@@ -69,7 +69,7 @@ def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(translator
 def test_safe_mode_save_and_load_gives_identical_output(translator, transformer_run, tmp_path):
     import keras
 
-    from engine.model import load_model
+    from engine.models.base import load_model
 
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in translator.model._flatten_layers())
     path = tmp_path / "copy.keras"

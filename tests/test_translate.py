@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.tutorial import StepByStepDecoder
 from engine.corpus import read_anki, split_pairs
 from engine.translate import Translator
-from engine.tutorial import StepByStepDecoder
 from engine.vocab import UNK
 
 SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]

@@ -45,12 +45,12 @@ class Registry:
 
 
 ARCHITECTURES = Registry("architecture", {
-    "rnn": Entry("engine.model:Seq2Seq", "LSTM or GRU encoder–decoder, --cell, optional --attention"),
-    "transformer": Entry("engine.transformer:Transformer", "self-attention encoder–decoder, --heads, --ff-dim"),
+    "rnn": Entry("engine.models.recurrent:Seq2Seq", "LSTM or GRU encoder–decoder, --cell, optional --attention"),
+    "transformer": Entry("engine.models.transformer:Transformer", "self-attention encoder–decoder, --heads, --ff-dim"),
 })
 
 ATTENTIONS = Registry("attention", {
     "none": Entry(None, "the decoder starts from the encoder's final states and reads nothing else"),
-    "luong": Entry("engine.model:LuongAttention", "multiplicative"),
-    "bahdanau": Entry("engine.model:BahdanauAttention", "additive"),
+    "luong": Entry("engine.models.attention:LuongAttention", "multiplicative"),
+    "bahdanau": Entry("engine.models.attention:BahdanauAttention", "additive"),
 })

@@ -4,7 +4,7 @@ a layer-normalised copy of the stream and adds its output back; trains without a
 Shapes: B batch, S source length, T target length, D units (the model width), H heads,
 d = D / H per head, V target vocabulary, M the decoder's cache length (the most output steps).
 
-The decoding interface (engine/search.py) is implemented with a key/value cache: the decoder's
+The decoding interface (engine/models/search.py) is implemented with a key/value cache: the decoder's
 self-attention keeps the keys and values of every position written so far in (B, H, M, d)
 tensors, so one step computes one position; the cross-attention's keys and values of the source
 are computed once per sentence, in `encode_memory`. Attention weights for `/align` and the
@@ -13,12 +13,15 @@ alignment measure are the last decoder layer's cross-attention, averaged over he
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from engine.model import PACKAGE, BuildsItself, TiedOutput
+from engine.models.base import PACKAGE, BuildsItself, TiedOutput
+from engine.models.settings import TransformerSettings, settings_of
 from engine.vocab import BOS, PAD
 
 MAX_LEARNED_POSITIONS = 256  # rows of a learned position table; later positions share the last row
@@ -184,21 +187,18 @@ class DecoderBlock(layers.Layer):
         return {**super().get_config(), "units": self.units, "heads": self.heads, "ff_dim": self.ff_dim, "dropout": self.dropout}
 
 
-TRANSFORMER_SETTINGS = ("layers", "units", "heads", "ff_dim", "dropout", "positions")
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Transformer(BuildsItself, keras.Model):
-    """settings: the model part of a RunConfig (see TRANSFORMER_SETTINGS), taken whole."""
+    """settings: TransformerSettings, or a dict of them (a run config's, or a saved model's)."""
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict, **kwargs):
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: TransformerSettings | dict, **kwargs):
         super().__init__(**kwargs)
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
-        self.settings = {k: settings[k] for k in TRANSFORMER_SETTINGS}
-        units, heads, ff_dim, dropout = (self.settings[k] for k in ("units", "heads", "ff_dim", "dropout"))
-        self.units, self.heads, self.num_layers = units, heads, self.settings["layers"]
-        self.src_embed = TokenEmbedding(src_vocab_size, units, self.settings["positions"], name="src_embed")
-        self.tgt_embed = TokenEmbedding(tgt_vocab_size, units, self.settings["positions"], name="tgt_embed")
+        self.settings = settings if isinstance(settings, TransformerSettings) else settings_of("transformer", settings)
+        units, heads, ff_dim, dropout = self.settings.units, self.settings.heads, self.settings.ff_dim, self.settings.dropout
+        self.units, self.heads, self.num_layers = units, heads, self.settings.layers
+        self.src_embed = TokenEmbedding(src_vocab_size, units, self.settings.positions, name="src_embed")
+        self.tgt_embed = TokenEmbedding(tgt_vocab_size, units, self.settings.positions, name="tgt_embed")
         self.drop = layers.Dropout(dropout)
         self.encoder_blocks = [EncoderBlock(units, heads, ff_dim, dropout, name=f"encoder_{i}") for i in range(self.num_layers)]
         self.encoder_norm = layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")
@@ -211,8 +211,8 @@ class Transformer(BuildsItself, keras.Model):
     def describe(self) -> str:
         """One line for a model card (the chat's /info)."""
         s = self.settings
-        return (f"Transformer, {s['layers']} + {s['layers']} pre-norm blocks {s['units']} wide, {s['heads']} heads, "
-                f"feed-forward {s['ff_dim']}, {s['positions']} positions, tied output embedding")
+        return (f"Transformer, {s.layers} + {s.layers} pre-norm blocks {s.units} wide, {s.heads} heads, "
+                f"feed-forward {s.ff_dim}, {s.positions} positions, tied output embedding")
 
     # ------------------------------------------------------------------ training pass
     def _encode(self, src, training):
@@ -275,5 +275,5 @@ class Transformer(BuildsItself, keras.Model):
     def get_config(self):
         return {
             **super().get_config(), "src_vocab_size": self.src_vocab_size, "tgt_vocab_size": self.tgt_vocab_size,
-            "settings": dict(self.settings),
+            "settings": dataclasses.asdict(self.settings),
         }

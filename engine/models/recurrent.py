@@ -11,167 +11,20 @@ weights serve training, the tutorial-style reference loop and the compiled trans
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from engine.registry import ARCHITECTURES, ATTENTIONS
+from engine.models.attention import LuongAttention, TwoMemoryAttention, WordKeyedAttention
+from engine.models.base import PACKAGE, BuildsItself, TiedOutput
+from engine.models.registry import ATTENTIONS
+from engine.models.settings import RecurrentSettings, settings_of
 from engine.vocab import BOS, PAD
 
-PACKAGE = "seq2seq"
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class LuongAttention(layers.Layer):
-    """Multiplicative ("general") attention: score(h_t, h_s) = h_t · W h_s (Luong et al., 2015).
-
-    scaled: divide the scores by √U (as the Transformer does). Unscaled dot products of 256-wide
-    vectors are large from the first steps, the softmax saturates on whichever position wins
-    early (the sentence end, whose encoder output summarises the whole sentence), and the
-    gradient that would move it elsewhere vanishes.
-    """
-
-    def __init__(self, units: int, scaled: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True  # the query's mask passes through
-        self.units, self.scaled = units, scaled
-        self.key_proj = layers.Dense(units, use_bias=False, name="key_proj")
-
-    def prepare(self, keys):
-        """The query-independent part of the score, computed once per sentence: W h_s (B, S, U)."""
-        projected = self.key_proj(keys)
-        return projected * (1.0 / float(np.sqrt(self.units))) if self.scaled else projected
-
-    def call(self, query, keys, key_mask, prepared=None):
-        # query (B, T, U), keys (B, S, U), key_mask (B, S) → context (B, T, U), weights (B, T, S)
-        prepared = self.prepare(keys) if prepared is None else prepared
-        scores = ops.matmul(query, ops.transpose(prepared, (0, 2, 1)))
-        return _attend(scores, keys, key_mask)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "scaled": self.scaled}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class BahdanauAttention(layers.Layer):
-    """Additive attention: score(h_t, h_s) = vᵀ tanh(W₁ h_t + W₂ h_s) (Bahdanau et al., 2015).
-
-    The score is applied to the decoder output as in Luong's layout, so training stays one
-    parallel pass over the target (no per-step Python loop under teacher forcing).
-    """
-
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.units = units
-        self.query_proj = layers.Dense(units, use_bias=False, name="query_proj")
-        self.key_proj = layers.Dense(units, name="key_proj")
-        self.score_proj = layers.Dense(1, use_bias=False, name="score_proj")
-
-    def prepare(self, keys):
-        """The query-independent part of the score, computed once per sentence: W₂ h_s (B, S, U)."""
-        return self.key_proj(keys)
-
-    def call(self, query, keys, key_mask, prepared=None):
-        # (B, T, 1, U) + (B, 1, S, U) → tanh → (B, T, S)
-        prepared = self.prepare(keys) if prepared is None else prepared
-        hidden = ops.tanh(ops.expand_dims(self.query_proj(query), 2) + ops.expand_dims(prepared, 1))
-        scores = ops.squeeze(self.score_proj(hidden), -1)
-        return _attend(scores, keys, key_mask)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class TwoMemoryAttention(layers.Layer):
-    """Two scaled Luong heads over a memory of two halves laid side by side (B, S, 2U), for
-    memory="both": the "sentence" head reads the encoder's outputs (each word in the light of the
-    whole sentence: what translates well), the "words" head reads local word windows (each word
-    with two words of context, no summary: what aligns). The context is both heads' contexts side
-    by side (B, T, 2U); the weights returned are the words head's (B, T, S), the ones `/align` and
-    the alignment measure show.
-
-    Both heads run as one batched product (heads on axis 1), so a decoder step costs about as
-    many operations as with one head: the step loop is bound by operations, not arithmetic."""
-
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.units = units
-        self.sentence_key = layers.Dense(units, use_bias=False, name="sentence_key")
-        self.words_key = layers.Dense(units, use_bias=False, name="words_key")
-
-    def prepare(self, keys):
-        """Once per sentence: (scaled projected keys transposed (B, 2, U, S), values (B, 2, S, U))."""
-        u = self.units
-        sentence, words = keys[..., :u], keys[..., u:]
-        projected = ops.stack([self.sentence_key(sentence), self.words_key(words)], 1) * (1.0 / float(np.sqrt(u)))
-        return ops.swapaxes(projected, -1, -2), ops.stack([sentence, words], 1)
-
-    def call(self, query, keys, key_mask, prepared=None):
-        # query (B, T, U) → scores (B, 2, T, S) → context (B, T, 2U), words-head weights (B, T, S)
-        keys_t, values = self.prepare(keys) if prepared is None else prepared
-        scores = ops.matmul(ops.expand_dims(query, 1), keys_t)
-        mask = ops.cast(key_mask, scores.dtype)[:, None, None, :]
-        weights = ops.softmax(scores + (1.0 - mask) * -1e9, axis=-1)
-        context = ops.transpose(ops.matmul(weights, values), (0, 2, 1, 3))  # (B, T, 2, U)
-        shape = ops.shape(context)
-        return ops.reshape(context, (shape[0], shape[1], 2 * self.units)), weights[:, 1]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class WordKeyedAttention(layers.Layer):
-    """One scaled Luong head for memory="keyed": scores from the local word windows only (the
-    memory after its first U columns: no position summarises the sentence, so the score has to
-    find the word), the context read from the whole memory, encoder outputs and windows
-    (B, T, U + U/2)."""
-
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.units = units
-        self.key_proj = layers.Dense(units, use_bias=False, name="key_proj")
-
-    def prepare(self, keys):
-        """Once per sentence: scaled projected word keys, transposed (B, U, S)."""
-        projected = self.key_proj(keys[..., self.units :]) * (1.0 / float(np.sqrt(self.units)))
-        return ops.swapaxes(projected, -1, -2)
-
-    def call(self, query, keys, key_mask, prepared=None):
-        keys_t = self.prepare(keys) if prepared is None else prepared
-        return _attend(ops.matmul(query, keys_t), keys, key_mask)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class TiedOutput(layers.Layer):
-    """Logits from the target embedding's own matrix (transposed) plus a bias: the output layer
-    shares the V × D table with the decoder's input (Press & Wolf, 2017), a third fewer weights."""
-
-    def __init__(self, vocab_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.bias = self.add_weight(shape=(vocab_size,), initializer="zeros", name="bias")
-
-    def call(self, x, table):
-        return tf.matmul(x, table, transpose_b=True) + self.bias
-
-    def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size}
-
-
-def _attend(scores, keys, key_mask):
-    """Softmax over unmasked source positions; returns (context, weights)."""
-    mask = ops.expand_dims(ops.cast(key_mask, scores.dtype), 1)  # (B, 1, S)
-    weights = ops.softmax(scores + (1.0 - mask) * -1e9, axis=-1)
-    return ops.matmul(weights, keys), weights
+RECURRENT_FIELDS = {f.name for f in dataclasses.fields(RecurrentSettings)}
 
 
 def _recurrent_layer(cell: str, units: int, name: str):
@@ -179,36 +32,19 @@ def _recurrent_layer(cell: str, units: int, name: str):
     return kind(units, return_sequences=True, return_state=True, name=name)
 
 
-# The model part of a RunConfig that a recurrent model reads, with the defaults of models saved
-# before the model took its settings whole (their saved configs name each one, `layers` as
-# `num_layers`, and still load).
-RNN_SETTINGS = {
-    "cell": "lstm", "layers": 1, "units": 256, "embed_dim": 128, "dropout": 0.0, "attention": "none",
-    "bidirectional": False, "teacher_forcing": True, "input_feeding": False, "decoder_init": "encoder",
-    "memory": "encoder", "tie_embeddings": False,
-}
-
-
-class BuildsItself:
-    """A model whose `build_all` creates every variable: Keras rebuilds it that way on loading."""
-
-    def get_build_config(self):
-        return {"build_all": True}
-
-    def build_from_config(self, config):
-        self.build_all()
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Seq2Seq(BuildsItself, keras.Model):
-    """settings: the model part of a RunConfig (see RNN_SETTINGS), taken whole."""
+    """settings: RecurrentSettings, or a dict of them (a run config's, or one saved by an older
+    version, which named each setting as a keyword of its own: those load too)."""
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: dict | None = None, **kwargs):
-        legacy = {("layers" if k == "num_layers" else k): kwargs.pop(k) for k in list(kwargs) if k in RNN_SETTINGS or k == "num_layers"}
-        settings = {**RNN_SETTINGS, **legacy, **{k: v for k, v in (settings or {}).items() if k in RNN_SETTINGS}}
-        cell, num_layers, units, embed_dim, dropout, attention, bidirectional, teacher_forcing, input_feeding, decoder_init, memory, tied = (
-            settings[k] for k in RNN_SETTINGS
-        )
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, settings: RecurrentSettings | dict | None = None, **kwargs):
+        legacy = {k: kwargs.pop(k) for k in list(kwargs) if k in RECURRENT_FIELDS or k == "num_layers"}
+        if not isinstance(settings, RecurrentSettings):
+            settings = settings_of("rnn", {**legacy, **(settings or {})})
+        self.settings = settings
+        cell, num_layers, units, embed_dim, dropout = settings.cell, settings.layers, settings.units, settings.embed_dim, settings.dropout
+        attention, bidirectional, teacher_forcing = settings.attention, settings.bidirectional, settings.teacher_forcing
+        input_feeding, decoder_init, memory, tied = settings.input_feeding, settings.decoder_init, settings.memory, settings.tie_embeddings
         super().__init__(**kwargs)
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         self.cell_kind, self.num_layers, self.units = cell, num_layers, units
@@ -404,7 +240,7 @@ class Seq2Seq(BuildsItself, keras.Model):
         return self._free_running(tgt_in, enc_out, enc_mask, states, training=training)
 
     # ------------------------------------------------------------------ decoding interface
-    # (engine/search.py): the memory holds the encoder's outputs and final states; the state is
+    # (engine/models/search.py): the memory holds the encoder's outputs and final states; the state is
     # the decoder cells' states (and the previous attentional vector with input feeding).
     @property
     def has_attention(self) -> bool:
@@ -448,26 +284,7 @@ class Seq2Seq(BuildsItself, keras.Model):
     def get_config(self):
         return {
             **super().get_config(), "src_vocab_size": self.src_vocab_size, "tgt_vocab_size": self.tgt_vocab_size,
-            "settings": {
-                "cell": self.cell_kind, "layers": self.num_layers, "units": self.units, "embed_dim": self.embed_dim,
-                "dropout": self.dropout_rate, "attention": self.attention_kind, "bidirectional": self.bidirectional,
-                "teacher_forcing": self.teacher_forcing, "input_feeding": self.input_feeding,
-                "decoder_init": self.decoder_init, "memory": self.memory, "tie_embeddings": self.tie_embeddings,
-            },
+            "settings": dataclasses.asdict(self.settings),
         }
 
 
-def build_model(config, src_vocab_size: int, tgt_vocab_size: int) -> keras.Model:
-    """The model of `config.arch` (see engine/registry.py), built, taking the config whole."""
-    kind = ARCHITECTURES.load(config.arch)
-    model = kind(src_vocab_size, tgt_vocab_size, config.model_settings(), name="seq2seq" if config.arch == "rnn" else config.arch)
-    model.build_all()
-    return model
-
-
-def load_model(path) -> Seq2Seq:
-    """Load a `.keras` file in safe mode (no Lambda, no pickle) without its optimizer. Every
-    registered architecture's module is imported first, so that its classes are known to Keras."""
-    for name in ARCHITECTURES.names:
-        ARCHITECTURES.load(name)
-    return keras.saving.load_model(path, compile=False, safe_mode=True)

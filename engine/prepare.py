@@ -1,0 +1,94 @@
+"""The training data of a run: the corpora's pairs as the model reads them (the text pipeline of
+engine/text for subword runs, joined pairs, dictionary pairs, placeholders), its vocabularies,
+and the batch plans of engine/data.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.config import RunConfig
+from engine.corpus import Pair, load_split
+from engine.data import BatchPlan, encode_pairs
+from engine.dictionary import word_pairs
+from engine.evaluate import name_lexicon
+from engine.text.normalise import normalise
+from engine.text.pipeline import normalised_pairs, training_pairs
+from engine.text.protect import PLACEHOLDERS
+from engine.vocab import SUBWORD, SubwordVocab, Vocab, is_chinese, word_counts
+
+
+def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
+    """round(fraction × len(pairs)) extra training pairs, each two random pairs joined (source
+    with a space, target as Chinese joins: directly, else with a space). Short Tatoeba sentences
+    let a decoder get by on a summary of the sentence; two sentences in one example make it
+    find each part where it is, and show it inputs as long as the ones it does worst on."""
+    if not fraction or len(pairs) < 2:
+        return []
+    rng = np.random.default_rng([seed, 7])
+    joiner = "" if is_chinese("".join(p.target for p in pairs[:200])) else " "
+    firsts = rng.integers(0, len(pairs), round(fraction * len(pairs)))
+    seconds = rng.integers(0, len(pairs), len(firsts))
+    return [Pair(f"{pairs[a].source} {pairs[b].source}", pairs[a].target + joiner + pairs[b].target) for a, b in zip(firsts, seconds)]
+
+
+def text_pairs(config: RunConfig, split) -> tuple[list[Pair], list[Pair], dict]:
+    """The training and validation pairs as the model reads them. Subword runs: normalised, with
+    joined pairs and dictionary pairs added, shared spans as placeholders (engine/text); other
+    levels: as the corpus has them, with joined pairs. Returns (train, valid, facts)."""
+    if config.level != SUBWORD:
+        return split.train + joined_pairs(split.train, config.join_fraction, config.seed), split.valid, {}
+    chinese_source = is_chinese("".join(p.source for p in split.train[:500]))
+    chinese_target = is_chinese("".join(p.target for p in split.train[:500]))
+    train = normalised_pairs(split.train)
+    english_first = [Pair(p.target, p.source) for p in train] if chinese_source else train
+    names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
+    dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
+    train = train + joined_pairs(train, config.join_fraction, config.seed) + dictionary
+    valid = normalised_pairs(split.valid)
+    if config.placeholders:
+        train = training_pairs(train, chinese_source, names, config.seed, config.name_share)
+        valid = training_pairs(valid, chinese_source, names, config.seed + 1, config.name_share)
+    placeholders = sum("⟦" in p.source for p in train)
+    return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
+
+
+def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
+    """The run's vocabularies, from its training pairs; the words the source side knows are
+    those of the corpus's training split (not the dictionary's)."""
+    if config.level != SUBWORD:
+        return (
+            Vocab.build((p.source for p in train), config.level, config.min_freq),
+            Vocab.build((p.target for p in train), config.level, config.min_freq),
+        )
+    sides = []
+    for texts, size in (([p.source for p in train], config.source_vocab_size), ([p.target for p in train], config.target_vocab_size)):
+        chinese = is_chinese("".join(texts[:500]))
+        kind = "char" if chinese and config.chinese_chars else "unigram"
+        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=not chinese, kind=kind, symbols=PLACEHOLDERS))
+    if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
+        sides[0].words = word_counts(normalise(p.source) for p in corpus)
+    return sides[0], sides[1]
+
+
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
+    """Corpus → split → pairs as the model reads them → vocabularies (built on the train split
+    unless given) → batch plans."""
+    split, facts = load_split(config)
+    train_pairs, valid_pairs, text_facts = text_pairs(config, split)
+    if vocabs is None:
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)
+    src_vocab, tgt_vocab = vocabs
+    train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
+    valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
+    pad_to = 8 if config.jit_compile else 1
+    train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
+    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if valid_ids[0] else None
+    facts |= text_facts | {
+        "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
+        "train_pairs_used": train_plan.size,
+        "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
+        # the translator splits longer input and caps its output near these
+        "max_source_tokens": max(map(len, train_ids[0])),
+        "max_target_tokens": max(map(len, train_ids[1])) - 2,
+    }
+    return split, vocabs, train_plan, valid_plan, facts

@@ -1,0 +1,195 @@
+"""`seq2seq-eval`: score a run on its held-out split, or on your files, with sacrebleu BLEU and
+chrF, by source length, on sentences with rare words, and with the name-alignment measure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.direction import ARROWS, DIRECTIONS
+from repl.console import (
+    UsageError,
+    add_decode_options,
+    at_least,
+    console,
+    decode_options,
+    glossary_of,
+    import_tensorflow,
+    key_value_table,
+    run_main,
+)
+from repl.output import Output
+
+POSITIVE = at_least(1)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seq2seq-eval",
+        description="Score a run on its held-out split (or on your own files) with sacrebleu BLEU and chrF.",
+    )
+    parser.add_argument("run", nargs="?", help="run folder (default: the shipped model of --direction, else the newest run)")
+    parser.add_argument(
+        "--direction", choices=("auto", *DIRECTIONS), default="auto",
+        help="the shipped model to score: en-zh or zh-en; auto: en-zh on a split, and with --src each line by its script (default: auto)",
+    )
+    parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
+    parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
+    parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
+    parser.add_argument("--max-sentences", type=POSITIVE, help="score only the first N sources")
+    parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT (claimed before translating; an existing file needs --force)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
+    parser.add_argument("--record", action="store_true", help="record the scores in a shipped model's eval.json too (by default only other runs are recorded)")
+    add_decode_options(parser)
+    return parser
+
+
+def read_lines(path: str) -> list[str]:
+    from engine.corpus import text_lines
+
+    with open(path, "rb") as handle:
+        return list(text_lines(handle, path))
+
+
+def print_report(report: dict, title: str) -> None:
+    from rich.table import Table
+
+    console.print(key_value_table(title, [
+        ("BLEU", report["bleu"]), ("chrF", report["chrf"]), ("sentences", report["sentences"]),
+        ("references", report["references"]), ("beam", report["decoding"]["beam"]),
+        ("seconds", report["seconds"]), ("BLEU signature", report["bleu_signature"]),
+        ("chrF signature", report["chrf_signature"]),
+    ]))
+    table = Table(title="examples (sentence chrF)", title_justify="left")
+    for column in ("", "source", "translation", "reference", "chrF"):
+        table.add_column(column)
+    for kind, rows in report["examples"].items():
+        for row in rows:
+            table.add_row(kind, row["source"], row["translation"], " | ".join(row["references"]), str(row["chrf"]))
+    console.print(table)
+    if report.get("by_length"):
+        lengths = Table(title="by source length", title_justify="left")
+        for column in ("source length", "sentences", "BLEU", "chrF"):
+            lengths.add_column(column, justify="left" if column == "source length" else "right")
+        for row in report["by_length"]:
+            lengths.add_row(row["bucket"], f"{row['sentences']:,}", f"{row['bleu']:.1f}", f"{row['chrf']:.1f}")
+        console.print(lengths)
+    rare = report.get("rare_words")
+    if rare:
+        console.print(
+            f"sentences with a rare word (seen fewer than {rare['seen_fewer_than']} times in training): "
+            f"{rare['sentences']:,}, BLEU {rare['bleu']:.1f}, chrF {rare['chrf']:.1f}", soft_wrap=True,
+        )
+    if report.get("unrepresentable_share") is not None:
+        console.print(f"source tokens the model cannot represent (<unk>): {report['unrepresentable_share']:.2%}", soft_wrap=True)
+    aligned = report.get("alignment") or {}
+    if aligned.get("name_alignment") is not None:
+        console.print(
+            f"name alignment {aligned['name_alignment']:.2f}: of {aligned['name_characters']:,} output characters "
+            f"of names in {aligned['sentences']:,} sentences, the share whose attention peaks on the English name; "
+            f"{aligned['peaks_in_last_fifth']:.0%} of all attention peaks in those sentences fall in the last fifth of the source",
+            soft_wrap=True,
+        )
+    elif aligned:
+        console.print(f"name alignment: none ({aligned.get('why', 'no named sentences')})", soft_wrap=True)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+
+    def main():
+        if bool(args.src) != bool(args.refs):
+            raise UsageError("--src and --refs go together")
+        args.glossary_terms = glossary_of(args)
+        report_file = Output(args.json, args.force, [args.src, args.refs]) if args.json else None  # checked and claimed now
+        try:
+            run_jobs(args, report_file)
+        except BaseException:
+            if report_file is not None:
+                report_file.discard()
+            raise
+
+    return run_main(main)
+
+
+def run_jobs(args, report_file) -> None:
+    """Translate and score what the arguments name; the JSON report goes to `report_file`."""
+    jobs = file_jobs(args) if args.src else held_out_jobs(args)
+    reports = [evaluate_run(run, sources, references, split_name, args) for run, sources, references, split_name in jobs]
+    if report_file is not None:
+        body = reports[0] if len(reports) == 1 else {report["direction"]: report for report in reports}
+        report_file.write_all(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_jobs(args) -> list:
+    """--src/--refs: each line goes to the model of its direction; each direction is scored on
+    its own (its own BLEU tokenizer: zh for Chinese output, 13a for English)."""
+    from repl.models import Models
+
+    sources = read_lines(args.src)
+    references = [line.split("\t") for line in read_lines(args.refs)]
+    if len(sources) != len(references):
+        raise UsageError(f"{args.src} has {len(sources)} lines but {args.refs} has {len(references)}")
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    models = Models.for_session(args.run, args.direction)
+    groups: dict[str, list[int]] = {}
+    for i, line in enumerate(sources):
+        groups.setdefault(models.direction_for(line), []).append(i)
+    return [
+        (models.runs[d], [sources[i] for i in rows], [references[i] for i in rows], f"files:{Path(args.src).name}")
+        for d, rows in groups.items()
+    ]
+
+
+def held_out_jobs(args) -> list:
+    """A run's held-out split (the shipped model of --direction, or RUN)."""
+    from engine.evaluate import held_out
+    from repl.models import resolve_run, shipped_runs
+
+    if args.run or args.direction == "auto":
+        run = resolve_run(args.run)
+    elif args.direction in shipped_runs():
+        run = shipped_runs()[args.direction]
+    else:
+        raise UsageError(f"no shipped {ARROWS[args.direction]} model; name a run folder")
+    sources, references = held_out(run.config(), args.split)
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    return [(run, sources, references, args.split)]
+
+
+def evaluate_run(run, sources, references, split_name: str, args) -> dict:
+    """Translate and score one run on sources with references; print the report, record it in
+    the run's eval.json (unless --no-record) and return it."""
+    from engine.evaluate import run_lexicon, training_counts
+
+    lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
+    counts = training_counts(run.config())
+    import_tensorflow()
+    from engine.evaluate import evaluate
+    from engine.translate import Translator
+
+    translator = Translator(run)
+    options = decode_options(args)
+    with console.status(f"translating {len(sources):,} sentences with beam {options.beam}…"):
+        report = evaluate(translator, sources, references, lexicon=lexicon, options=options, glossary=args.glossary_terms, train_counts=counts)
+    report["alignment"]["names_from"] = lexicon_from
+    report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
+    print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")
+    from engine.runs import is_packaged, is_shipped
+
+    if is_packaged(run):  # an installed package's files are not ours to change
+        console.print(f"[dim]not recorded in {run.eval_path}: the model is part of the installed package[/]")
+    elif is_shipped(run) and not args.record:  # a tracked file of the checkout: only on purpose
+        console.print(f"[dim]not recorded in {run.eval_path}: a shipped model's card changes only with --record[/]")
+    elif not args.no_record:
+        run.record_evaluation(split_name, report)
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())
