@@ -61,10 +61,11 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
             Vocab.build((p.target for p in train), config.level, config.min_freq),
         )
     sides = []
-    for texts, size in (([p.source for p in train], config.source_vocab_size), ([p.target for p in train], config.target_vocab_size)):
+    for texts, size, source in (([p.source for p in train], config.source_vocab_size, True), ([p.target for p in train], config.target_vocab_size, False)):
         chinese = is_chinese("".join(texts[:500]))
         kind = "char" if chinese and config.chinese_chars else "unigram"
-        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=not chinese, kind=kind, symbols=PLACEHOLDERS))
+        # only a source side is read without case: a target side is written with its capitals
+        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=PLACEHOLDERS))
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
         sides[0].words = word_counts(normalise(p.source) for p in corpus)
     return sides[0], sides[1]
