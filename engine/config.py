@@ -130,6 +130,7 @@ class DecodeOptions:
     alpha: float = 1.0
     max_len: int | None = None
     guard: bool = True  # the repetition guard: no repeated n-gram, output bounded by the source's length
+    dictionary: bool = False  # English → Chinese: a word the training data never had is translated by CC-CEDICT
 
     def __post_init__(self):
         if self.beam < 1 or self.n_best < 1:

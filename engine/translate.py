@@ -32,6 +32,7 @@ from engine.text.protect import WORD as WORD_PATTERN
 from engine.translation import Hypothesis, Translation
 from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 
+GRAPH_MODES = ("xla", "dynamic")
 BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 LENGTH_STEP = 8
@@ -54,9 +55,14 @@ def _warn(message: str) -> None:
 
 
 class Translator:
-    def __init__(self, run: str | Path | RunFolder, jit_compile: bool = True, warn=_warn, allow_unknown: bool = False):
-        """allow_unknown: let the decoder choose <unk> (off: the best known token is taken instead;
+    def __init__(self, run: str | Path | RunFolder, graphs: str = "xla", warn=_warn, allow_unknown: bool = False):
+        """graphs: "xla", one XLA-compiled graph per padded shape and beam (fastest once
+        compiled; each new shape compiles for seconds), or "dynamic", one graph per strategy with
+        every shape left open (traced once, never recompiled; see benchmarks/compile_waits.py).
+        allow_unknown: let the decoder choose <unk> (off: the best known token is taken instead;
         the training targets map rare characters to <unk>, which a reader cannot use)."""
+        if graphs not in GRAPH_MODES:
+            raise ValueError(f"graphs must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)
         self.config = self.run.config()
         self.src_vocab, self.tgt_vocab = self.run.vocabs()
@@ -84,10 +90,11 @@ class Translator:
         self.pipeline = TextPipeline(
             legacy=self.src_vocab.level != SUBWORD, chinese_source=self.source_is_chinese,
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
+            never_seen=getattr(self.src_vocab, "never_seen", None),
         )
         self.guard = guard_settings(self.tgt_vocab)
-        self.jit_compile = jit_compile
-        self._graphs: dict[str, tf.types.experimental.GenericFunction] = {}
+        self.graphs = graphs
+        self._graphs: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
 
     @staticmethod
@@ -101,19 +108,24 @@ class Translator:
             raise RunFolderError(f"{path}: cannot be loaded as a model: {reason}") from err
 
     # ------------------------------------------------------------------ graphs (engine/models/search.py)
-    def graph(self, strategy: str):
-        """The compiled search of `strategy` (one of search.STRATEGIES), made when first asked
-        for: (src (B, S), beam, max_steps, no_repeat, ratio, extra) → ids (B, K, T), scores
-        (B, K), lengths (B, K). It retraces per source and batch shape bucket and per Python
-        argument, as translate pads and warm_up compiles them."""
-        if strategy not in self._graphs:
-            search_of = search.STRATEGIES[strategy]
+    def graph(self, strategy: str, guard: bool = False):
+        """The compiled search of `strategy` (one of search.STRATEGIES), with or without the
+        repetition guard, made when first asked for: (src (B, S), beam, max_steps) → ids
+        (B, K, T), scores (B, K), lengths (B, K). In "xla" mode it retraces per padded shape and
+        per beam, as translate pads and warm_up compiles them; in "dynamic" mode never."""
+        key = (strategy, guard)
+        if key not in self._graphs:
+            search_of, settings = search.STRATEGIES[strategy], self.guard if guard else {}
 
-            def decode(src, beam: int, max_steps: int, no_repeat: int = 0, ratio: float = 0.0, extra: int = 0):
-                return search_of(self.model, src, beam, max_steps, self.choice_bias, no_repeat, ratio, extra)
+            def decode(src, beam, max_steps):
+                return search_of(self.model, src, beam, max_steps, self.choice_bias, **settings)
 
-            self._graphs[strategy] = tf.function(decode, jit_compile=self.jit_compile, reduce_retracing=False)
-        return self._graphs[strategy]
+            if self.graphs == "dynamic":
+                signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)]
+                self._graphs[key] = tf.function(decode, input_signature=signature)
+            else:
+                self._graphs[key] = tf.function(decode, jit_compile=True, reduce_retracing=False)
+        return self._graphs[key]
 
     def _forced_graph(self, src, tgt_in):
         """Teacher-forced pass over chosen outputs → attention weights (B, T, S) (or empty)."""
@@ -176,7 +188,9 @@ class Translator:
         if glossary and self.pipeline.legacy:
             self.warn("this model was trained without placeholders (before subwords); the glossary is not applied")
             glossary = None
-        units = self.pipeline.prepare(sentences, glossary, too_long=lambda text: len(self.src_vocab.encode(text)) > self.max_source_tokens)
+        units = self.pipeline.prepare(
+            sentences, glossary, too_long=lambda text: len(self.src_vocab.encode(text)) > self.max_source_tokens, dictionary=options.dictionary,
+        )
         decoded = [u for u in units if not u.passthrough]
         notes = [[] for _ in sentences]
         id_lists = [self._source_ids(u, notes[u.line]) for u in decoded]
@@ -195,10 +209,9 @@ class Translator:
     def _decode(self, id_lists, options: DecodeOptions, batch_size) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
-        guard = self.guard if options.guard else {}
-        decode = self.graph(options.strategy)
+        decode = self.graph(options.strategy, options.guard)
         for chunk, array in self._batches(id_lists, batch_size):
-            ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps, **guard))
+            ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], options.alpha) for k in range(ids.shape[1])]
                 results[i] = sorted(hyps, key=lambda h: -h.score)[: options.n_best]

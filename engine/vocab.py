@@ -189,6 +189,10 @@ class SubwordVocab:
         """Whether the training text had `word` (any case) often enough to translate it."""
         return self.words.get(word.lower(), 0) >= self.KNOWN_AFTER
 
+    def never_seen(self, word: str) -> bool:
+        """Whether the training text never had `word` (any case)."""
+        return word.lower() not in self.words
+
     def pieces(self, text: str) -> list[str]:
         from engine.text.normalise import fold_case
 

@@ -105,6 +105,7 @@ def add_decode_options(parser, n_best: bool = False) -> None:
     group.add_argument("--alpha", type=float, default=default.alpha, help=f"length normalisation: score = log-prob / length**alpha (default: {default.alpha})")
     group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
     group.add_argument("--no-guard", action="store_true", help="turn off the repetition guard (by default no output repeats an n-gram or runs far longer than its source)")
+    group.add_argument("--dictionary", action="store_true", help="English → Chinese: translate a word the training data never had with CC-CEDICT (off by default; see the README for what it measured)")
     group.add_argument("--glossary", metavar="FILE", help="TSV of 'term<TAB>translation' (an empty translation keeps the term as it is): each term is translated exactly so")
 
 
@@ -112,7 +113,9 @@ def decode_options(args):
     """The DecodeOptions of parsed arguments (see add_decode_options)."""
     from engine.config import DecodeOptions
 
-    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard).with_(n_best=getattr(args, "n_best", 1))
+    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary).with_(
+        n_best=getattr(args, "n_best", 1)
+    )
 
 
 def glossary_of(args):

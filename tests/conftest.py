@@ -162,3 +162,19 @@ def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
         input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=10, valid_fraction=0.1,
         test_fraction=0.1, name_share=0.5,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# The two tiers: `pytest -m "not slow"` runs in-process tests on stand-ins and small data (about
+# a minute); everything that trains a model, starts the tools as processes or a browser is slow.
+
+TRAINED_FIXTURES = {"toy_run", "toy_attention_run", "toy_aligned_run", "toy_word_run", "toy_subword_run", "checkpoints", "transformer_run"}
+LEARNING_TESTS = {"test_every_variant_learns_a_fixed_batch"}  # (each trains a model for seconds)
+PROCESS_MODULES = {"test_train", "test_multiworker", "test_safety", "test_wheel", "test_batch", "test_chat", "test_hardening", "test_real_corpus"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if TRAINED_FIXTURES & set(item.fixturenames) or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -144,13 +144,13 @@ def test_beam_command_compiles_the_new_beam_before_the_next_sentence(toy_run):
     try:
         chat.translate_lines(["abc"])  # loads the model and its beam-1 graphs
         translator = chat.loader.get()
-        before = translator.graph("beam").experimental_get_tracing_count()
+        before = translator.graph("beam", guard=True).experimental_get_tracing_count()
         chat.command("/beam 3")
         chat.loader.thread.join()  # the background warm-up of beam 3
-        warmed = translator.graph("beam").experimental_get_tracing_count()
+        warmed = translator.graph("beam", guard=True).experimental_get_tracing_count()
         assert warmed > before
         chat.translate_lines(["abc"])
-        assert translator.graph("beam").experimental_get_tracing_count() == warmed  # nothing left to compile
+        assert translator.graph("beam", guard=True).experimental_get_tracing_count() == warmed  # nothing left to compile
         assert chat.out.getvalue() == "cba\ncba\n"
     finally:
         chat.close()

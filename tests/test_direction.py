@@ -155,8 +155,10 @@ def test_the_http_api_serves_both_directions_and_routes_a_mixed_list(checkpoints
         assert call(server.base, "/translate", {"q": "Red cat.", "source": "en", "target": "zh"}) == (200, {"translatedText": "红猫。"})
         status, body = call(server.base, "/translate", {"q": "蓝狗。", "source": "zh", "target": "en"})
         assert status == 200 and body["translatedText"].lower() == "blue dog."
+        # a string of the list already in the target language comes back as it is (issue 19;
+        # the whole request used to fail with 400)
         status, body = call(server.base, "/translate", {"q": ["Red cat.", "红猫。"], "source": "auto", "target": "zh"})
-        assert status == 400 and "no model here translates zh to zh" in body["error"] and "en to zh, zh to en" in body["error"]
+        assert status == 200 and body["translatedText"] == ["红猫。", "红猫。"]
         status, languages = call(server.base, "/languages")
         assert {(x["code"], tuple(x["targets"])) for x in languages} == {("en", ("zh",)), ("zh", ("en",))}
     finally:

@@ -203,3 +203,11 @@ def test_broken_subtitles_are_named_with_their_line():
 )
 def test_a_chinese_sentence_with_english_words_in_it_is_chinese(line, script):
     assert script_of(line) == script
+
+
+def test_a_dictionary_translates_a_word_the_model_never_saw():
+    dictionary = {"invoice": "发票"}.get
+    result = protect("Send me the invoice by Friday.", known=lambda w: w.lower() in {"send", "me", "the", "by", "friday"}, fallback=dictionary)
+    assert result.text == "Send me the ⟦W1⟧ by Friday." and result.spans == {"⟦W1⟧": "发票"}
+    # names are kept as written, never looked up
+    assert protect("Zelda sent it.", known=lambda w: w.lower() in {"sent", "it"}, fallback=lambda w: "X").spans == {"⟦W1⟧": "Zelda"}

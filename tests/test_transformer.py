@@ -120,10 +120,13 @@ def test_the_command_line_names_the_known_architectures(tmp_path):
 
 
 def test_transformer_settings_are_checked():
-    with pytest.raises(ValueError, match="must split into --heads"):
+    with pytest.raises(ValueError, match="must split into heads"):
         preset("transformer", units=130).validate()
-    with pytest.raises(ValueError, match="needs --arch rnn"):
+    with pytest.raises(ValueError, match="needs arch rnn"):
         preset("transformer", teacher_forcing=False).validate()
+    # the command line names the options instead of the config fields
+    result = run_script("seq2seq-train", "--preset", "transformer", "--units", "130", "--run", "/nonexistent/x")
+    assert result.returncode == 2 and "must split into --heads" in result.stderr
 
 
 def test_a_fresh_process_loads_and_translates_a_transformer_run(transformer_run, tmp_path):

@@ -39,7 +39,7 @@ def output_limits(src, max_steps, ratio, extra):
 def repeated_ngrams(hyps, t, n, vocab):
     """hyps (R, T): tokens written at columns < t. → (R, V) True where the token would complete an
     n-gram that the row already holds (its last n-1 tokens occurred before, followed by it)."""
-    rows, width = tf.shape(hyps)[0], hyps.shape[1]
+    rows, width = tf.shape(hyps)[0], tf.shape(hyps)[1]
     start = tf.maximum(t - (n - 1), 0)
     tail = tf.gather(hyps, start + tf.range(n - 1), axis=1)  # (R, n-1): the last n-1 tokens
     match = tf.ones([rows, width], tf.bool)

@@ -52,14 +52,15 @@ class TextPipeline:
     the languages of the run's sides. knows(word): whether the source model knows an English word.
     read(text) → (text, changes): how the model reads Chinese it may not know (traditional forms)."""
 
-    def __init__(self, legacy: bool, chinese_source: bool, chinese_target: bool, knows=None, read=None):
+    def __init__(self, legacy: bool, chinese_source: bool, chinese_target: bool, knows=None, read=None, never_seen=None):
         self.legacy, self.chinese_source, self.chinese_target = legacy, chinese_source, chinese_target
-        self.knows = knows
+        self.knows, self.never_seen = knows, never_seen
         self.read = read or (lambda text: (text, []))
 
-    def prepare(self, lines: list[str], glossary=None, too_long=None) -> list[Unit]:
+    def prepare(self, lines: list[str], glossary=None, too_long=None, dictionary: bool = False) -> list[Unit]:
         """The units of `lines`, in order (a blank line has none). too_long(text) → bool: a legacy
-        run cuts a line at sentence ends only when it is."""
+        run cuts a line at sentence ends only when it is. dictionary: an English word the
+        training data never had is translated by CC-CEDICT where it can be (English → Chinese)."""
         units = []
         for index, line in enumerate(lines):
             if not line.strip():
@@ -72,12 +73,21 @@ class TextPipeline:
                 units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
                 continue
             for sentence in split_sentences(normalise(line)):
-                units.append(self._unit(index, sentence, glossary))
+                units.append(self._unit(index, sentence, glossary, self._fallback() if dictionary else None))
         return units
 
-    def _unit(self, index: int, sentence: str, glossary) -> Unit:
+    def _fallback(self):
+        """word → its CC-CEDICT translation, for words the training data never had."""
+        if self.chinese_source or not self.chinese_target or self.never_seen is None:
+            return None
+        from engine.dictionary import shipped
+
+        entries = shipped()
+        return lambda word: entries.english(word) if self.never_seen(word) else None
+
+    def _unit(self, index: int, sentence: str, glossary, fallback=None) -> Unit:
         read, changed = self.read(sentence)
-        protected = protect(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary)
+        protected = protect(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback)
         return Unit(index, sentence, protected.text, protected, changed, passthrough=protected.only_spans)
 
     def finish(self, unit: Unit, output: str) -> str:

@@ -64,12 +64,14 @@ def is_name_like(word: str) -> bool:
     return word[:1].isupper() or any(c.isupper() or c.isdigit() for c in word[1:])
 
 
-def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None) -> list[Span]:
+def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None, fallback=None) -> list[Span]:
     """The spans of `text` to protect, in order, none overlapping.
 
     known(word) → bool: whether the model knows an English word (a name-like word it does not
     know is kept as it is); chinese_source: every Latin-script word is kept (a run of them with
-    spaces between is one span); glossary: a Glossary whose terms are replaced by their targets.
+    spaces between is one span); glossary: a Glossary whose terms are replaced by their targets;
+    fallback(word) → translation or None: for another word the model does not know, a
+    dictionary's translation (engine/dictionary.py).
     """
     spans = list(glossary.find(text)) if glossary is not None else []
     taken = [(s.start, s.end) for s in spans]
@@ -78,11 +80,15 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
             continue
         kind = match.lastgroup
         word = match.group()
+        output = word
         if kind == "word":
-            keep = chinese_source or (known is not None and is_name_like(word) and not known(word))
-            if not keep:
+            unknown = known is not None and not known(word)
+            translated = fallback(word) if unknown and fallback is not None and not is_name_like(word) else None
+            if translated:
+                output = translated
+            elif not (chinese_source or (unknown and is_name_like(word))):
                 continue
-        spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", word))
+        spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", output))
     spans.sort(key=lambda s: s.start)
     return _merge_word_runs(text, spans) if chinese_source else spans
 
@@ -128,8 +134,8 @@ def _spaced(text: str, span: Span, placeholder: str) -> str:
     return before + placeholder + after
 
 
-def protect(text: str, known=None, chinese_source: bool = False, glossary=None) -> Protected:
-    return apply_spans(text, find_spans(text, known, chinese_source, glossary))
+def protect(text: str, known=None, chinese_source: bool = False, glossary=None, fallback=None) -> Protected:
+    return apply_spans(text, find_spans(text, known, chinese_source, glossary, fallback))
 
 
 def restore(output: str, protected: Protected, place_missing=None) -> str:
