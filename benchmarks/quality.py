@@ -65,14 +65,14 @@ def main() -> None:
 
     # One test split for every row: the whole corpus's. The split is keyed on the source sentence,
     # so the tutorial's 10,000-pair subset puts none of these sources in its training split either.
-    sources, references = held_out(preset("default", corpus=args.corpus), "test")
-    lexicon = name_lexicon(load_split(preset("default", corpus=args.corpus))[0].train)
+    sources, references = held_out(preset("default", corpus=args.corpus, extra_corpora=[]), "test")
+    lexicon = name_lexicon(load_split(preset("default", corpus=args.corpus, extra_corpora=[]))[0].train)
     log(f"{len(sources)} test sources; {args.minutes:g} minutes of training per row")
 
     results = {}
     for name in args.rows:
         preset_name, overrides = ROWS[name]
-        config = preset(preset_name, corpus=args.corpus, epochs=1000, max_minutes=args.minutes, patience=0, **overrides)
+        config = preset(preset_name, corpus=args.corpus, extra_corpora=[], epochs=1000, max_minutes=args.minutes, patience=0, **overrides)
         folder = RunFolder(Path(args.out) / name)
         if folder.config_path.exists():
             raise SystemExit(f"{folder.path} exists; remove it or pass another --out")

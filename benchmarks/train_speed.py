@@ -116,7 +116,7 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     from engine.prepare import prepare_data
     from engine.train import compile_model, count_params
 
-    config = preset(preset_name, corpus=corpus, jit_compile=jit, distribute=distribute)
+    config = preset(preset_name, corpus=corpus, extra_corpora=[], jit_compile=jit, distribute=distribute)
     strategy = make_strategy(distribute)
     _, (src_vocab, tgt_vocab), plan, _, _ = prepare_data(config)
     with strategy.scope():
