@@ -176,7 +176,10 @@ def evaluate(
         "by_length": scores_by_length(sources, hypotheses, references),
         "alignment": alignment(translator, translations, lexicon or {}),
         "unrepresentable_share": unrepresentable_share(translations),
-        "decoding": {"beam": options.beam, "alpha": options.alpha, **({"max_len": options.max_len} if options.max_len else {})},
+        "decoding": {
+            "beam": options.beam, "alpha": options.alpha, "guard": options.guard, "dictionary": options.dictionary,
+            **({"max_len": options.max_len} if options.max_len else {}),
+        },
         "seconds": round(seconds, 2),
         "examples": examples(sources, hypotheses, references),
     }

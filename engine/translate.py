@@ -305,10 +305,17 @@ class Translator:
         return translation.attention
 
     def warm_up(self, options: DecodeOptions = DecodeOptions(), all_lengths: bool = False, stop=None) -> float:
-        """Compile the single-sentence graph of `options` now (the chat does this while the user
-        types): for the shortest inputs, or for every source-length bucket up to the longest trained."""
+        """Compile the graphs of `options` now (the chat does this while the user types). XLA
+        graphs: the single-sentence graph for the shortest inputs, or for every source-length
+        bucket up to the longest trained. Dynamic graphs: every strategy with the options' guard,
+        once (no later input needs another)."""
         started = time.perf_counter()
         token = len(self.src_vocab) - 1  # any known token id
+        if self.graphs == "dynamic":
+            for beam in dict.fromkeys((options.beam, 1, 2)):  # greedy and beam search both traced
+                if stop is None or not stop.is_set():
+                    self._decode([[token]], options.with_(beam=beam), 1)
+            return time.perf_counter() - started
         lengths = range(1, self.max_source_tokens + 1, LENGTH_STEP) if all_lengths else [1]
         for length in lengths:  # each pads to its own bucket width, as `translate` pads
             if stop is not None and stop.is_set():

@@ -62,11 +62,17 @@ def model_card(translator) -> Table:
     return key_value_table("model card", rows)
 
 
+def shown(token: str) -> str:
+    """A token as a person reads it: SentencePiece's word-start mark ▁ left out (a lone one,
+    the space before a placeholder, shows as ␣)."""
+    return token.lstrip("▁") or ("␣" if token else token)
+
+
 def alignment_peaks(result) -> str:
-    """Where each output token looks hardest, as text: `汤→Tom 姆→Tom 有→has …`."""
+    """Where each output token looks hardest, as text: `汤→tom 姆→tom 有→has …`."""
     weights = result.attention
-    sources = result.source_tokens[: weights.shape[1]]
-    outputs = [*result.tokens, "</s>"][: weights.shape[0]]
+    sources = [shown(t) for t in result.source_tokens[: weights.shape[1]]]
+    outputs = [shown(t) for t in [*result.tokens, "</s>"][: weights.shape[0]]]
     return "peaks: " + " ".join(f"{token}→{sources[int(row.argmax())]}" for token, row in zip(outputs, weights))
 
 
@@ -75,9 +81,9 @@ def alignment_heatmap(result) -> Table:
     weights = result.attention
     table = Table(title="attention (rows: output, columns: input)", title_justify="left", padding=(0, 0))
     table.add_column("")
-    for token in result.source_tokens[: weights.shape[1]]:
+    for token in (shown(t) for t in result.source_tokens[: weights.shape[1]]):
         table.add_column(token, justify="center", min_width=2)
-    for row, token in enumerate([*result.tokens, "</s>"][: weights.shape[0]]):
+    for row, token in enumerate(shown(t) for t in [*result.tokens, "</s>"][: weights.shape[0]]):
         cells = []
         for value in weights[row]:
             level = int(round(float(value) * 255))

@@ -195,7 +195,8 @@ class Chat:
         models = None
         try:
             run = resolve_run(argument)
-            models = Models.single(run, options=self.options, warm_all_lengths=self.interactive, glossary=self.models.glossary)
+            models = Models.single(run, options=self.options, warm_all_lengths=self.interactive, glossary=self.models.glossary,
+                                   graphs=self.models.graphs)
             models.start()
             models.translator(next(iter(models.runs)), spinner=self.interactive)
         except Exception as err:
@@ -314,7 +315,8 @@ def main(argv=None) -> int:
     def run():
         interactive = sys.stdin.isatty()
         models = Models.for_session(
-            args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive, glossary=glossary_of(args)
+            args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive, glossary=glossary_of(args),
+            graphs="dynamic",
         )
         history = private_history(history_path(args.history_file)) if interactive else None
         chat = Chat(models, history=history, interactive=interactive)

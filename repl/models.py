@@ -63,8 +63,8 @@ def shipped_runs() -> dict:
 class ModelLoader:
     """Loads TensorFlow, one translator and its compiled graphs in a background thread."""
 
-    def __init__(self, run, options: DecodeOptions, warm_all_lengths: bool = False, warn=None):
-        self.run, self.options, self.warm_all_lengths = run, options, warm_all_lengths
+    def __init__(self, run, options: DecodeOptions, warm_all_lengths: bool = False, warn=None, graphs: str = "xla"):
+        self.run, self.options, self.warm_all_lengths, self.graphs = run, options, warm_all_lengths, graphs
         self.warn = warn or (lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
         self.translator = None
         self.stop = threading.Event()
@@ -78,7 +78,7 @@ class ModelLoader:
             import_tensorflow()
             from engine.translate import Translator
 
-            translator = Translator(self.run, warn=self.warn)
+            translator = Translator(self.run, graphs=self.graphs, warn=self.warn)
             translator.warm_up(self.options)
             self.translator = translator
         except BaseException as err:  # reported to the user on first use
@@ -145,11 +145,14 @@ class Models:
     (--model, $SEQ2SEQ_MODEL, or only one shipped) every line goes to it."""
 
     def __init__(self, runs: dict, mode: str = "auto", options: DecodeOptions = DecodeOptions(), warm_all_lengths: bool = False, warn=None,
-                 glossary=None):
+                 glossary=None, graphs: str = "xla"):
         if not runs:
             raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
         self.runs, self.options, self.warm_all_lengths, self.warn = dict(runs), options, warm_all_lengths, warn
         self.glossary = glossary  # engine.text.glossary.Glossary applied to every line, or None
+        # "xla" (batch, eval: fastest per sentence once each shape is compiled) or "dynamic" (the
+        # chat: one graph per strategy, so no line ever waits for a compilation)
+        self.graphs = graphs
         self.loaders: dict[str, ModelLoader] = {}
         self.mode = "auto"
         self.set_mode(mode)
@@ -197,7 +200,7 @@ class Models:
     def loader(self, direction: str) -> ModelLoader:
         """The loader of `direction`'s model, started now if it was not yet."""
         if direction not in self.loaders:
-            self.loaders[direction] = ModelLoader(self.runs[direction], self.options, self.warm_all_lengths, self.warn)
+            self.loaders[direction] = ModelLoader(self.runs[direction], self.options, self.warm_all_lengths, self.warn, self.graphs)
         return self.loaders[direction]
 
     def start(self) -> None:

@@ -176,7 +176,7 @@ def main(argv=None) -> int:
 
         batchers = {}
         for run_folder in models.runs.values():  # a server loads every model it serves before it listens
-            translator = Translator(run_folder, warn=lambda m: None)
+            translator = Translator(run_folder, graphs="dynamic", warn=lambda m: None)  # no request waits for a compilation
             translator.warm_up(decode_options(args))
             pair = tuple(language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
             batchers[pair] = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
