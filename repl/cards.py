@@ -87,8 +87,8 @@ def alignment_heatmap(result) -> Table:
         cells = []
         for value in weights[row]:
             level = int(round(float(value) * 255))
-            shown = f"{value:.1f}"  # "0.7" → ".7", keeps the columns narrow
-            label = "1" if shown == "1.0" else shown[1:]
+            rounded = f"{value:.1f}"  # "0.7" → ".7", keeps the columns narrow
+            label = "1" if rounded == "1.0" else rounded[1:]
             cells.append(Text(label, style=f"on rgb({level},{level // 3},{255 - level})"))
         table.add_row(token, *cells)
     return table
