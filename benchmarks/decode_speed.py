@@ -10,6 +10,7 @@ and beam 4, peak RSS, the model's FLOPs per sentence, and the machine's matrix-m
 measured in the same run, so the decoder's share of the arithmetic limit shows.
 
     python benchmarks/decode_speed.py [--run DIR] [--sentences 1000] [--tutorial-sentences 100]
+    python benchmarks/decode_speed.py --only-compare --compare checkpoints/default --guard
 
 Progress goes to stderr; the last line of stdout is one JSON object with every figure.
 """
@@ -116,6 +117,28 @@ def measure_compiled(translator, sources) -> dict:
     }
 
 
+def measure_guard(translator, sources) -> dict:
+    """The repetition guard's cost: batch throughput with the tools' defaults (guard on) against the
+    same search without it, greedy and beam 4, side by side (compiled first, then best of 3 each,
+    the two interleaved so that a slower moment of the machine hits both)."""
+    from engine.config import DecodeOptions
+
+    figures = {}
+    for beam in (1, 4):
+        options = {guard: DecodeOptions(beam=beam, guard=guard) for guard in (True, False)}
+        for guarded in options.values():
+            translator.translate(sources, options=guarded)  # compile
+        best = {True: float("inf"), False: float("inf")}
+        for _ in range(3):
+            for guard, chosen in options.items():
+                started = time.perf_counter()
+                translator.translate(sources, options=chosen)
+                best[guard] = min(best[guard], time.perf_counter() - started)
+        on, off = (round(len(sources) / best[g], 1) for g in (True, False))
+        figures[f"beam{beam}"] = {"guard_sentences_per_s": on, "no_guard_sentences_per_s": off, "guard_over_no_guard": round(on / off, 3)}
+    return figures
+
+
 def compare_runs(args, peak: float) -> dict:
     """measure_compiled for each --compare run, on (the first --sentences of) its own test split."""
     from engine.evaluate import held_out
@@ -127,9 +150,12 @@ def compare_runs(args, peak: float) -> dict:
         run = RunFolder(other)
         sources = held_out(run.config(), "test")[0]
         sources = (sources * (1 + args.sentences // max(len(sources), 1)))[: args.sentences]
-        figures = measure_compiled(Translator(run), sources)
+        translator = Translator(run)
+        figures = measure_compiled(translator, sources)
         figures["greedy_share_of_matmul_rate"] = round(figures["greedy_gflops_per_s"] / peak, 4)
         figures["arch"] = run.config().arch
+        if args.guard:
+            figures["guard"] = measure_guard(translator, sources)
         compared[run.path.name] = figures
         log(f"{run.path.name}: {figures}")
     return compared
@@ -157,6 +183,7 @@ def main() -> None:
     parser.add_argument("--compare", nargs="*", default=[], metavar="RUN",
                         help="also time these runs' compiled decoding on their own test splits (e.g. checkpoints/default and a Transformer run)")
     parser.add_argument("--only-compare", action="store_true", help="time only the --compare runs (no tutorial-size model, no tutorial loop)")
+    parser.add_argument("--guard", action="store_true", help="also time each --compare run with and without the repetition guard")
     args = parser.parse_args()
 
     import engine  # noqa: F401
@@ -168,7 +195,7 @@ def main() -> None:
     if args.only_compare:
         peak = matmul_gflops()
         print(json.dumps({"benchmark": "decode_speed", "machine": f"{os.cpu_count()} CPU cores", "matmul_gflops_per_s": peak,
-                          "compared": compare_runs(args, peak)}))
+                          "compared": compare_runs(args, peak), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
         return
     run = RunFolder(args.run) if args.run else train_quick_run(args.corpus, args.epochs, Path(tempfile.mkdtemp()) / "tutorial")
     sources, _ = held_out(run.config(), "test")
