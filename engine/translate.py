@@ -147,13 +147,16 @@ class Translator:
         return ids[: self.max_source_tokens]
 
     def _batches(self, id_lists: list[list[int]], batch_size: int):
-        """Sort by length, cut into batches, pad each to a bucketed (B, S). Yields (indices, array)."""
+        """Sort by length, cut into batches, pad each to (B, S): bucketed for XLA graphs (a few
+        compiled shapes), exact for dynamic ones (any shape runs, so filler rows and columns would
+        only be decoded for nothing). Yields (indices, array)."""
         order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            width = max(1, max(len(id_lists[i]) for i in chunk))
-            width = math.ceil(width / LENGTH_STEP) * LENGTH_STEP
-            rows = _round_up(len(chunk), [b for b in BATCH_SIZES if b <= batch_size] + [batch_size])
+            width, rows = max(1, max(len(id_lists[i]) for i in chunk)), len(chunk)
+            if self.graphs == "xla":
+                width = math.ceil(width / LENGTH_STEP) * LENGTH_STEP
+                rows = _round_up(rows, [b for b in BATCH_SIZES if b <= batch_size] + [batch_size])
             array = np.zeros((rows, width), np.int32)
             array[len(chunk) :, 0] = UNK  # filler rows: one token, so nothing is fully masked
             for row, i in enumerate(chunk):
