@@ -61,7 +61,7 @@ class TextPipeline:
         """The units of `lines`, in order (a blank line has none). too_long(text) → bool: a legacy
         run cuts a line at sentence ends only when it is. dictionary: an English word the
         training data never had is translated by CC-CEDICT where it can be (English → Chinese)."""
-        units = []
+        units, fallback = [], self._fallback() if dictionary else None
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -73,7 +73,7 @@ class TextPipeline:
                 units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
                 continue
             for sentence in split_sentences(normalise(line)):
-                units.append(self._unit(index, sentence, glossary, self._fallback() if dictionary else None))
+                units.append(self._unit(index, sentence, glossary, fallback))
         return units
 
     def _fallback(self):
