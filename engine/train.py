@@ -15,6 +15,7 @@ from keras import ops
 
 from engine.callbacks import (
     AtomicModelCheckpoint,
+    BudgetDecay,
     KeepLastWeights,
     ResumableBackup,
     RunBookkeeping,
@@ -44,11 +45,15 @@ class SequenceLoss(keras.losses.Loss):
         self.label_smoothing = label_smoothing
 
     def call(self, y_true, y_pred):
-        log_probs = ops.log_softmax(y_pred, axis=-1)  # (B, T, V)
-        nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(y_true, "int32"), -1), -1), -1)
+        # logits (B, T, V) in float32 under any policy → per-token loss (B, T). The fused
+        # softmax cross-entropy's gradient is softmax − one-hot in one pass; picking the target's
+        # log-probability out of (B, T, V) instead costs a scatter of the whole tensor.
+        logits = ops.cast(y_pred, "float32")
+        nll = ops.sparse_categorical_crossentropy(ops.cast(y_true, "int32"), logits, from_logits=True)
         if not self.label_smoothing:
             return nll
-        return (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(log_probs, axis=-1)
+        uniform = ops.logsumexp(logits, axis=-1) - ops.mean(logits, axis=-1)  # −mean over V of log-softmax
+        return (1 - self.label_smoothing) * nll + self.label_smoothing * uniform
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
@@ -97,11 +102,14 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         RunBookkeeping(run, config.max_minutes, report.say, strategy),
         report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
-    if config.warmup_steps:
+    if config.decay == "budget":
+        callbacks.insert(0, BudgetDecay(run, config.learning_rate, len(plan), config.epochs, config.max_minutes,
+                                        config.warmup_steps, strategy=strategy))
+    elif config.warmup_steps:
         callbacks.insert(0, Warmup(config.warmup_steps, config.learning_rate))
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience))
-    if config.lr_patience:
+    if config.lr_patience and config.decay != "budget":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=config.lr_patience))
     if config.average_last:
         callbacks.append(KeepLastWeights(config.average_last))

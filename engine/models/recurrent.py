@@ -191,8 +191,10 @@ class Seq2Seq(BuildsItself, keras.Model):
             attentional, states, step_weights = self._fed_step(embedded[t], states, enc_out, enc_mask, training, prepared)
             return t + 1, states, outputs.write(t, attentional), weights.write(t, step_weights)
 
+        # maximum_iterations bounds the loop where XLA compiles it (--jit-compile): the gradient's
+        # TensorArrays need a static size there.
         _, _, outputs, weights = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), list(states), outputs, weights)
+            lambda t, *_: t < steps, body, (tf.constant(0), list(states), outputs, weights), maximum_iterations=steps
         )
         attentional = tf.transpose(outputs.stack(), (1, 0, 2))  # (B, T, U)
         return self._logits(self.drop(attentional, training=training)), tf.transpose(weights.stack(), (1, 0, 2))
