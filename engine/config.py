@@ -53,7 +53,8 @@ class TrainSettings:
     batch_size: int = setting(64, "sentence pairs per step", minimum=1)
     epochs: int = setting(10, "epochs to train (with --resume: extend a finished run to N)", minimum=1)
     patience: int = setting(5, "stop after N epochs without better val_loss (0: never)", minimum=0)
-    lr_patience: int = setting(0, "halve the learning rate after N epochs without progress (0: never)", minimum=0)
+    lr_patience: int = setting(0, "halve the learning rate after N epochs without progress (0: never; not with --decay budget)", minimum=0)
+    decay: str = setting("plateau", "learning-rate schedule: plateau (held, halved by --lr-patience), or budget (falls linearly to a fiftieth of it over the training budget: --max-minutes, else --epochs)", choices=("plateau", "budget"))
     jit_compile: bool = setting(False, "compile each training step with XLA (batches padded to multiples of 8)")
     backup_every: int = setting(100, "steps between resumable backups (a crash loses at most N)", minimum=1)
     seed: int = setting(1234, "seed for the split, batch order and initial weights", minimum=0)
@@ -191,6 +192,17 @@ PRESETS: dict[str, dict] = {
     # windows with input feeding, the decoder started from the encoder, output layer tied to the
     # target embedding. Chosen on the validation split (see checkpoints/default/README.md).
     "default": dict(
+        corpus="cmn-eng", extra_corpora=["tatoeba:eng-cmn"], level="subword", source_vocab_size=4000,
+        target_vocab_size=4000, chinese_chars=True, placeholders=True, name_share=0.3,
+        cell="lstm", layers=1, units=256, embed_dim=128, tie_embeddings=True,
+        attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
+        join_fraction=0.5, optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
+        epochs=60, patience=5, lr_patience=2, max_minutes=42, average_last=3,
+    ),
+    # The recipe the shipped English → Chinese model was trained with (2026-12-01), before the
+    # faster default above: joined pairs, Chinese in single characters, every extra pair in every
+    # epoch. Kept to compare with (benchmarks/time_to_quality.py, train_speed.py) and to retrain it.
+    "default-2026-12": dict(
         corpus="cmn-eng", extra_corpora=["tatoeba:eng-cmn"], level="subword", source_vocab_size=4000,
         target_vocab_size=4000, chinese_chars=True, placeholders=True, name_share=0.3,
         cell="lstm", layers=1, units=256, embed_dim=128, tie_embeddings=True,
