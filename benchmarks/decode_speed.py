@@ -63,7 +63,14 @@ def flops_per_sentence(model, source_tokens: float, output_steps: float) -> floa
     e, u, v = model.embed_dim, model.units, model.tgt_vocab_size
     gates = 4 if model.cell_kind == "lstm" else 3
     recurrent = 2 * gates * u * (e + u)
-    decoder_step = recurrent + 2 * u * v
+    # input feeding widens the decoder's input by the attentional vector; attention adds its
+    # combine layer (h_t and the context, read from a memory of width m); a tied output first
+    # projects down to the embedding's width
+    fed = 2 * gates * u * (e + 2 * u) if getattr(model, "input_feeding", False) else recurrent
+    memory = u + u // 2 if getattr(model, "memory", "") == "keyed" else u
+    combine = 2 * (u + memory) * u if getattr(model, "attention_layer", None) is not None else 0
+    output = 2 * u * e + 2 * e * v if getattr(model, "tie_embeddings", False) else 2 * u * v
+    decoder_step = fed + combine + output
     return source_tokens * recurrent * model.num_layers + output_steps * decoder_step
 
 

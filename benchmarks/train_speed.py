@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "cmn-eng" / "cmn.txt"
+EXTRA_CORPUS = ROOT.parent / "shared" / "corpora" / "tatoeba-extra" / "tatoeba-extra.txt"
 WARMUP_STEPS = 5
 
 
@@ -134,6 +135,51 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     return {**figures, "first_pass_s": round(passes[0], 1), "samples_per_s": round(steps * config.batch_size / passes[1], 1)}
 
 
+def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_corpora: list[str]) -> dict:
+    """One training recipe as `seq2seq-train --preset NAME` runs it (its extra corpora, its text
+    pipeline and batches): `steps` batches of its first epoch, in that epoch's order, twice; the
+    second pass is timed. Also the matrix-multiply rate of this process and the share of it the
+    training step's matrix products reach (3 × the forward products: forward, and the two
+    products of each one's gradient)."""
+    import numpy as np
+
+    import engine  # noqa: F401
+    from benchmarks.decode_speed import flops_per_sentence, matmul_gflops
+    from engine.config import PRESETS, preset
+    from engine.models.base import build_model
+    from engine.prepare import prepare_data
+    from engine.train import compile_model, count_params
+
+    overrides = {"extra_corpora": extra_corpora} if PRESETS[preset_name].get("extra_corpora") else {}
+    config = preset(preset_name, corpus=corpus, jit_compile=jit, **overrides)
+    started = time.perf_counter()
+    _, (src_vocab, tgt_vocab), plan, _, facts = prepare_data(config)
+    prepared_s = time.perf_counter() - started
+    model = build_model(config, len(src_vocab), len(tgt_vocab))
+    compile_model(model, config)
+    stream = iter(plan.dataset(0))
+    batches = [next(stream) for _ in range(steps)]
+    passes = []
+    for _ in range(2):
+        started = time.perf_counter()
+        for x, y, w in batches:
+            model.train_on_batch(x, y, sample_weight=w)
+        passes.append(time.perf_counter() - started)
+    samples = sum(int(x[0].shape[0]) for x, _, _ in batches)
+    source_tokens = np.mean([float((x[0].numpy() != 0).sum(1).mean()) for x, _, _ in batches])
+    target_steps = np.mean([float(w.numpy().sum(1).mean()) for _, _, w in batches])
+    train_gflops = 3 * flops_per_sentence(model, source_tokens, target_steps) * samples / passes[1] / 1e9
+    peak = matmul_gflops()
+    return {
+        "preset": preset_name, "jit_compile": jit, "steps": steps, "params": count_params(model),
+        "pairs_per_epoch": plan.size, "steps_per_epoch": len(plan), "data_prepared_s": round(prepared_s, 1),
+        "mean_source_tokens": round(float(source_tokens), 1), "mean_target_tokens": round(float(target_steps), 1),
+        "first_pass_s": round(passes[0], 1), "samples_per_s": round(samples / passes[1], 1),
+        "epoch_minutes": round(passes[1] / steps * len(plan) / 60, 2),
+        "train_gflops_per_s": round(train_gflops, 1), "matmul_gflops_per_s": peak, "share_of_matmul_rate": round(train_gflops / peak, 3),
+    }
+
+
 def run_child(kind: str, args, extra=(), env=None) -> dict:
     print(f"[train_speed] running {kind} {' '.join(extra)}…", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--child", kind, "--corpus", str(args.corpus), "--pairs", str(args.pairs), "--steps", str(args.steps), *extra]
@@ -150,8 +196,9 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--pairs", type=int, default=10000)
     parser.add_argument("--steps", type=int, default=120, help="training steps timed on the N-pair runs")
-    parser.add_argument("--part", choices=("tutorial", "architectures", "workers", "all"), default="all")
-    parser.add_argument("--child", choices=("tutorial", "ours", "ours-full", "layout"), help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=("tutorial", "recipes", "architectures", "workers", "all"), default="all")
+    parser.add_argument("--extra-corpora", nargs="*", default=[str(EXTRA_CORPUS)], help="extra corpora of the recipes that train on some")
+    parser.add_argument("--child", choices=("tutorial", "ours", "ours-full", "layout", "recipe"), help=argparse.SUPPRESS)
     parser.add_argument("--preset", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--distribute", default="none", help=argparse.SUPPRESS)
@@ -160,6 +207,8 @@ def main() -> None:
     if args.child:
         if args.child == "tutorial":
             figures = child_tutorial(args.corpus, args.pairs, args.steps)
+        elif args.child == "recipe":
+            figures = child_recipe(args.corpus, args.preset, args.jit, args.steps, args.extra_corpora)
         elif args.child == "layout":
             figures = child_layout(args.corpus, args.preset, args.jit, args.steps, args.distribute)
         else:
@@ -176,6 +225,20 @@ def main() -> None:
             "speedup_samples_per_s": round(ours["samples_per_s"] / tutorial["samples_per_s"], 2),
             "rss_ratio_ours_over_tutorial": round(ours["peak_rss_mb"] / tutorial["peak_rss_mb"], 3),
             "full_corpus_peak_rss_mb": full["peak_rss_mb"],
+        }
+    if args.part in ("recipes", "all"):
+        # The default recipe before and after this turn's speed work, beside the tutorial's
+        # pipeline, all in this one run (each in its own process, one after the other).
+        tutorial = results["tutorial"] if args.part == "all" else run_child("tutorial", args)
+        recipes = {"tutorial": tutorial}
+        for name, jit in (("default-2026-12", False), ("default", False), ("default", True)):
+            extra = ["--preset", name, *(["--jit"] if jit else []), "--extra-corpora", *args.extra_corpora]
+            recipes[f"{name}{'+xla' if jit else ''}"] = run_child("recipe", args, extra)
+        old, new = recipes["default-2026-12"], recipes["default"]
+        summary["recipes"] = recipes | {
+            "epoch_minutes_new_over_old": round(new["epoch_minutes"] / old["epoch_minutes"], 2),
+            "samples_per_s_new_over_tutorial": round(new["samples_per_s"] / tutorial["samples_per_s"], 2),
+            "samples_per_s_xla_over_new": round(recipes["default+xla"]["samples_per_s"] / new["samples_per_s"], 2),
         }
     if args.part in ("architectures", "all"):
         layouts = {}
