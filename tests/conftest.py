@@ -159,7 +159,7 @@ def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
     return train_toy(
         tmp_path_factory.mktemp("runs") / "toy-subword", toy_chinese_corpus,
         level="subword", source_vocab_size=420, target_vocab_size=320, attention="luong", bidirectional=True,
-        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=10, valid_fraction=0.1,
+        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=14, valid_fraction=0.1,
         test_fraction=0.1, name_share=0.5,
     )
 
