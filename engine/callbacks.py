@@ -181,6 +181,12 @@ class RunBookkeeping(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def warmup_factor(step: int, steps: int) -> float:
+    """The share of the learning rate at optimizer step `step` (0-based) of a linear warm-up over
+    `steps` steps (0: none)."""
+    return min(1.0, (step + 1) / steps) if steps else 1.0
+
+
 class Warmup(keras.callbacks.Callback):
     """Raises the learning rate linearly from 0 to its configured value over the first `steps`
     optimizer steps (a Transformer's attention is unstable under full steps from random
@@ -196,7 +202,7 @@ class Warmup(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.done <= self.steps:
-            self.model.optimizer.learning_rate.assign(self.learning_rate * min(1.0, (self.done + 1) / self.steps))
+            self.model.optimizer.learning_rate.assign(self.learning_rate * warmup_factor(self.done, self.steps))
 
     def on_train_batch_end(self, batch, logs=None):
         self.done += 1
@@ -232,7 +238,7 @@ class BudgetDecay(keras.callbacks.Callback):
 
     def rate(self, step: int) -> float:
         """The learning rate of optimizer step `step` (0-based)."""
-        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        warm = warmup_factor(step, self.warmup_steps)
         left = 1.0 if self.total is None else max(self.floor, 1.0 - step / self.total)
         return self.learning_rate * warm * left
 
