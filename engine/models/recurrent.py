@@ -184,11 +184,14 @@ class Seq2Seq(BuildsItself, keras.Model):
         embedded = ops.transpose(self.drop(self.tgt_embed(tgt_in), training=training), (1, 0, 2))  # (T, B, E)
         prepared = self.attention_layer.prepare(enc_out)  # once per batch, not per step
         steps = tf.shape(tgt_in)[1]
+        # Each step reads its input from a TensorArray: the gradient of a slice embedded[t] would be
+        # a whole (T, B, …) tensor of zeros per step, summed over the steps (T² work).
+        inputs = tf.TensorArray(self.compute_dtype, size=steps).unstack(embedded)
         outputs = tf.TensorArray(self.compute_dtype, size=steps)
         weights = tf.TensorArray(self.compute_dtype, size=steps)
 
         def body(t, states, outputs, weights):
-            attentional, states, step_weights = self._fed_step(embedded[t], states, enc_out, enc_mask, training, prepared)
+            attentional, states, step_weights = self._fed_step(inputs.read(t), states, enc_out, enc_mask, training, prepared)
             return t + 1, states, outputs.write(t, attentional), weights.write(t, step_weights)
 
         # maximum_iterations bounds the loop where XLA compiles it (--jit-compile): the gradient's
