@@ -176,7 +176,7 @@ class RunBookkeeping(keras.callbacks.Callback):
         if self.strategy is not None:
             seconds = chief_value(self.strategy, seconds)
         self.run.update_facts(epochs_done=epoch + 1, training_seconds=round(seconds, 1))
-        if self.max_minutes is not None and seconds >= self.max_minutes * 60:
+        if self.max_minutes is not None and seconds >= self.max_minutes * 60 and not self.model.stop_training:
             self.say(f"time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
             self.model.stop_training = True
 
@@ -215,15 +215,19 @@ class BudgetDecay(keras.callbacks.Callback):
     one held until progress stalls (Li et al., 2020, "Budgeted training").
 
     The budget in steps: epochs × steps per epoch, or with a time budget (--max-minutes) the
-    steps that fit in it at the first epoch's pace (validation included, as the budget counts
-    it). That number is fixed once and written to run.json (`decay_steps`), and the rate is a
-    function of the optimizer's step count: a resumed run goes on with the very same rates."""
+    whole epochs that fit in it at the first epoch's pace (validation included, as the budget
+    counts it), rounded to the nearest: the run stops after the epoch in which the rate reaches
+    its floor, within half an epoch of the budget, instead of training on at the floor until the
+    first epoch that ends past it. That number is fixed once and written to run.json
+    (`decay_steps`), and the rate is a function of the optimizer's step count: a resumed run goes
+    on with the very same rates and stops after the same epoch."""
 
     def __init__(self, run: RunFolder, learning_rate: float, steps_per_epoch: int, epochs: int, max_minutes: float | None,
-                 warmup_steps: int = 0, floor: float = 0.02, strategy=None):
+                 warmup_steps: int = 0, floor: float = 0.02, strategy=None, say=lambda message: None):
         super().__init__()
         self.run, self.learning_rate, self.steps_per_epoch = run, learning_rate, steps_per_epoch
         self.epochs, self.max_minutes, self.warmup_steps, self.floor, self.strategy = epochs, max_minutes, warmup_steps, floor, strategy
+        self.say = say
 
     def on_train_begin(self, logs=None):
         self.done = int(self.model.optimizer.iterations.numpy())  # read once, then counted here
@@ -260,7 +264,11 @@ class BudgetDecay(keras.callbacks.Callback):
             if self.strategy is not None:
                 seconds, spent = chief_value(self.strategy, seconds), chief_value(self.strategy, spent)
             per_step = seconds / max(1, self.done - self.first_step)
-            self.total = self._fix(self.done + round(max(0.0, self.max_minutes * 60 - spent) / per_step))
+            fit = self.done + max(0.0, self.max_minutes * 60 - spent) / per_step
+            self.total = self._fix(max(1, round(fit / self.steps_per_epoch)) * self.steps_per_epoch)
+        if self.max_minutes is not None and self.total is not None and self.done >= self.total:
+            self.say(f"the learning rate has reached its floor at the end of the {self.max_minutes:g} min budget; stopping after epoch {epoch + 1}")
+            self.model.stop_training = True
 
 
 class KeepLastWeights(keras.callbacks.Callback):

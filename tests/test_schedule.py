@@ -55,3 +55,46 @@ def test_warm_up_comes_first(tmp_path):
     decay = started(schedule(tmp_path, warmup_steps=10))
     assert decay.rate(0) == pytest.approx(2e-4)
     assert decay.rate(9) == pytest.approx(2e-3 * (1 - 9 / 50))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def run_epochs(decay: BudgetDecay, clock: Clock, seconds_per_step: float, epochs: int) -> int:
+    """Trains `epochs` epochs of fake steps on `clock`; returns the epochs run before a stop."""
+    rates = []
+    optimizer = type("O", (), {"iterations": Optimizer.iterations, "learning_rate": type("R", (), {"assign": staticmethod(rates.append)})})
+    model = type("M", (), {"optimizer": optimizer, "stop_training": False})()
+    decay.set_model(model)
+    decay.on_train_begin()
+    for epoch in range(epochs):
+        decay.on_epoch_begin(epoch)
+        for batch in range(decay.steps_per_epoch):
+            decay.on_train_batch_begin(batch)
+            clock.now += seconds_per_step
+            decay.on_train_batch_end(batch)
+        decay.on_epoch_end(epoch)
+        if model.stop_training:
+            return epoch + 1
+    return epochs
+
+
+@pytest.mark.parametrize("seconds_per_step, epochs", [(2.5, 2), (2.2, 3), (0.5, 12)])
+def test_a_time_budget_is_fitted_to_whole_epochs_and_the_run_stops_when_the_rate_reaches_its_floor(
+    tmp_path, monkeypatch, seconds_per_step, epochs
+):
+    """One minute at 10 steps an epoch: 2.4 epochs fit at 2.5 s a step (2 are trained), 2.7 at
+    2.2 s (3), 12 at 0.5 s. The rate falls to its floor over exactly those epochs, then it stops."""
+    clock = Clock()
+    monkeypatch.setattr("engine.callbacks.time.perf_counter", clock)
+    said = []
+    decay = schedule(tmp_path, max_minutes=1, epochs=60, say=said.append)
+    assert run_epochs(decay, clock, seconds_per_step, 60) == epochs
+    assert decay.total == decay.run.facts()["decay_steps"] == 10 * epochs
+    assert decay.rate(decay.total - 1) < 0.1 * decay.rate(0) and decay.rate(decay.total) == pytest.approx(2e-3 * 0.02)
+    assert said and f"stopping after epoch {epochs}" in said[-1]
