@@ -42,17 +42,22 @@ def percentile(values, q):
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matrix-multiply rate through TensorFlow."""
+    """This machine's float32 matrix-multiply rate through TensorFlow: `repeats` independent
+    n × n products in one graph, so that every core works whether the process splits each
+    operation across the cores (TensorFlow's default) or runs operations side by side, one
+    thread each (seq2seq-train's setting)."""
     import tensorflow as tf
 
     a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
-    tf.linalg.matmul(a, b).numpy()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        c = tf.linalg.matmul(a, b)
-    c.numpy()
-    return round(2 * n**3 * repeats / (time.perf_counter() - started) / 1e9, 1)
+    bs = [tf.random.normal([n, n]) for _ in range(repeats)]
+    products = tf.function(lambda a, bs: [tf.linalg.matmul(a, b) for b in bs])
+    [c.numpy() for c in products(a, bs)]
+    best = float("inf")
+    for _ in range(3):  # the best of three: a busy moment of the machine is not its rate
+        started = time.perf_counter()
+        [c.numpy() for c in products(a, bs)]
+        best = min(best, time.perf_counter() - started)
+    return round(2 * n**3 * repeats / best / 1e9, 1)
 
 
 def flops_per_sentence(model, source_tokens: float, output_steps: float) -> float:

@@ -12,12 +12,19 @@ training steps (`--jit-compile`): the default preset (recurrent) and the transfo
 same --steps batches run twice: the first pass includes tracing and (with XLA) one compilation
 per batch shape; the second pass, over the same batches, is timed as the steady state.
 
+--part recipes: the tutorial's pipeline and the default recipe before and after this turn's speed
+work (and with XLA), each as `seq2seq-train --preset NAME` prepares it, in one run.
+
+--part threads: the default recipe under seq2seq-train's thread settings (one thread per
+operation, operations side by side: engine/train.py `use_cores_op_by_op`) against TensorFlow's
+default ones, each in its own process, alternating twice.
+
 --part workers: the default preset on one process against two worker processes of
 `--distribute multiworker` on this machine (localhost, free ports), samples/s of the global batch.
 On a 2-core machine the two workers share the cores and pay for the gradient exchange, so the
 ratio is below 1: the figure says what the mechanism costs, not what a second machine gives.
 
-    python benchmarks/train_speed.py [--part tutorial|architectures|workers|all] [--corpus PATH] [--pairs 10000] [--steps 120]
+    python benchmarks/train_speed.py [--part tutorial|recipes|threads|architectures|workers|all] [--corpus PATH] [--pairs 10000] [--steps 120]
 
 Progress goes to stderr; the last line of stdout is one JSON object with every figure.
 """
@@ -135,7 +142,7 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     return {**figures, "first_pass_s": round(passes[0], 1), "samples_per_s": round(steps * config.batch_size / passes[1], 1)}
 
 
-def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_corpora: list[str]) -> dict:
+def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_corpora: list[str], threads: str = "op-by-op") -> dict:
     """One training recipe as `seq2seq-train --preset NAME` runs it (its extra corpora, its text
     pipeline and batches): `steps` batches of its first epoch, in that epoch's order, twice; the
     second pass is timed. Also the matrix-multiply rate of this process and the share of it the
@@ -144,6 +151,10 @@ def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_cor
     import numpy as np
 
     import engine  # noqa: F401
+    from engine.train import use_cores_op_by_op
+
+    if threads == "op-by-op":  # as seq2seq-train sets them (before TensorFlow runs anything)
+        assert use_cores_op_by_op()
     from benchmarks.decode_speed import flops_per_sentence, matmul_gflops
     from engine.config import PRESETS, preset
     from engine.models.base import build_model
@@ -171,7 +182,7 @@ def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_cor
     train_gflops = 3 * flops_per_sentence(model, source_tokens, target_steps) * samples / passes[1] / 1e9
     peak = matmul_gflops()
     return {
-        "preset": preset_name, "jit_compile": jit, "steps": steps, "params": count_params(model),
+        "preset": preset_name, "jit_compile": jit, "threads": threads, "steps": steps, "params": count_params(model),
         "pairs_per_epoch": plan.size, "steps_per_epoch": len(plan), "data_prepared_s": round(prepared_s, 1),
         "mean_source_tokens": round(float(source_tokens), 1), "mean_target_tokens": round(float(target_steps), 1),
         "first_pass_s": round(passes[0], 1), "samples_per_s": round(samples / passes[1], 1),
@@ -196,19 +207,20 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--pairs", type=int, default=10000)
     parser.add_argument("--steps", type=int, default=120, help="training steps timed on the N-pair runs")
-    parser.add_argument("--part", choices=("tutorial", "recipes", "architectures", "workers", "all"), default="all")
+    parser.add_argument("--part", choices=("tutorial", "recipes", "threads", "architectures", "workers", "all"), default="all")
     parser.add_argument("--extra-corpora", nargs="*", default=[str(EXTRA_CORPUS)], help="extra corpora of the recipes that train on some")
     parser.add_argument("--child", choices=("tutorial", "ours", "ours-full", "layout", "recipe"), help=argparse.SUPPRESS)
     parser.add_argument("--preset", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--distribute", default="none", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", choices=("op-by-op", "tf-default"), default="op-by-op", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         if args.child == "tutorial":
             figures = child_tutorial(args.corpus, args.pairs, args.steps)
         elif args.child == "recipe":
-            figures = child_recipe(args.corpus, args.preset, args.jit, args.steps, args.extra_corpora)
+            figures = child_recipe(args.corpus, args.preset, args.jit, args.steps, args.extra_corpora, args.threads)
         elif args.child == "layout":
             figures = child_layout(args.corpus, args.preset, args.jit, args.steps, args.distribute)
         else:
@@ -240,6 +252,17 @@ def main() -> None:
             "samples_per_s_new_over_tutorial": round(new["samples_per_s"] / tutorial["samples_per_s"], 2),
             "samples_per_s_xla_over_new": round(recipes["default+xla"]["samples_per_s"] / new["samples_per_s"], 2),
         }
+    if args.part in ("threads", "all"):
+        # seq2seq-train's thread settings (one thread per operation, operations side by side:
+        # engine/train.py use_cores_op_by_op) against TensorFlow's own, the default recipe,
+        # each in its own process, alternating twice.
+        rows = {"tf-default": [], "op-by-op": []}
+        for _ in range(2):
+            for threads in rows:
+                extra = ["--preset", "default", "--threads", threads, "--extra-corpora", *args.extra_corpora]
+                rows[threads].append(run_child("recipe", args, extra))
+        best = {threads: max(r["samples_per_s"] for r in runs) for threads, runs in rows.items()}
+        summary["threads"] = rows | {"best_samples_per_s": best, "op_by_op_over_tf_default": round(best["op-by-op"] / best["tf-default"], 2)}
     if args.part in ("architectures", "all"):
         layouts = {}
         for name in ("default", "transformer"):

@@ -5,6 +5,7 @@ progress callbacks, inside a distribution strategy. `train(config, run)` starts 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 
@@ -104,7 +105,7 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
     ]
     if config.decay == "budget":
         callbacks.insert(0, BudgetDecay(run, config.learning_rate, len(plan), config.epochs, config.max_minutes,
-                                        config.warmup_steps, strategy=strategy))
+                                        config.warmup_steps, strategy=strategy, say=report.say))
     elif config.warmup_steps:
         callbacks.insert(0, Warmup(config.warmup_steps, config.learning_rate))
     if config.patience:
@@ -168,12 +169,31 @@ def worker_scratch(run: RunFolder | None = None) -> RunFolder:
     return scratch
 
 
+def use_cores_op_by_op() -> bool:
+    """One thread inside each operation, as many operations at once as this process has cores.
+    The training step's products are small (64 × 640 by 640 × 1024 per decoder step): splitting
+    each one across the cores costs more than it saves, while independent operations (the
+    encoder's two directions, a product and its gradient, the gradient sums) keep every core busy.
+    Measured on 2 cores: 1.06× TensorFlow's default samples/s on the default recipe, best of
+    two processes each (`benchmarks/train_speed.py --part threads`). TensorFlow takes thread settings only before it
+    first runs an operation: in a process that already has, with other settings (a test, a
+    notebook), this does nothing and returns False."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(cores)
+    except RuntimeError:  # already initialised
+        return False
+    return True
+
+
 def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None) -> keras.Model:
     """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
     whose files have none of the run's names; see RunFolder.claim). In a multi-worker run only
     the chief writes `run`; the other workers train into a temporary folder."""
     report = report or TrainingReport()
     config.validate()
+    use_cores_op_by_op()
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     keras.utils.set_random_seed(config.seed)
     chief = config.distribute != "multiworker" or is_chief()
@@ -219,6 +239,7 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     best_val_loss(run)  # a damaged run.json or metrics.csv stops the resume here, before anything is written
     if epochs is not None:
         config.epochs = epochs
+    use_cores_op_by_op()
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)

@@ -185,3 +185,18 @@ def test_joined_pairs_are_two_training_pairs_end_to_end():
     chinese = joined_pairs([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0)
     assert all(p.target.count("。") == 2 and " " not in p.target for p in chinese)  # Chinese joins without a space
     assert joined_pairs(english, 0.0, seed=3) == []
+
+
+def test_training_runs_one_thread_per_operation_and_operations_side_by_side():
+    """seq2seq-train's thread settings (engine/train.py use_cores_op_by_op) take effect in a
+    fresh process and hold after TensorFlow has started."""
+    code = textwrap.dedent("""
+        import os, tensorflow as tf
+        from engine.train import use_cores_op_by_op
+        first = use_cores_op_by_op()
+        tf.constant(1.0) + 1.0
+        print(first, tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads() == len(os.sched_getaffinity(0)))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "1", "True"], result.stderr[-2000:]
