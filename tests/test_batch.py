@@ -109,6 +109,8 @@ def test_an_interrupted_run_leaves_no_output(model, tmp_path, sig):
     process = subprocess.Popen(
         [script("seq2seq-batch"), source, "-o", out, "--model", model],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # a suite started in the background (`pytest &`) has SIGINT ignored, and a child keeps that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     def written():  # the first chunk is in the temporary output: the model is loaded and translating
         return any(p.stat().st_size > 0 for p in tmp_path.glob(".out.txt.*.part"))
