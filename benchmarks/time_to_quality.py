@@ -107,8 +107,10 @@ def child(row: str, args) -> dict:
     import engine  # noqa: F401
     from engine.evaluate import evaluate, held_out
     from engine.runs import RunFolder
-    from engine.train import train
+    from engine.train import train, use_cores_op_by_op
     from engine.translate import Translator
+
+    use_cores_op_by_op()  # as seq2seq-train sets them
 
     config = row_config(row, args)
     run = RunFolder(Path(args.out) / folder_name(row))

@@ -175,7 +175,9 @@ def use_cores_op_by_op() -> bool:
     each one across the cores costs more than it saves, while independent operations (the
     encoder's two directions, a product and its gradient, the gradient sums) keep every core busy.
     Measured on 2 cores: 1.06× TensorFlow's default samples/s on the default recipe, best of
-    two processes each (`benchmarks/train_speed.py --part threads`). TensorFlow takes thread settings only before it
+    two processes each (`benchmarks/train_speed.py --part threads`). seq2seq-train calls this;
+    `train` does not, so a process that trains small models between other work (the tests)
+    keeps TensorFlow's defaults. TensorFlow takes thread settings only before it
     first runs an operation: in a process that already has, with other settings (a test, a
     notebook), this does nothing and returns False."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -193,7 +195,6 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     the chief writes `run`; the other workers train into a temporary folder."""
     report = report or TrainingReport()
     config.validate()
-    use_cores_op_by_op()
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     keras.utils.set_random_seed(config.seed)
     chief = config.distribute != "multiworker" or is_chief()
@@ -239,7 +240,6 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     best_val_loss(run)  # a damaged run.json or metrics.csv stops the resume here, before anything is written
     if epochs is not None:
         config.epochs = epochs
-    use_cores_op_by_op()
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)

@@ -128,8 +128,10 @@ def train_main(argv=None) -> int:
             if count > 1 and run.config().distribute != "multiworker":
                 raise UsageError(f"{run.path} was not trained with --distribute multiworker; resume it without --workers/TF_CONFIG")
             import_tensorflow()
-            from engine.train import resume
+            from engine.train import resume, use_cores_op_by_op
             from repl.training import RichTrainingReport
+
+            use_cores_op_by_op()
 
             resume(run, epochs=args.epochs, report=RichTrainingReport())
         else:
@@ -145,8 +147,10 @@ def train_main(argv=None) -> int:
             except NotARunFolder as err:
                 raise UsageError(str(err)) from err
             import_tensorflow()
-            from engine.train import train
+            from engine.train import train, use_cores_op_by_op
             from repl.training import RichTrainingReport
+
+            use_cores_op_by_op()
 
             train(config, run, into_existing=args.into_existing, report=RichTrainingReport())
         if is_chief():
