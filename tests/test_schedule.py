@@ -3,6 +3,8 @@ count it fixes once in run.json. Training with it, killed and resumed, is in tes
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from engine.callbacks import BudgetDecay
@@ -68,8 +70,8 @@ class Clock:
 def run_epochs(decay: BudgetDecay, clock: Clock, seconds_per_step: float, epochs: int) -> int:
     """Trains `epochs` epochs of fake steps on `clock`; returns the epochs run before a stop."""
     rates = []
-    optimizer = type("O", (), {"iterations": Optimizer.iterations, "learning_rate": type("R", (), {"assign": staticmethod(rates.append)})})
-    model = type("M", (), {"optimizer": optimizer, "stop_training": False})()
+    optimizer = SimpleNamespace(iterations=Optimizer.iterations, learning_rate=SimpleNamespace(assign=rates.append))
+    model = SimpleNamespace(optimizer=optimizer, stop_training=False)
     decay.set_model(model)
     decay.on_train_begin()
     for epoch in range(epochs):
