@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import random
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -61,10 +62,34 @@ def not_utf8(err: UnicodeDecodeError) -> str:
     return f"not valid UTF-8 (byte {err.start + 1})"
 
 
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def raw_lines(handle, block: int = 1 << 16):
+    """The byte lines of a binary stream, without their endings: LF, CRLF and a lone CR (old Mac
+    files) each end a line. Reads what is there (`read1`), so a pipe is translated as it comes."""
+    read = getattr(handle, "read1", handle.read)
+    parts: list[bytes] = []  # the current line, as it arrives
+    after_cr = False
+    while chunk := read(block):
+        if after_cr and chunk.startswith(b"\n"):  # the LF of a CRLF cut between two reads
+            chunk = chunk[1:]
+        after_cr = chunk.endswith(b"\r")
+        *ended, rest = _NEWLINE.split(chunk)
+        for piece in ended:
+            parts.append(piece)
+            yield b"".join(parts)
+            parts = []
+        if rest:
+            parts.append(rest)
+    if parts:
+        yield b"".join(parts)
+
+
 def text_lines(handle, name: str, errors: str = "strict", hint: str = ""):
-    """Yield the text lines of a binary stream. An undecodable line is a CorpusError naming
-    `name:line` (followed by `hint`), unless errors='replace'."""
-    for number, raw in enumerate(handle, start=1):
+    """Yield the text lines of a binary stream (LF, CRLF or CR endings). An undecodable line is a
+    CorpusError naming `name:line` (followed by `hint`), unless errors='replace'."""
+    for number, raw in enumerate(raw_lines(handle), start=1):
         try:
             line = decode_line(raw, number, errors)
         except UnicodeDecodeError as err:

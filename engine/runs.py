@@ -69,8 +69,12 @@ class AtomicFile:
         os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
-        self.handle.close()
-        Path(self.tmp).unlink(missing_ok=True)
+        try:
+            self.handle.close()  # (on a full disk this flushes and fails again: the file goes all the same)
+        except OSError:
+            pass
+        finally:
+            Path(self.tmp).unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -16,9 +16,10 @@ import json
 import unicodedata
 
 from engine.direction import script_of
+from engine.text.htmldoc import HtmlDocument
 from repl.console import console
 from repl.limits import BodyLimit, Limits, RateLimiter
-from repl.routing import ApiError, html_texts, render_html, route, translate_many
+from repl.routing import ApiError, route, translate_many
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
@@ -215,7 +216,8 @@ async def translate(request):
     glossary = glossary_of(data, state)
     detected = [detect(t) for t in texts] if source == "auto" else None
     if form == "html":
-        pieces = [html_texts(t) for t in texts]
+        documents = [HtmlDocument(t) for t in texts]  # (q is at most --char-limit characters: read in one linear pass)
+        pieces = [d.texts for d in documents]
         if detected:
             detected = [detect(" ".join(p)) for p in pieces]
         units = [(p, d) for d, doc in enumerate(pieces) for p in doc]
@@ -228,8 +230,8 @@ async def translate(request):
     outcomes = await translate_many(state, units, pairs, options, glossary, attention, own_glossary="glossary" in data)
     if form == "html":
         translated, start = [], 0
-        for document, doc_pieces in zip(texts, pieces):
-            translated.append(render_html(document, [o.text for o in outcomes[start : start + len(doc_pieces)]]))
+        for document, doc_pieces in zip(documents, pieces):
+            translated.append(document.render([o.text for o in outcomes[start : start + len(doc_pieces)]]))
             start += len(doc_pieces)
     else:
         translated = [o.text for o in outcomes]

@@ -114,14 +114,25 @@ def check_paths(args) -> None:
 
 
 def count_lines(path: str) -> int | None:
+    """The lines of INPUT as seq2seq-batch reads them (LF, CRLF or CR endings), for the progress bar."""
+    from engine.corpus import raw_lines
+
     if path == "-":
         return None
-    count, last = 0, b"\n"
     with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")
+        return sum(1 for _ in raw_lines(handle, 1 << 20))
+
+
+def read_document(handle, name: str, errors: str) -> str:
+    """A whole HTML or SRT file as text, its line endings as they are (written back the same)."""
+    from engine.corpus import CorpusError
+
+    raw = handle.read().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8", errors)
+    except UnicodeDecodeError as err:
+        line, line_start = raw.count(b"\n", 0, err.start) + 1, raw.rfind(b"\n", 0, err.start) + 1
+        raise CorpusError(f"{name}:{line}: not valid UTF-8 (byte {err.start - line_start + 1}); use --errors replace to replace such bytes") from err
 
 
 # ----------------------------------------------------------------------------------------------
@@ -185,7 +196,7 @@ def translate_document(args, models, source, write) -> dict:
                 stats["samples"].append((text, way.result.text))
         return [way.result.text for way in routed]
 
-    document = "\n".join(decoded_lines(source, args.input, args.errors))
+    document = read_document(source, args.input, args.errors)
     if args.kind == "html":
         write(translate_html(document, translate))
     else:

@@ -66,6 +66,8 @@ class Limits:
     options: DecodeOptions = DecodeOptions()
     max_body_bytes: int = 1_000_000
     max_glossary_terms: int = 256
+    file_lines: int = 10_000  # lines (or texts between tags, or cues) of one file at /file
+    file_timeout: float = 300.0  # seconds for one file at /file, reading to writing back
 
 
 def raw_response(status: int, reason: str, message: str) -> bytes:

@@ -65,6 +65,8 @@ class Output:
     def open(self):
         """The text stream to write to."""
         if self.kind == "stdout":
+            if sys.stdout is None:  # (started with standard output closed: `>&-`)
+                raise UsageError("standard output is closed; name an output file with -o")
             self.handle = sys.stdout
         elif self.kind == "direct":
             self.handle = open(self.target, "w", encoding="utf-8", newline="\n")
@@ -86,10 +88,18 @@ class Output:
 
     def discard(self) -> None:
         """Something failed: leave OUTPUT as it was (a file this run claimed is removed again)."""
-        if self.atomic is not None:
-            self.atomic.discard()
-        elif self.kind == "direct" and self.handle is not None:
-            self.handle.close()
+        try:
+            if self.atomic is not None:
+                self.atomic.discard()
+            elif self.kind == "direct" and self.handle is not None:
+                self.handle.close()
+        except OSError:
+            pass  # (a device that fails on close: nothing of ours is left there to remove)
+        finally:
+            self._unclaim()
+
+    def _unclaim(self) -> None:
+        """Remove the empty file this run claimed, if it is still that file."""
         if self.claimed is not None:
             info = _stat(self.target)
             if info is not None and (info.st_dev, info.st_ino) == self.claimed and info.st_size == 0:

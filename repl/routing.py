@@ -14,7 +14,6 @@ import asyncio
 from dataclasses import dataclass, field
 
 from engine.direction import script_of
-from engine.text.formats import translate_html
 from repl.batcher import Job, QueueFull, Stopping
 
 
@@ -87,15 +86,3 @@ async def translate_many(state, texts: list[str], pairs: list, options, glossary
         for k, i in enumerate(rows):
             outcomes[i] = Outcome(job.results[k].text, job.results[k], job.maps[k] if job.maps else [])
     return outcomes
-
-
-def html_texts(document: str) -> list[str]:
-    """The texts `translate_html` would translate in `document`, in order."""
-    seen: list[str] = []
-    translate_html(document, lambda texts: seen.extend(texts) or texts)
-    return seen
-
-
-def render_html(document: str, translations: list[str]) -> str:
-    """`document` with its texts (as `html_texts` lists them) replaced by `translations`."""
-    return translate_html(document, lambda texts: translations[: len(texts)])

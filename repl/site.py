@@ -7,21 +7,31 @@
   as lines of JSON (`application/x-ndjson`): `{"done": n, "total": m}` as chunks finish, then
   `{"done": m, "total": m, "name": ..., "text": ...}`, or `{"error": ...}`. The server's limits
   apply: the body cap, keys, the rate limit (one request), the queue, and chunks of at most
-  `--batch-limit` strings and `--char-limit` characters.
+  `--batch-limit` strings and `--char-limit` characters; a line (or a text between tags, or a
+  cue) over `--char-limit` characters, or more than `--file-lines` of them, is a 413 naming it.
+  The file is read and written back in a worker thread, never on the event loop, and the whole
+  request has `--file-timeout` seconds: past them it is a 503 (before the first chunk) or an
+  `{"error": ...}` line, and the server goes on with everything else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import math
+import re
+import time
 from pathlib import Path
 
 from engine.direction import script_of
+from engine.text.formats import FormatError
+from engine.text.htmldoc import HtmlDocument, TooSlow
+from engine.text.subtitles import Subtitles
 from repl.api import answers, check_access, fields, text_field
 from repl.console import console
-from repl.routing import ApiError, html_texts, render_html, route, translate_many
+from repl.routing import ApiError, route, translate_many
 
 WEB = Path(__file__).parent / "web"
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
@@ -126,21 +136,31 @@ async def info(request):
 # Files
 
 
-def file_pieces(kind: str, document: str, name: str):
-    """(texts to translate, render(translations) → the translated document)."""
-    from engine.text.formats import translate_srt
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
+
+def file_pieces(kind: str, document: str, name: str, deadline: float | None = None):
+    """(texts to translate, the line each starts on, render(translations) → the translated
+    document). Linear in the document; TooSlow past `deadline` (time.monotonic())."""
     if kind == "html":
-        return html_texts(document), lambda out: render_html(document, out)
+        doc = HtmlDocument(document, deadline)
+        return doc.texts, [document.count("\n", 0, start) + 1 for start in doc.starts], doc.render
     if kind == "srt":
-        seen: list[str] = []
-        translate_srt(document, lambda texts: seen.extend(texts) or texts, name)  # FormatError: a 400
-        return seen, lambda out: translate_srt(document, lambda texts: out[: len(texts)], name)
-    newline = "\r\n" if "\r\n" in document else "\n"
-    lines = document.split("\n")
-    ends = [line.endswith("\r") for line in lines]
-    texts = [line[:-1] if end else line for line, end in zip(lines, ends)]
-    return texts, lambda out: newline.join(out)
+        subtitles = Subtitles(document, name)  # FormatError: a 400
+        return subtitles.texts, subtitles.text_lines, subtitles.render
+    ending = _NEWLINE.search(document)
+    newline = ending.group() if ending else "\n"
+    texts = _NEWLINE.split(document)
+    return texts, list(range(1, len(texts) + 1)), newline.join
+
+
+def check_file_size(texts: list[str], lines: list[int], name: str, limits) -> None:
+    """Every limit on text applies to a file's texts too (413, naming the line)."""
+    if len(texts) > limits.file_lines:
+        raise ApiError(413, f"{name}: {len(texts):,} lines (or texts) to translate; at most {limits.file_lines:,} in one file")
+    for text, line in zip(texts, lines):
+        if len(text) > limits.char_limit:
+            raise ApiError(413, f"{name}:{line}: {len(text):,} characters in one line; at most {limits.char_limit:,}")
 
 
 def file_routes(texts: list[str], source: str, target: str, served) -> list:
@@ -185,8 +205,6 @@ def output_name(name: str, pairs: list) -> str:
 async def translate_file(request):
     from starlette.responses import StreamingResponse
 
-    from engine.text.formats import FormatError
-
     state = request.app.state
     data = await fields(request)
     check_access(request, data)
@@ -204,23 +222,28 @@ async def translate_file(request):
         raise ApiError(400, f"{name}: not UTF-8 text (byte {err.start + 1})") from None
     source = text_field(data, "source", "auto", ("auto", "en", "zh"))
     target = text_field(data, "target", "auto", ("auto", "en", "zh"))
+    deadline = time.monotonic() + state.limits.file_timeout
     try:
-        texts, render = file_pieces(kind, document, name)
+        texts, lines, render = await asyncio.to_thread(file_pieces, kind, document, name, deadline)
     except FormatError as err:
         raise ApiError(400, str(err)) from None
+    except TooSlow:
+        raise ApiError(503, f"{name}: not read within the server's time for a file ({state.limits.file_timeout:g} s)") from None
+    check_file_size(texts, lines, name, state.limits)
     pairs = file_routes(texts, source, target, state.batchers)
-    return StreamingResponse(_progress(state, texts, pairs, render, output_name(name, pairs)), media_type="application/x-ndjson")
+    stream = _progress(state, texts, pairs, render, output_name(name, pairs), deadline)
+    return StreamingResponse(stream, media_type="application/x-ndjson")
 
 
-async def _progress(state, texts, pairs, render, name):
-    import asyncio
-
+async def _progress(state, texts, pairs, render, name, deadline):
     todo = [i for i, pair in enumerate(pairs) if pair is not None]
     out, done = list(texts), 0
     line = lambda **fields: (json.dumps(fields, ensure_ascii=False) + "\n").encode()  # noqa: E731
     yield line(done=0, total=len(todo))
     try:
         for rows in chunks(todo, texts, state.limits.batch_limit, state.limits.char_limit):
+            if time.monotonic() > deadline:
+                raise ApiError(503, f"{name}: not translated within the server's time for a file ({state.limits.file_timeout:g} s)")
             for attempt in range(100):  # a full queue: wait for room (other clients come first)
                 try:
                     outcomes = await translate_many(state, [texts[i] for i in rows], [pairs[i] for i in rows], state.limits.options, state.glossary)
@@ -233,7 +256,7 @@ async def _progress(state, texts, pairs, render, name):
                 out[i] = outcome.text
             done += len(rows)
             yield line(done=done, total=len(todo))
-        yield line(done=done, total=len(todo), name=name, text=render(out))
+        yield line(done=done, total=len(todo), name=name, text=await asyncio.to_thread(render, out))
     except ApiError as err:
         yield line(error=err.message)
     except Exception as err:

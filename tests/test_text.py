@@ -158,7 +158,8 @@ def test_html_keeps_every_tag_and_translates_the_text_between():
     )
     out = translate_html(document, upper)
     assert tag_sequence(out) == tag_sequence(document)
-    assert "I LOVE YOU &amp; YOU LOVE ME." in out and "CLICK HERE" in out and "HI THERE" in out
+    assert "I LOVE YOU &amp; YOU LOVE ME." in out and "CLICK HERE" in out
+    assert "<title>Hi there</title>" in out  # a raw-text element: never translated
     assert "p{color:red}" in out and "keep me" in out and "<!-- note -->" in out
 
 

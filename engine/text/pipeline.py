@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from engine.corpus import Pair
 from engine.text.normalise import normalise
-from engine.text.protect import Protected, protect, protect_pair
+from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, split_overflow
 from engine.text.segment import join_sentences, split_sentences
 
 # Where a long line of a legacy run is cut (its models never learnt segmentation).
@@ -73,7 +73,7 @@ class TextPipeline:
                 units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
                 continue
             for sentence in split_sentences(normalise(line)):
-                units.append(self._unit(index, sentence, glossary, fallback))
+                units.extend(self._units(index, sentence, glossary, fallback))
         return units
 
     def _fallback(self):
@@ -85,15 +85,21 @@ class TextPipeline:
         entries = shipped()
         return lambda word: entries.english(word) if self.never_seen(word) else None
 
-    def _unit(self, index: int, sentence: str, glossary, fallback=None) -> Unit:
+    def _units(self, index: int, sentence: str, glossary, fallback=None) -> list[Unit]:
+        """A sentence as the model reads it: one unit, or several when it has more numbers or
+        other spans than there are placeholders (each piece is then translated on its own)."""
         read, changed = self.read(sentence)
-        protected = protect(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback)
-        return Unit(index, sentence, protected.text, protected, changed, passthrough=protected.only_spans)
+        spans = find_spans(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback)
+        pieces = split_overflow(read, spans)
+        units = []
+        for text, own in pieces:
+            protected = apply_spans(text, own)
+            source = sentence if len(pieces) == 1 else text
+            units.append(Unit(index, source, protected.text, protected, changed, passthrough=protected.only_spans))
+        return units
 
     def finish(self, unit: Unit, output: str) -> str:
         """The translation of a unit with its spans restored (a passthrough unit is its source)."""
-        from engine.text.protect import restore
-
         if unit.passthrough:
             return restore(unit.text, unit.protected)
         return restore(output, unit.protected) if unit.protected is not None else output

@@ -29,10 +29,15 @@ PLACEHOLDER = re.compile(r"⟦([NW])(\d)⟧")
 
 _LETTER = r"A-Za-z\u00c0-\u024f"
 URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
-EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+# (the lookbehind starts an address only where its run of characters starts: without it, a run
+# like a.a.a.… with no @ is tried from each of its positions, quadratic in its length)
+EMAIL = r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 NUMBER = rf"(?<![{_LETTER}0-9_.])[-+]?\d+(?:[.,:/-]\d+)*"
 WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
-_TOKEN = re.compile(rf"(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
+# Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span.
+MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]"
+_TOKEN = re.compile(rf"(?P<mark>{MARK})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
+_WORD_CHAR = re.compile(rf"[{_LETTER}0-9]")
 _HAN = re.compile(rf"[{HAN_CHAR}]")
 _LETTERS_OR_HAN = re.compile(rf"[{_LETTER}{HAN_CHAR}]")
 
@@ -90,7 +95,44 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
                 continue
         spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", output))
     spans.sort(key=lambda s: s.start)
+    spans = _merge_number_runs(text, spans)
     return _merge_word_runs(text, spans) if chinese_source else spans
+
+
+def _merge_number_runs(text: str, spans: list[Span]) -> list[Span]:
+    """Numbers with only spaces between them ("1 2 3", "+86 10 1234 5678") are one span: the
+    model copies one placeholder, not a run of them glued together."""
+    merged: list[Span] = []
+    for span in spans:
+        last = merged[-1] if merged else None
+        if last is not None and last.kind == span.kind == "N" and text[last.end : span.start].isspace():
+            merged[-1] = Span(last.start, span.end, "N", text[last.start : span.end])
+        else:
+            merged.append(span)
+    return merged
+
+
+def split_overflow(text: str, spans: list[Span]) -> list[tuple[str, list[Span]]]:
+    """A sentence with more spans of a kind than there are placeholders (MAX_PER_KIND), cut into
+    pieces that each have few enough (at the last space before the span that would be one too
+    many), each with its spans; a sentence within the limit is one piece."""
+    pieces, start, counts, first = [], 0, dict.fromkeys(KINDS, 0), 0
+    for k, span in enumerate(spans):
+        if counts[span.kind] == MAX_PER_KIND:
+            previous_end = spans[k - 1].end if k else start
+            space = text.rfind(" ", previous_end, span.start)
+            cut = space if space > start else span.start
+            pieces.append((start, cut, spans[first:k]))
+            start, first, counts = cut, k, dict.fromkeys(KINDS, 0)
+        counts[span.kind] += 1
+    pieces.append((start, len(text), spans[first:]))
+    out = []
+    for a, b, own in pieces:
+        lead = len(text[a:b]) - len(text[a:b].lstrip())
+        piece = text[a:b].strip()
+        if piece:
+            out.append((piece, [Span(s.start - a - lead, s.end - a - lead, s.kind, s.output) for s in own]))
+    return out
 
 
 def _merge_word_runs(text: str, spans: list[Span]) -> list[Span]:
@@ -138,30 +180,49 @@ def protect(text: str, known=None, chinese_source: bool = False, glossary=None, 
     return apply_spans(text, find_spans(text, known, chinese_source, glossary, fallback))
 
 
-def restore(output: str, protected: Protected, place_missing=None) -> str:
+def restore(output: str, protected: Protected) -> str:
     """The translation with each placeholder replaced by what it stands for. A placeholder the
-    source did not have is dropped, a repeated one kept once; one the model left out is put where
-    `place_missing(placeholder)` says (a character offset into the output, from the attention),
-    else before the final punctuation."""
+    source did not have is dropped, a repeated one kept once, one the model left out put before
+    the final punctuation. A restored span is never glued to a word or number beside it: a space
+    goes between them (`9:30 2026-12-06`, never `9:302026-12-06`)."""
+    pieces: list[str | Span] = []  # the output's text, and a Span where a placeholder was
     seen: set[str] = set()
-
-    def put_back(match):
+    position = 0
+    for match in PLACEHOLDER.finditer(output):
+        pieces.append(output[position : match.start()])
         placeholder = match.group()
-        if placeholder not in protected.spans or placeholder in seen:
-            return ""
-        seen.add(placeholder)
-        return "\0" + placeholder + "\0"
+        if placeholder in protected.spans and placeholder not in seen:
+            seen.add(placeholder)
+            pieces.append(Span(0, 0, placeholder[1], protected.spans[placeholder]))
+        position = match.end()
+    pieces.append(output[position:])
+    missing = [Span(0, 0, p[1], text) for p, text in protected.spans.items() if p not in seen]
+    if missing:
+        last = pieces.pop()
+        head = last.rstrip("。！？.!?…\"”") if "".join(p for p in pieces if isinstance(p, str)).strip() or last.strip() else ""
+        pieces.extend([head, *missing, last[len(head) :]])
+    return _joined(pieces)
 
-    marked = PLACEHOLDER.sub(put_back, output)
-    for placeholder in protected.spans:
-        if placeholder not in seen:
-            at = place_missing(placeholder, marked) if place_missing else None
-            if at is None:
-                at = len(marked.rstrip("。！？.!?…\"”")) if marked.strip() else 0
-            marked = marked[:at] + "\0" + placeholder + "\0" + marked[at:]
-    pieces = marked.split("\0")
-    text = "".join(protected.spans.get(p, p) if i % 2 else p for i, p in enumerate(pieces))
-    return " ".join(text.split(" ")) if text else text
+
+def _joined(pieces: list) -> str:
+    """Text and restored spans as one string, a space between a span and a word or number it
+    would otherwise touch (a Latin letter or a digit on both sides; Chinese needs none)."""
+    out: list[str] = []
+    previous_is_span = False
+    for piece in pieces:
+        text = piece.output if isinstance(piece, Span) else piece
+        if not text:
+            continue
+        is_span = isinstance(piece, Span)
+        if out and (is_span or previous_is_span) and _glues(out[-1][-1], text[0]):
+            out.append(" ")
+        out.append(text)
+        previous_is_span = is_span
+    return "".join(out)
+
+
+def _glues(left: str, right: str) -> bool:
+    return bool(_WORD_CHAR.match(left) and _WORD_CHAR.match(right))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,8 +274,13 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
 
 def _find_word(text: str, word: str) -> int:
     """Where `word` stands in `text` as a whole word or number (not inside a longer one)."""
-    match = re.search(rf"(?<![{_LETTER}0-9]){re.escape(word)}(?![{_LETTER}0-9])", text)
-    return match.start() if match else -1
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not (start and _WORD_CHAR.match(text[start - 1])) and not (end < len(text) and _WORD_CHAR.match(text[end])):
+            return start
+        start = text.find(word, start + 1)
+    return -1
 
 
 def _replace(text: str, replacements: list[tuple[int, int, str]]) -> str:

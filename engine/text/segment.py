@@ -5,6 +5,11 @@ abbreviations ("Mr.", "e.g."), decimals ("3.5"), times ("7:45 a.m.") and quoted 
 text after 。！？ (and their ASCII forms, runs like ？！ and the ellipsis …… included), with the
 closing quotes and brackets that follow staying with their sentence ("“你来了。”他说。" is one
 sentence, as a reader sees it). The segmenter loads once per process.
+
+pySBD's time grows with the square of the number of sentences it is given at once (`'a. ' * 20000`
+takes 43 s), so a long text is given to it a window of at most WINDOW characters at a time: the
+sentences of a window but its last are kept, and the next window starts where that last one
+starts. Linear in the text; a sentence longer than a window is cut at a space.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from engine.text.normalise import HAN_CHAR
 _CHINESE_END = re.compile(r"(?:[。！？!?]+|…+|\.{3,})[”’」』）)\]》]*")
 _HAN = re.compile(rf"[{HAN_CHAR}]")
 _ENDING = re.compile(r"[.!?。！？…]")
+WINDOW = 600  # characters given to pySBD at once
 
 
 @lru_cache(maxsize=1)
 def _english_segmenter():
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False)
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -36,7 +42,24 @@ def split_sentences(text: str) -> list[str]:
         return [text]
     if _HAN.search(text):
         return _split_chinese(text)
-    return [s.strip() for s in _english_segmenter().segment(text) if s.strip()]
+    return [s.strip() for s in _split_english(text) if s.strip()]
+
+
+def _split_english(text: str) -> list[str]:
+    """pySBD over windows of the text (see the module's doc)."""
+    sentences, start = [], 0
+    while len(text) - start > WINDOW:
+        cut = text.rfind(" ", start + 1, start + WINDOW)
+        cut = cut if cut > start else start + WINDOW
+        spans = _english_segmenter().segment(text[start:cut])
+        if len(spans) < 2:  # one sentence longer than the window
+            sentences.append(text[start:cut])
+            start = cut
+            continue
+        sentences.extend(span.sent for span in spans[:-1])
+        start += spans[-1].start
+    sentences.extend(span.sent for span in _english_segmenter().segment(text[start:]))
+    return sentences
 
 
 def _split_chinese(text: str) -> list[str]:
