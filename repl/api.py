@@ -16,9 +16,11 @@ import json
 import unicodedata
 
 from engine.direction import script_of
+from engine.text.glossary import GlossaryCache
 from engine.text.htmldoc import HtmlDocument
 from repl.console import console
 from repl.limits import BodyLimit, Limits, RateLimiter
+from repl.origins import OriginGuard
 from repl.routing import ApiError, route, translate_many
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
@@ -164,7 +166,7 @@ def glossary_of(data: dict, state):
         own = Glossary.from_mapping(mapping)
     except ValueError as err:
         raise ApiError(400, f"Invalid request: {err}") from None
-    return Glossary({**(state.glossary.entries if state.glossary else {}), **own.entries})
+    return state.glossaries.get({**(state.glossary.entries if state.glossary else {}), **own.entries})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,9 +309,12 @@ async def server_error(request, err):
 
 
 def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
-               rate_limit: int = 0, limits: Limits | None = None, glossary=None, cors_origins=(), body_timeout: float = 30.0):
+               rate_limit: int = 0, limits: Limits | None = None, glossary=None, cors_origins=(), body_timeout: float = 30.0,
+               allowed_hosts=None):
     """The Starlette app over one batcher per direction: `batchers` maps (source, target)
-    language codes to a repl.batcher.Batcher, or is one Batcher for source_lang → target_lang."""
+    language codes to a repl.batcher.Batcher, or is one Batcher for source_lang → target_lang.
+    allowed_hosts: a repl.origins.AllowedHosts (seq2seq-serve always gives one); None answers any
+    Host and form posts from anywhere (an app mounted behind a proxy that checks them)."""
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
@@ -324,6 +329,8 @@ def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_k
     middleware = [Middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=body_timeout)]
     if cors_origins:
         middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"], allow_headers=["Content-Type"]))
+    if allowed_hosts is not None:  # outermost: a request from the wrong place is refused before its body is read
+        middleware.insert(0, Middleware(OriginGuard, hosts=allowed_hosts, cors_origins=cors_origins))
     app = Starlette(
         routes=[
             Route("/translate", translate, methods=["POST"]),
@@ -338,5 +345,6 @@ def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_k
     )
     app.state.batchers, app.state.limits, app.state.api_keys = batchers, limits, api_keys
     app.state.limiter, app.state.glossary, app.state.closing = RateLimiter(rate_limit), glossary, False
+    app.state.glossaries = GlossaryCache()  # the requests' own glossaries, each built once
     app.state.default_target = next(iter(batchers))[1]
     return app

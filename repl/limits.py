@@ -50,9 +50,21 @@ class RateLimiter:
 
 
 def read_api_keys(path: str | None) -> set[str] | None:
+    """The keys of --api-keys FILE (one a line, # comments); a file that cannot be read is a usage
+    error naming it (and the line, for bytes that are not UTF-8)."""
     if path is None:
         return None
-    keys = {line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(f"--api-keys {path}: {err.strerror or err}") from None
+    lines = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+        except UnicodeDecodeError as err:
+            raise UsageError(f"--api-keys {path}:{number}: not valid UTF-8 (byte {err.start + 1})") from None
+    keys = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     if not keys:
         raise UsageError(f"{path}: no API keys in it (one a line)")
     return keys

@@ -42,6 +42,7 @@ from repl.console import (
     run_main,
 )
 from repl.limits import Limits, guarded_protocol, open_files_for, read_api_keys
+from repl.origins import AllowedHosts
 
 
 def number_in(low: float, high: float, unit: str = ""):
@@ -77,6 +78,14 @@ def origins(text: str) -> list[str]:
     return found
 
 
+def host_names(text: str) -> list[str]:
+    """--allowed-hosts: '*' or names (or addresses) separated by commas."""
+    found = [name.strip() for name in text.split(",") if name.strip()]
+    if not found or any(any(c in name for c in "/ @") for name in found):
+        raise argparse.ArgumentTypeError(f"give '*' or host names separated by commas, not {text!r}")
+    return found
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         """A usage error is one line (and exit 2), not the whole usage text."""
@@ -105,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
     limits.add_argument("--keep-alive", type=number_in(0.1, 3600, " s"), default=5.0, help="seconds an idle connection stays open (default: 5)")
     limits.add_argument("--shutdown-timeout", type=number_in(0.1, 3600, " s"), default=30.0, help="seconds SIGTERM waits for requests in flight before it stops anyway (default: 30)")
     limits.add_argument("--cors-origins", type=origins, metavar="ORIGINS", help="let pages of these origins call the API: '*' or a comma-separated list (default: none)")
+    limits.add_argument("--allowed-hosts", type=host_names, metavar="NAMES", default=[], help="more names this server answers to in the Host header, comma-separated, or '*' for any (default: localhost, 127.0.0.1, ::1 and the --host address)")
+    limits.add_argument("--file-lines", type=at_least(1), default=10_000, help="most lines (or texts between tags, or cues) of a file at /file (default: 10000)")
+    limits.add_argument("--file-timeout", type=number_in(1, 86400, " s"), default=300.0, help="seconds a file at /file may take, reading to writing back; then 503 and the server goes on (default: 300)")
     add_decode_options(p)
     return p
 
@@ -180,9 +192,11 @@ def main(argv=None) -> int:
             translator.warm_up(decode_options(args))
             pair = tuple(language_of(vocab) for vocab in (translator.src_vocab, translator.tgt_vocab))
             batchers[pair] = Batcher(translator, args.queue_size, args.batch_window_ms / 1000)
-        limits = Limits(args.char_limit, args.batch_limit, options=decode_options(args), max_body_bytes=args.max_body_bytes)
+        limits = Limits(args.char_limit, args.batch_limit, options=decode_options(args), max_body_bytes=args.max_body_bytes,
+                        file_lines=args.file_lines, file_timeout=args.file_timeout)
         app = create_app(batchers, api_keys=api_keys, rate_limit=args.req_limit, limits=limits, glossary=glossary,
-                         cors_origins=args.cors_origins or (), body_timeout=args.body_timeout)
+                         cors_origins=args.cors_origins or (), body_timeout=args.body_timeout,
+                         allowed_hosts=AllowedHosts(args.host, args.allowed_hosts))
         server = make_server(app, args.header_timeout, connections, args.keep_alive, args.shutdown_timeout, backlog)
         # uvicorn re-raises the signal it stopped for once it is done; by then the stop was
         # graceful (in-flight requests answered), so it ends the process with status 0.

@@ -17,6 +17,7 @@ per-request glossary stayed in `re`'s cache); it is built once per glossary, on 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,33 @@ class Glossary:
             if not isinstance(term, str) or not isinstance(target, str):
                 raise GlossaryError("glossary: terms and translations must be strings")
             glossary.add(term, target)
+        return glossary
+
+
+class GlossaryCache:
+    """Glossaries by their entries, so a glossary sent with many requests is built once; the
+    least recently used go first once the entries held pass `max_bytes` (counted as UTF-8 text
+    plus a fixed cost per entry for the tables)."""
+
+    ENTRY_COST = 200  # bytes of dict and table slots per entry, beyond its text
+
+    def __init__(self, max_bytes: int = 8_000_000):
+        self.max_bytes, self.size = max_bytes, 0
+        self.held: OrderedDict[frozenset, tuple[Glossary, int]] = OrderedDict()
+
+    def get(self, entries: dict[str, str]) -> Glossary:
+        key = frozenset(entries.items())
+        if key in self.held:
+            self.held.move_to_end(key)
+            return self.held[key][0]
+        glossary = Glossary(dict(entries))
+        cost = sum(len(t.encode()) + len(v.encode()) + self.ENTRY_COST for t, v in entries.items())
+        if cost <= self.max_bytes:
+            self.held[key] = (glossary, cost)
+            self.size += cost
+            while self.size > self.max_bytes:
+                _, (_, dropped) = self.held.popitem(last=False)
+                self.size -= dropped
         return glossary
 
 

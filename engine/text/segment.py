@@ -10,6 +10,10 @@ pySBD's time grows with the square of the number of sentences it is given at onc
 takes 43 s), so a long text is given to it a window of at most WINDOW characters at a time: the
 sentences of a window but its last are kept, and the next window starts where that last one
 starts. Linear in the text; a sentence longer than a window is cut at a space.
+
+Spans come before sentences: URLs, e-mail addresses, numbers (3.14, 9:30, 2026-12-06) and text
+like a placeholder are masked (one private-use character each) before the text is cut, so no
+sentence ends inside one (`https://example.com/news?id=42` stays whole), and put back after.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import re
 from functools import lru_cache
 
 from engine.text.normalise import HAN_CHAR
+from engine.text.protect import EMAIL, MARK, NUMBER, URL
 
 _CHINESE_END = re.compile(r"(?:[。！？!?]+|…+|\.{3,})[”’」』）)\]》]*")
 _HAN = re.compile(rf"[{HAN_CHAR}]")
 _ENDING = re.compile(r"[.!?。！？…]")
 WINDOW = 600  # characters given to pySBD at once
+MASK = "\ue000"  # stands for one span while the text is cut (a private-use character)
+_SPAN = re.compile(rf"{MASK}|{MARK}|{URL}|{EMAIL}|{NUMBER}")
 
 
 @lru_cache(maxsize=1)
@@ -40,9 +47,21 @@ def split_sentences(text: str) -> list[str]:
         return []
     if len(_ENDING.findall(text.rstrip(".!?。！？…”’」』）)]》\"' "))) == 0:
         return [text]
-    if _HAN.search(text):
-        return _split_chinese(text)
-    return [s.strip() for s in _split_english(text) if s.strip()]
+    spans = [m.group() for m in _SPAN.finditer(text)]
+    masked = _SPAN.sub(MASK, text) if spans else text
+    if len(_ENDING.findall(masked.rstrip(".!?。！？…”’」』）)]》\"' "))) == 0:
+        return [text]
+    if _HAN.search(masked):
+        sentences = _split_chinese(masked)
+    else:
+        sentences = [s.strip() for s in _split_english(masked) if s.strip()]
+    return _unmasked(sentences, spans) if spans else sentences
+
+
+def _unmasked(sentences: list[str], spans: list[str]) -> list[str]:
+    """The sentences with each mask replaced by its span again, in order."""
+    taken = iter(spans)
+    return [re.sub(MASK, lambda _: next(taken), sentence) for sentence in sentences]
 
 
 def _split_english(text: str) -> list[str]:

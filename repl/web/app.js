@@ -226,7 +226,8 @@ async function sendFile(file) {
   } catch (err) {
     status.textContent = "";
     progress.hidden = true;
-    showError(`${file.name}: ${err.message}`);
+    // (the server's messages about a file already start with its name)
+    showError(err.message.startsWith(`${file.name}:`) ? err.message : `${file.name}: ${err.message}`);
   }
 }
 
