@@ -43,9 +43,9 @@ def log(message: str) -> None:
     print(f"[serve_speed] {message}", file=sys.stderr, flush=True)
 
 
-def start_server(model: str | None, beam: int):
+def start_server(model: str | None, beam: int, extra=()):
     command = shutil.which("seq2seq-serve") or str(Path(sys.executable).parent / "seq2seq-serve")
-    args = [command, "--port", "0", "--beam", str(beam), "--queue-size", "1024"] + (["--model", model] if model else [])
+    args = [command, "--port", "0", "--beam", str(beam), "--queue-size", "1024", *extra] + (["--model", model] if model else [])
     process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
         found = re.search(r"http://127\.0\.0\.1:(\d+)", line)

@@ -175,6 +175,7 @@ class Translator:
         attention: bool = False,
         options: DecodeOptions | None = None,
         glossary=None,
+        pause=None,
     ) -> list[Translation]:
         """Translate `sentences` (lines: each may hold several sentences); results come back in
         input order, one per line.
@@ -184,7 +185,9 @@ class Translator:
         keep per sentence (≤ K); max_len, the most output tokens (default: a little over the
         longest training target); alpha, length normalisation, score = log-prob / length**alpha.
         glossary: an engine.text.glossary.Glossary whose terms are translated as it says (runs
-        with placeholders only: subword runs).
+        with placeholders only: subword runs). pause: called between two decoded batches (the
+        server's batcher decodes small requests that arrived meanwhile there, so a long text does
+        not hold up a short one).
         """
         if options is None:
             options = DecodeOptions(beam=beam, alpha=alpha, max_len=max_len, guard=False).with_(n_best=min(n_best, beam))
@@ -199,7 +202,7 @@ class Translator:
         id_lists = [self._source_ids(u, notes[u.line]) for u in decoded]
         for warning in (w for line in notes for w in line):
             self.warn(warning)
-        hyps = self._decode(id_lists, options, max(1, batch_size // options.beam))
+        hyps = self._decode(id_lists, options, max(1, batch_size // options.beam), pause)
         results: dict[int, Translation] = {}
         for unit, src_ids, options_of_unit in zip(decoded, id_lists, hyps):
             self._place_missing(unit, src_ids, options_of_unit[0])
@@ -209,7 +212,7 @@ class Translator:
             by_line[unit.line].append(results.get(id(unit)) or self._passthrough(unit))
         return [self._line_translation(s, parts, notes[i]) for i, (s, parts) in enumerate(zip(sentences, by_line))]
 
-    def _decode(self, id_lists, options: DecodeOptions, batch_size) -> list[list[Hypothesis]]:
+    def _decode(self, id_lists, options: DecodeOptions, batch_size, pause=None) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         decode = self.graph(options.strategy, options.guard)
@@ -218,6 +221,8 @@ class Translator:
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], options.alpha) for k in range(ids.shape[1])]
                 results[i] = sorted(hyps, key=lambda h: -h.score)[: options.n_best]
+            if pause is not None:
+                pause()
         return results
 
     def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:

@@ -5,6 +5,11 @@ thread owns the translator (TensorFlow is called from that thread only): it take
 arrives within a small window (`--batch-window-ms`), decodes each group of equal settings in one
 call to the compiled batched decoder, and wakes the waiting requests through their event loop. A
 lone request waits at most the window; many concurrent clients share batches.
+
+A large job (a file's chunk, 5,000 characters of tiny sentences) is decoded batch by batch, and
+between two batches the worker takes the small jobs that arrived meanwhile (a sentence typed in
+the page, a `/health`-like probe of `/translate`) and decodes them at once; larger ones wait their
+turn. A short request so waits for one decoded batch, not for a whole file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.config import DecodeOptions
+
+SMALL_LINES, SMALL_CHARACTERS = 16, 1000  # a job this small may overtake a large one between its batches
 
 
 class QueueFull(Exception):
@@ -67,6 +74,7 @@ class Batcher:
         self.translator, self.window, self.max_sentences = translator, window, max_sentences
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.stopping = False
+        self.deferred: collections.deque[Job | None] = collections.deque()  # taken from the queue during a large job
         self.thread = threading.Thread(target=self._work, name="batcher", daemon=True)
         self.thread.start()
 
@@ -113,21 +121,38 @@ class Batcher:
             sentences += len(job.sentences)
         return jobs
 
-    def _work(self) -> None:
-        while (first := self.jobs.get()) is not None:
-            groups: dict[tuple, list[Job]] = collections.defaultdict(list)
-            for job in self._gather(first):
-                groups[(job.options, id(job.glossary))].append(job)
-            for group in groups.values():
-                self._decode(group)
+    def _next(self) -> Job | None:
+        return self.deferred.popleft() if self.deferred else self.jobs.get()
 
-    def _decode(self, group: list[Job]) -> None:
+    def _work(self) -> None:
+        while (first := self._next()) is not None:
+            groups: dict[tuple, list[Job]] = collections.defaultdict(list)
+            for job in self._gather(first):  # small jobs first, never in one call with a large one
+                groups[(not _is_small(job), job.options, id(job.glossary))].append(job)
+            for key in sorted(groups, key=lambda key: key[0]):
+                self._decode(groups[key])
+
+    def _between_batches(self) -> None:
+        """Small jobs that arrived while a large one decodes: decoded now (see the module's doc)."""
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and _is_small(job) and not self.stopping:
+                self._decode([job], nested=True)
+            else:
+                self.deferred.append(job)
+
+    def _decode(self, group: list[Job], nested: bool = False) -> None:
         try:
             if self.stopping:
                 raise Stopping("the server is stopping")
             first = group[0]
             sentences = [s for job in group for s in job.sentences]
-            results = self.translator.translate(sentences, options=first.options, glossary=first.glossary)
+            large = not nested and not all(_is_small(job) for job in group)
+            pause = {"pause": self._between_batches} if large else {}
+            results = self.translator.translate(sentences, options=first.options, glossary=first.glossary, **pause)
             start = 0
             for job in group:
                 job.results = results[start : start + len(job.sentences)]
@@ -139,6 +164,10 @@ class Batcher:
                 job.error = err
         for job in group:
             job.notify()
+
+
+def _is_small(job: Job) -> bool:
+    return len(job.sentences) <= SMALL_LINES and sum(len(s) for s in job.sentences) <= SMALL_CHARACTERS
 
 
 def _resolve(future) -> None:

@@ -410,3 +410,40 @@ def test_an_api_keys_file_that_is_not_utf8_is_named(tmp_path):
     with pytest.raises(UsageError, match=r"--api-keys .*missing.txt: No such file"):
         read_api_keys(str(tmp_path / "missing.txt"))
 
+
+
+# ----------------------------------------------------------------------------------------------
+# 5–6. A long request does not hold up a short one
+
+
+def test_a_short_request_overtakes_a_long_one_between_its_batches():
+    import threading
+
+    from engine.config import DecodeOptions
+    from repl.batcher import Batcher, Job
+
+    order, small_queued = [], threading.Event()
+
+    class Slow:
+        """Decodes a line per 'batch', calling pause between (as Translator.translate does)."""
+
+        def translate(self, lines, options=None, glossary=None, pause=None):
+            for k, line in enumerate(lines):
+                order.append(line[:5])
+                if pause is not None and k == 0:
+                    assert small_queued.wait(30)
+                    pause()
+            return [type("R", (), {"text": line})() for line in lines]
+
+    batcher = Batcher(Slow(), window=0.0)
+    done = {name: threading.Event() for name in ("large", "small")}
+    large = Job(["large" + "x" * 2000] * 3, DecodeOptions(), notify=done["large"].set)
+    small = Job(["small"], DecodeOptions(), notify=done["small"].set)
+    batcher.submit(large)
+    while not order:  # (the large job has started)
+        threading.Event().wait(0.01)
+    batcher.submit(small)
+    small_queued.set()
+    assert done["small"].wait(30) and done["large"].wait(30)
+    assert order == ["large", "small", "large", "large"] and small.results[0].text == "small"
+    batcher.close(5)

@@ -136,7 +136,7 @@ class Reverser:
     def __init__(self, delay: float = 0.0):
         self.calls, self.delay = [], delay
 
-    def translate(self, lines, options=None, glossary=None):
+    def translate(self, lines, options=None, glossary=None, pause=None):
         self.calls.append((list(lines), options, glossary))
         time.sleep(self.delay)
         results = []
@@ -586,6 +586,12 @@ def test_errors_of_the_real_server_are_json(server):
     ]:
         got, body = call(server.base, path, data)
         assert got == status and message in body["error"] and set(body) == {"error"}
+    # a page elsewhere (DNS rebinding, a cross-site form) is refused; this server's own names are not
+    assert call(server.base, "/health", headers={"Host": "rebound.example"})[0] == 403
+    assert call(server.base, "/health", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    form = {"q": "abc", "source": "en", "target": "en"}
+    assert call(server.base, "/translate", form, form=True, headers={"Origin": "https://evil.example"})[0] == 403
+    assert call(server.base, "/translate", form, form=True, headers={"Origin": server.base}) == (200, {"translatedText": "cba"})
     assert "Traceback" not in "".join(server.lines)
 
 
