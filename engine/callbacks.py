@@ -266,6 +266,8 @@ class BudgetDecay(keras.callbacks.Callback):
             per_step = seconds / max(1, self.done - self.first_step)
             fit = self.done + max(0.0, self.max_minutes * 60 - spent) / per_step
             self.total = self._fix(max(1, round(fit / self.steps_per_epoch)) * self.steps_per_epoch)
+            epochs = self.total // self.steps_per_epoch
+            self.say(f"{epochs} epoch{'s' if epochs != 1 else ''} fit in the {self.max_minutes:g} min budget at this pace: training stops after epoch {epochs}")
         if self.max_minutes is not None and self.total is not None and self.done >= self.total:
             self.say(f"the learning rate has reached its floor at the end of the {self.max_minutes:g} min budget; stopping after epoch {epoch + 1}")
             self.model.stop_training = True
@@ -339,6 +341,10 @@ class TrainingReport:
 
     def warn(self, message: str) -> None:
         self.say(f"warning: {message}")
+
+    def stage(self, message: str) -> None:
+        """What training is doing before its first step (reading, preparing, compiling): a
+        passing status, not a line of the log (this default shows nothing)."""
 
     def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)) -> keras.callbacks.Callback:
         """The callback that shows training progress (here: one line per epoch)."""

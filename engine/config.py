@@ -132,6 +132,7 @@ class DecodeOptions:
     max_len: int | None = None
     guard: bool = True  # the repetition guard: no repeated n-gram, output bounded by the source's length
     dictionary: bool = False  # English → Chinese: a word the training data never had is translated by CC-CEDICT
+    names: bool = True  # Chinese → English: person names carried as pinyin, places as CC-CEDICT names them (engine/text/names.py)
 
     def __post_init__(self):
         if self.beam < 1 or self.n_best < 1:

@@ -4,6 +4,8 @@ and the batch plans of engine/data.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from engine.config import RunConfig
@@ -71,10 +73,12 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
     return sides[0], sides[1]
 
 
-def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None):
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None):
     """Corpus → split → pairs as the model reads them → vocabularies (built on the train split
-    unless given) → batch plans."""
+    unless given) → batch plans. stage(message): each stage as it starts (seq2seq-train shows them)."""
+    stage(f"reading {' + '.join(Path(c).name for c in [config.corpus, *config.extra_corpora])} …")
     split, facts = load_split(config)
+    stage(f"preparing {len(split.train):,} training pairs: normalising, protecting spans" + (", training the vocabularies" if vocabs is None else "") + " …")
     train_pairs, valid_pairs, text_facts = text_pairs(config, split)
     if vocabs is None:
         vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)

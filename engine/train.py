@@ -133,6 +133,7 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
     epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
     """
     epoch, skip = start
+    report.stage("compiling the training step …")
     callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report, strategy)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
     for first, last, skip in phases:
@@ -200,7 +201,7 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     chief = config.distribute != "multiworker" or is_chief()
     if chief:
         run.check_new(into_existing)
-    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config)
+    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage)
     if chief:
         run.claim(into_existing)
     else:
@@ -218,7 +219,8 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
         )
         report.say(
             f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
-            f"{params:,} parameters, up to {config.epochs} epochs"
+            f"{params:,} parameters, " + (f"as many epochs as fit in {config.max_minutes:g} min (counted after the first)"
+                                          if config.max_minutes else f"up to {config.epochs} epochs")
             + (f", {strategy.num_replicas_in_sync} replicas" if config.distribute != "none" else "")
         )
         backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)
@@ -243,7 +245,7 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)
-    _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs())
+    _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs(), stage=report.stage)
     writes = run if chief else worker_scratch(run)
     try:
         backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)

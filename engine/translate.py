@@ -90,7 +90,7 @@ class Translator:
         self.pipeline = TextPipeline(
             legacy=self.src_vocab.level != SUBWORD, chinese_source=self.source_is_chinese,
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
-            never_seen=getattr(self.src_vocab, "never_seen", None),
+            never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=self._trained_names(),
         )
         self.guard = guard_settings(self.tgt_vocab)
         self.graphs = graphs
@@ -163,6 +163,15 @@ class Translator:
                 array[row, : len(id_lists[i])] = id_lists[i]
             yield chunk, array
 
+    def _trained_names(self) -> set[str]:
+        """The Chinese names this run learnt one fixed translation for (汤姆 Tom): left to the model."""
+        try:
+            facts = self.run.facts()
+        except (ValueError, OSError):
+            return set()
+        names = facts.get("names_for_placeholders") if isinstance(facts, dict) else None
+        return {v for v in names.values() if isinstance(v, str)} if isinstance(names, dict) else set()
+
     # ------------------------------------------------------------------ public API
     def translate(
         self,
@@ -195,7 +204,7 @@ class Translator:
             self.warn("this model was trained without placeholders (before subwords); the glossary is not applied")
             glossary = None
         units = self.pipeline.prepare(
-            sentences, glossary, too_long=lambda text: len(self.src_vocab.encode(text)) > self.max_source_tokens, dictionary=options.dictionary,
+            sentences, glossary, too_long=lambda text: len(self.src_vocab.encode(text)) > self.max_source_tokens, dictionary=options.dictionary, names=options.names,
         )
         decoded = [u for u in units if not u.passthrough]
         notes = [[] for _ in sentences]

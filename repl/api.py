@@ -65,7 +65,9 @@ async def fields(request) -> dict:
         if not isinstance(data, dict):
             raise ApiError(400, "the JSON body must be an object")
         return data
-    if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if kind == "application/x-www-form-urlencoded":
+        return _url_encoded(await request.body())
+    if kind == "multipart/form-data":
         try:
             form = await request.form()
         except HTTPException as err:  # python-multipart's complaint, as Starlette passes it on
@@ -77,6 +79,21 @@ async def fields(request) -> dict:
     if not kind and not await request.body():
         return {}
     raise ApiError(400, f"unsupported content type {kind!r}; send JSON or form fields")
+
+
+def _url_encoded(body: bytes) -> dict:
+    """A form body as LibreTranslate reads it: UTF-8 whether percent-encoded or raw (`curl -d
+    'q=你好吗'` sends raw UTF-8; Starlette's parser took those bytes as Latin-1)."""
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as err:
+        raise ApiError(400, f"invalid form data: not UTF-8 (byte {err.start + 1})") from None
+    data: dict = {}
+    for key, value in pairs:
+        data.setdefault(key, []).append(value)
+    return {key: values if key == "q" and len(values) > 1 else values[0] for key, values in data.items()}
 
 
 def check_access(request, data: dict) -> None:

@@ -215,7 +215,7 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         *([("traditional characters read as simplified", plural(stats["simplified"], "line"))] if stats["simplified"] else []),
         ("directions", ", ".join(f"{ARROWS[d]} {n:,}" for d, n in stats["directions"].items()) or "-"),
         ("seconds", f"{seconds:.2f}"),
-        ("sentences/s", f"{translated / seconds:,.0f}" if seconds > 0 else "-"),
+        ("lines/s", _rate(translated, seconds)),
     ]
     if scores:
         rows += [("BLEU", scores["bleu"]), ("chrF", scores["chrf"]), ("BLEU signature", scores["bleu_signature"]), ("chrF signature", scores["chrf_signature"])]
@@ -228,6 +228,14 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
             samples.add_row(source, text)
         tables.append(samples)
     return tables
+
+
+def _rate(count: int, seconds: float) -> str:
+    """Lines a second, with a decimal below 10 (a small file's 0.4 lines/s is not "0")."""
+    if seconds <= 0:
+        return "-"
+    rate = count / seconds
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
 
 
 def score_against_refs(args, hypotheses: list[str], sources_count: int) -> dict:

@@ -105,6 +105,7 @@ def add_decode_options(parser, n_best: bool = False) -> None:
     group.add_argument("--alpha", type=float, default=default.alpha, help=f"length normalisation: score = log-prob / length**alpha (default: {default.alpha})")
     group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
     group.add_argument("--no-guard", action="store_true", help="turn off the repetition guard (by default no output repeats an n-gram or runs far longer than its source)")
+    group.add_argument("--no-names", action="store_true", help="Chinese → English: leave Chinese person and place names to the model (by default a name is carried as pinyin, a place as CC-CEDICT names it)")
     group.add_argument("--dictionary", action="store_true", help="English → Chinese: translate a word the training data never had with CC-CEDICT (off by default; see the README for what it measured)")
     group.add_argument("--glossary", metavar="FILE", help="TSV of 'term<TAB>translation' (an empty translation keeps the term as it is): each term is translated exactly so")
 
@@ -113,7 +114,7 @@ def decode_options(args):
     """The DecodeOptions of parsed arguments (see add_decode_options)."""
     from engine.config import DecodeOptions
 
-    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary).with_(
+    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary, names=not args.no_names).with_(
         n_best=getattr(args, "n_best", 1)
     )
 
@@ -148,6 +149,6 @@ def run_main(main) -> int:
     except (CorpusError, FileNotFoundError, ValueError, OSError) as err:
         error(str(err))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        error("interrupted")
+    except KeyboardInterrupt as err:
+        error(str(err) or "interrupted")
         return 130

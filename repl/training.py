@@ -15,14 +15,44 @@ from repl.console import console
 
 
 class RichTrainingReport(TrainingReport):
+    """run_path: the run folder, named in the message after Ctrl-C (how to resume it)."""
+
+    def __init__(self, run_path=None):
+        self.run_path, self.live, self.status = run_path, None, None
+
+    def stage(self, message: str) -> None:
+        """A spinner with what is being done (on a terminal only; gone when training starts)."""
+        if self.status is None:
+            self.status = console.status(escape(message))
+            self.status.start()
+        else:
+            self.status.update(escape(message))
+
+    def _end_stage(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def close(self) -> None:
+        self._end_stage()
+        if self.live is not None:
+            self.live.progress.stop()
+            self.live = None
+
+    def interrupted(self) -> str:
+        return f"interrupted; the run is kept: resume it with  seq2seq-train --resume {self.run_path}"
+
     def say(self, message: str) -> None:
+        self._end_stage()
         console.print(escape(message), soft_wrap=True)
 
     def warn(self, message: str) -> None:
         console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     def progress(self, steps_per_epoch, epochs, batch_size, resume_at=(None, 0)):
-        return RichProgress(steps_per_epoch, epochs, batch_size, resume_at, self.say)
+        self._end_stage()
+        self.live = RichProgress(steps_per_epoch, epochs, batch_size, resume_at, self.say)
+        return self.live
 
 
 class RichProgress(EpochLines):

@@ -132,7 +132,8 @@ def test_glossary_terms_match_whole_words_in_any_case():
 
 @pytest.mark.parametrize(
     "lines, message",
-    [(["a\tb\tc"], "g.tsv:1: expected 'term<TAB>translation', found 3 columns"), (["ok\tfine", "\tx"], "g.tsv:2: empty source term")],
+    [(["a\tb\tc"], "g.tsv:1: expected 'term<TAB>translation', found 3 columns"), (["ok\tfine", "\tx"], "g.tsv:2: empty source term"),
+     (["ok\tfine", "# note", "Python    蟒蛇"], "g.tsv:3: no TAB between the term and its translation")],
 )
 def test_a_bad_glossary_line_is_named(lines, message):
     with pytest.raises(GlossaryError, match=message):

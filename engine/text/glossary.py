@@ -1,7 +1,8 @@
 """Glossaries: "always translate X as Y", "never translate our product name".
 
 A glossary file is UTF-8 text, one entry per line: `source term<TAB>target term`. An empty
-target (a line `Acme<TAB>` or just `Acme`) means "keep the term as it is". Blank lines and lines
+target (a line `Acme<TAB>`) means "keep the term as it is"; a line with no TAB at all is an error
+naming the file and line (a TAB typed as spaces would otherwise keep the whole line as one term). Blank lines and lines
 starting with # are skipped. A term matches case-insensitively for Latin script, on word
 boundaries (so "cat" is not found in "category"); a Chinese term matches where it stands. The
 longest term wins where two overlap. Each match is protected like a number (see
@@ -79,11 +80,13 @@ class Glossary:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             columns = line.split("\t")
+            if len(columns) == 1:
+                raise GlossaryError(f"{name}:{number}: no TAB between the term and its translation (write 'term<TAB>translation', or 'term<TAB>' to keep the term as it is)")
             if len(columns) > 2:
                 raise GlossaryError(f"{name}:{number}: expected 'term<TAB>translation', found {len(columns)} columns")
             if not columns[0].strip():
                 raise GlossaryError(f"{name}:{number}: empty source term")
-            glossary.add(columns[0].strip(), columns[1].strip() if len(columns) == 2 else "")
+            glossary.add(columns[0].strip(), columns[1].strip())
         return glossary
 
     @classmethod

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine.corpus import Pair
+from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
 from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, split_overflow
 from engine.text.segment import join_sentences, split_sentences
@@ -52,16 +53,20 @@ class TextPipeline:
     the languages of the run's sides. knows(word): whether the source model knows an English word.
     read(text) → (text, changes): how the model reads Chinese it may not know (traditional forms)."""
 
-    def __init__(self, legacy: bool, chinese_source: bool, chinese_target: bool, knows=None, read=None, never_seen=None):
+    def __init__(self, legacy: bool, chinese_source: bool, chinese_target: bool, knows=None, read=None, never_seen=None,
+                 trained_names=frozenset()):
         self.legacy, self.chinese_source, self.chinese_target = legacy, chinese_source, chinese_target
+        self.trained_names = set(trained_names)  # Chinese names the model learnt (汤姆): not carried over it
         self.knows, self.never_seen = knows, never_seen
         self.read = read or (lambda text: (text, []))
 
-    def prepare(self, lines: list[str], glossary=None, too_long=None, dictionary: bool = False) -> list[Unit]:
+    def prepare(self, lines: list[str], glossary=None, too_long=None, dictionary: bool = False, names: bool = False) -> list[Unit]:
         """The units of `lines`, in order (a blank line has none). too_long(text) → bool: a legacy
         run cuts a line at sentence ends only when it is. dictionary: an English word the
-        training data never had is translated by CC-CEDICT where it can be (English → Chinese)."""
+        training data never had is translated by CC-CEDICT where it can be (English → Chinese).
+        names: Chinese person and place names are carried into English (engine/text/names.py)."""
         units, fallback = [], self._fallback() if dictionary else None
+        finder = self._names() if names else None
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -73,7 +78,7 @@ class TextPipeline:
                 units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
                 continue
             for sentence in split_sentences(normalise(line)):
-                units.extend(self._units(index, sentence, glossary, fallback))
+                units.extend(self._units(index, sentence, glossary, fallback, finder))
         return units
 
     def _fallback(self):
@@ -85,11 +90,28 @@ class TextPipeline:
         entries = shipped()
         return lambda word: entries.english(word) if self.never_seen(word) else None
 
-    def _units(self, index: int, sentence: str, glossary, fallback=None) -> list[Unit]:
+    def _conversions(self):
+        """text → its dates and abbreviations written the target language's way, for a run
+        between English and Chinese (engine/text/conversions.py)."""
+        if self.chinese_source == self.chinese_target:
+            return None
+        return chinese_to_english if self.chinese_source else english_to_chinese
+
+    def _names(self):
+        """text → Chinese names in it, for a run that reads Chinese and writes another language."""
+        if not self.chinese_source or self.chinese_target:
+            return None
+        from engine.text.names import shipped  # (the tables are built on first use: CC-CEDICT is read once)
+
+        tables, trained = shipped(), self.trained_names
+        return lambda text: [(a, b, english) for a, b, english in tables.find(text) if text[a:b] not in trained]
+
+    def _units(self, index: int, sentence: str, glossary, fallback=None, names=None) -> list[Unit]:
         """A sentence as the model reads it: one unit, or several when it has more numbers or
         other spans than there are placeholders (each piece is then translated on its own)."""
         read, changed = self.read(sentence)
-        spans = find_spans(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback)
+        spans = find_spans(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback, names=names,
+                           convert=self._conversions())
         pieces = split_overflow(read, spans)
         units = []
         for text, own in pieces:

@@ -69,16 +69,23 @@ def is_name_like(word: str) -> bool:
     return word[:1].isupper() or any(c.isupper() or c.isdigit() for c in word[1:])
 
 
-def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None, fallback=None) -> list[Span]:
+def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None, fallback=None, names=None,
+               convert=None) -> list[Span]:
     """The spans of `text` to protect, in order, none overlapping.
 
     known(word) → bool: whether the model knows an English word (a name-like word it does not
     know is kept as it is); chinese_source: every Latin-script word is kept (a run of them with
     spaces between is one span); glossary: a Glossary whose terms are replaced by their targets;
     fallback(word) → translation or None: for another word the model does not know, a
-    dictionary's translation (engine/dictionary.py).
+    dictionary's translation (engine/dictionary.py); names(text) → [(start, end, English)]: Chinese
+    names to carry into English (engine/text/names.py); convert(text) → [(start, end, output)]:
+    dates and abbreviations written the other language's way (engine/text/conversions.py).
     """
     spans = list(glossary.find(text)) if glossary is not None else []
+    for found in (convert, names):
+        for a, b, output in found(text) if found is not None else ():
+            if not any(s.start < b and a < s.end for s in spans):
+                spans.append(Span(a, b, "N" if any(c.isdigit() for c in output) else "W", output))
     taken = [(s.start, s.end) for s in spans]
     for match in _TOKEN.finditer(text):
         if any(a < match.end() and match.start() < b for a, b in taken):

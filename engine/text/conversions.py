@@ -1,0 +1,59 @@
+"""Spans that the other language writes differently, converted exactly instead of translated:
+dates (`29 June 2007`, `June 29, 2007` ↔ `2007年6月29日`) and the Latin abbreviations of English
+prose (`e.g.` → 例如, `i.e.` → 即, `etc.` → 等等). The model only places a placeholder; the
+converted text replaces it (engine/text/protect.py), so a date is never spelled out in a loop
+(`29六六六六月日`) and `e.g.` never becomes a name.
+
+Only whole dates are converted (a day from 1 to 31, a known month, a four-digit year when there is
+one); anything else stays a plain number span. A time (9:30) is the same in both languages and is
+kept as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_ENGLISH_DATE = re.compile(
+    rf"(?<![\w.])(?:(?P<d1>\d{{1,2}}){_ORDINAL}\s(?P<m1>{_MONTH})(?:,?\s(?P<y1>\d{{4}}))?"
+    rf"|(?P<m2>{_MONTH})\s(?P<d2>\d{{1,2}}){_ORDINAL}(?:,?\s(?P<y2>\d{{4}}))?)(?![\w])"
+)
+_CHINESE_DATE = re.compile(r"(?<!\d)(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]")
+ABBREVIATIONS_TO_CHINESE = {"e.g.": "例如", "i.e.": "即", "etc.": "等等", "vs.": "对"}
+_ABBREVIATION = re.compile(r"(?<![\w.])(?:e\.g\.|i\.e\.|etc\.|vs\.)", re.IGNORECASE)
+
+
+def _month_number(name: str) -> int:
+    return next(k for k, month in enumerate(MONTHS, start=1) if month.lower().startswith(name.rstrip(".").lower()[:3]))
+
+
+def _valid(day: int, month: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def english_to_chinese(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, Chinese) of the dates and abbreviations of an English text."""
+    found = []
+    for match in _ENGLISH_DATE.finditer(text):
+        day = int(match["d1"] or match["d2"])
+        month = _month_number(match["m1"] or match["m2"])
+        year = match["y1"] or match["y2"]
+        if _valid(day, month):
+            found.append((match.start(), match.end(), f"{year + '年' if year else ''}{month}月{day}日"))
+    for match in _ABBREVIATION.finditer(text):
+        if not any(a < match.end() and match.start() < b for a, b, _ in found):
+            found.append((match.start(), match.end(), ABBREVIATIONS_TO_CHINESE[match.group().lower()]))
+    return sorted(found)
+
+
+def chinese_to_english(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, English) of the dates of a Chinese text."""
+    found = []
+    for match in _CHINESE_DATE.finditer(text):
+        day, month = int(match["d"]), int(match["m"])
+        if _valid(day, month):
+            english = f"{MONTHS[month - 1]} {day}" + (f", {match['y']}" if match["y"] else "")
+            found.append((match.start(), match.end(), english))
+    return found
