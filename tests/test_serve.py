@@ -256,7 +256,7 @@ def test_extras_come_only_when_asked_and_html_keeps_its_tags(client):
     assert heatmap["source"] == ["a", "b", "c"] and heatmap["target"] == ["c", "b", "a", "</s>"] and len(heatmap["weights"]) == 4
     html = '<p class="x">Hello <b title="keep me">world</b> &amp; more</p>'
     status, body = post(client, {"q": html, "source": "en", "target": "en", "format": "html"})
-    assert status == 200 and body["translatedText"] == '<p class="x">olleH <b title="keep me">dlrow</b> erom &amp;</p>'
+    assert status == 200 and body["translatedText"] == '<p class="x">erom &amp; <b title="keep me">dlrow</b> olleH</p>'  # (the sentence reversed whole)
     status, body = post(client, {"q": html, "source": "en", "target": "en", "format": "html", "alternatives": 2})
     assert status == 400 and "for format 'text'" in body["error"]
 
@@ -508,7 +508,7 @@ def test_files_come_back_translated_line_for_line(tmp_path):
         assert status == 200 and [line["done"] for line in lines] == [0, 2, 4, 4]  # chunks of --batch-limit
         assert lines[-1]["name"] == "notes.en.txt" and lines[-1]["text"] == "cba\r\ned\r\n\r\nhgf\r\nji\r\n"
         status, lines = send("page.html", "<p>abc <i>de</i></p>")
-        assert lines[-1]["text"] == "<p>cba <i>ed</i></p>"
+        assert lines[-1]["text"] == "<p><i>ed</i> cba</p>"
         status, lines = send("film.srt", "1\n00:00:01,000 --> 00:00:02,500\nabc\nde\n\n")
         assert lines[-1]["text"] == "1\n00:00:01,000 --> 00:00:02,500\ned cba\n\n"
         for name, content, key, status, message in [

@@ -117,7 +117,7 @@ def test_batch_html_keeps_the_markup(models, tmp_path):
     source = tmp_path / "page.html"
     source.write_text('<p class="x">Hello <b>world</b>!</p>\n', encoding="utf-8")
     assert run_batch(source, "-o", tmp_path / "out.html", "--quiet") == 0
-    assert (tmp_path / "out.html").read_bytes().decode() == '<p class="x">olleH <b>dlrow</b>!</p>\n'  # every byte kept, the last newline too
+    assert (tmp_path / "out.html").read_bytes().decode() == '<p class="x">!<b>dlrow</b> olleH</p>\n'  # (the sentence whole, its inline element inside it; every byte kept, the last newline too)
 
 
 def test_batch_srt_keeps_numbers_and_timings(models, tmp_path):

@@ -34,6 +34,10 @@ from dataclasses import dataclass
 RAW_TEXT = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext")
 # Elements whose text is shown as written (code, preformatted text): kept, never translated.
 KEEP_TEXT = {"pre", "code", "kbd", "samp", "var"}
+# Elements that stay inside a sentence (translated with it, see HtmlDocument).
+INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "dfn", "em", "font", "i", "mark", "q", "s", "small", "span", "strong", "sub",
+          "sup", "u", "time", "data", "ins", "del", "code", "kbd", "samp", "var"}
+MARKER = 0xE001  # the private-use character that stands for a run's first inline element (then 0xE002, …)
 
 _TAG_NAME = re.compile(r"[^\s/>]*")
 _ATTRIBUTE_STOP = re.compile(r"[>=]")
@@ -52,6 +56,8 @@ class Token:
     kind: str  # "markup", "kept" (text written back as it stands) or "text" (translated)
     start: int
     end: int
+    name: str | None = None  # a tag's element name (markup that is a whole tag only)
+    closing: bool = False  # an end tag
 
 
 def _tag_end(document: str, i: int) -> int:
@@ -125,7 +131,7 @@ def tokenize(document: str, deadline: float | None = None) -> list[Token]:
             continue
         end, name, closing = found
         text(lt)
-        tokens.append(Token("markup", lt, end))
+        tokens.append(Token("markup", lt, end, name if end < n or document.endswith(">") else None, closing))
         i = text_from = end
         if name is None or end == n:
             continue
@@ -148,27 +154,174 @@ def tokenize(document: str, deadline: float | None = None) -> list[Token]:
 
 class HtmlDocument:
     """A document read once: `texts` are what to translate (entities decoded, whitespace runs made
-    one space), `render(translations)` the document with them put back."""
+    one space), `render(translations)` the document with them put back.
+
+    Inline elements stay inside their sentence: `<p>Tom lives in <b>Toronto</b>.</p>` is translated
+    as the one sentence `Tom lives in Toronto.` (a fragment translated alone loses its sentence and
+    loops: `新鲜的包包面包包…`). The element's own text is also translated alone, only to find where
+    it went: where that translation stands in the sentence's, the tags go around it
+    (`汤姆住在<b>多伦多</b>。`); where it cannot be found, around the whole sentence. An element
+    whose text is code (`<code>`, `<kbd>`, …) is carried as a private-use character instead,
+    which the text pipeline keeps like a name, and comes back exactly as written. No tag is ever
+    dropped. A run of text whose inline tags do not pair up is translated piece by piece."""
 
     def __init__(self, document: str, deadline: float | None = None):
         self.document = document
         self.tokens = tokenize(document, deadline)
-        self.translated = [k for k, t in enumerate(self.tokens) if t.kind == "text" and _LETTER_OR_DIGIT.search(self._decoded(t))]
-        self.texts = [" ".join(self._decoded(self.tokens[k]).split()) for k in self.translated]
-        self.starts = [self.tokens[k].start for k in self.translated]  # where each of `texts` stands in the document
+        self.texts: list[str] = []
+        self.starts: list[int] = []  # where each of `texts` stands in the document
+        self.plan: list[tuple] = []  # what render writes, in order: ("raw", k), ("text", k, entry), ("run", …)
+        k = 0
+        while k < len(self.tokens):
+            k = self._plan_from(k)
 
     def _decoded(self, token: Token) -> str:
         return html.unescape(self.document[token.start : token.end])
 
+    def _entry(self, text: str, start: int) -> int:
+        self.texts.append(text)
+        self.starts.append(start)
+        return len(self.texts) - 1
+
+    def _plan_from(self, k: int) -> int:
+        """Plan the token at k (or the inline run starting there); the next token to plan."""
+        end = self._run_end(k)
+        elements = self._elements(k, end) if end - k > 1 else None
+        if elements:
+            outer = self._outer(k, end, elements)
+            alone = len(elements) == 1 and all(self.tokens[j].kind != "text" or not self._decoded(self.tokens[j]).strip()
+                                               for j in range(k, end) if not elements[0][0] < j < elements[0][1])
+            if _LETTER_OR_DIGIT.search(outer) and not alone:  # (an element alone in its run is its own sentence)
+                self._plan_run(k, end, elements, outer)
+                return end
+        for j in range(k, max(end, k + 1)):
+            self._plan_token(j)
+        return max(end, k + 1)
+
+    def _plan_token(self, k: int) -> None:
+        token = self.tokens[k]
+        text = self._decoded(token) if token.kind == "text" else ""
+        if token.kind == "text" and _LETTER_OR_DIGIT.search(text):
+            self.plan.append(("text", k, self._entry(" ".join(text.split()), token.start)))
+        else:
+            self.plan.append(("raw", k))
+
+    def _run_end(self, k: int) -> int:
+        """The end of the run of text and inline tags starting at token k."""
+        j = k
+        while j < len(self.tokens):
+            token = self.tokens[j]
+            if token.kind == "markup" and token.name not in INLINE:
+                break
+            j += 1
+        return j
+
+    def _elements(self, start: int, end: int) -> list[tuple[int, int]] | None:
+        """The inline elements of a run as (open, close) token indices, each holding text only;
+        None when some inline tag of the run is not part of such a pair."""
+        elements, j = [], start
+        while j < end:
+            token = self.tokens[j]
+            if token.kind != "markup":
+                j += 1
+                continue
+            close = j + 1
+            while close < end and self.tokens[close].kind != "markup":
+                close += 1
+            closer = self.tokens[close] if close < end else None
+            if token.closing or closer is None or not closer.closing or closer.name != token.name:
+                return None
+            elements.append((j, close))
+            j = close + 1
+        return elements
+
+    def _outer(self, start: int, end: int, elements) -> str:
+        """The run's text as one sentence: an element's text in its place, code as a marker."""
+        parts, j, marker = [], start, 0
+        opens = {a: b for a, b in elements}
+        while j < end:
+            if j in opens and self.tokens[j].name in KEEP_TEXT:
+                parts.append(chr(MARKER + marker))
+                marker += 1
+                j = opens[j] + 1
+                continue
+            if self.tokens[j].kind != "markup":
+                parts.append(self._decoded(self.tokens[j]))
+            j += 1
+        return " ".join("".join(parts).split())
+
+    def _plan_run(self, start: int, end: int, elements, outer: str) -> None:
+        first, last = self.tokens[start], self.tokens[end - 1]
+        raw_first, raw_last = self.document[first.start : first.end], self.document[last.start : last.end]
+        lead = raw_first[: len(raw_first) - len(raw_first.lstrip())] if first.kind == "text" else ""
+        trail = raw_last[len(raw_last.rstrip()) :] if last.kind == "text" else ""
+        entry = self._entry(outer, first.start)
+        inner = []
+        for a, b in elements:
+            content = " ".join(html.unescape(self.document[self.tokens[a].end : self.tokens[b].start]).split())
+            keep = self.tokens[a].name in KEEP_TEXT
+            own = self._entry(content, self.tokens[a].end) if not keep and _LETTER_OR_DIGIT.search(content) else None
+            inner.append((a, b, keep, own))
+        self.plan.append(("run", lead, entry, inner, trail))
+
     def render(self, translations: list[str]) -> str:
         """The document with each of `texts` replaced by its translation (escaped for HTML text,
         the whitespace around it kept); every other byte as it was."""
-        out = [self.document[t.start : t.end] for t in self.tokens]
-        for k, new in zip(self.translated, translations):
-            raw = out[k]
-            lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()) :]
-            out[k] = lead + html.escape(new, quote=False) + trail
+        out = []
+        for step in self.plan:
+            if step[0] == "raw":
+                token = self.tokens[step[1]]
+                out.append(self.document[token.start : token.end])
+            elif step[0] == "text":
+                out.append(self._spaced(self.document[self.tokens[step[1]].start : self.tokens[step[1]].end], translations[step[2]]))
+            else:
+                out.append(self._render_run(step, translations))
         return "".join(out)
+
+    @staticmethod
+    def _spaced(raw: str, new: str) -> str:
+        lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()) :]
+        return lead + html.escape(new, quote=False) + trail
+
+    def _render_run(self, step, translations) -> str:
+        _, lead, entry, inner, trail = step
+        text = html.escape(translations[entry], quote=False)
+        wraps, unsure = [], []  # (start, end, element) found in the translation; elements not found
+        for a, b, keep, own in inner:
+            if keep:
+                continue
+            found = self._locate(text, translations[own] if own is not None else None, wraps)
+            (wraps.append((*found, (a, b))) if found else unsure.append((a, b)))
+        for start, end, (a, b) in sorted(wraps, reverse=True):
+            text = text[:start] + self._raw(a) + text[start:end] + self._raw(b) + text[end:]
+        for number, (a, b, keep, own) in enumerate(x for x in inner if x[2]):
+            marker, element = chr(MARKER + number), self.document[self.tokens[a].start : self.tokens[b].end]
+            if marker in text:
+                first = text.index(marker)
+                text = text[:first] + element + text[first + 1 :].replace(marker, "")
+            else:  # (lost by the translation: put back at the end)
+                text = text.rstrip() + (" " if text.strip() else "") + element
+        for a, b in reversed(unsure):
+            text = self._raw(a) + text + self._raw(b)
+        return lead + text + trail
+
+    def _raw(self, k: int) -> str:
+        return self.document[self.tokens[k].start : self.tokens[k].end]
+
+    @staticmethod
+    def _locate(text: str, translated: str | None, taken) -> tuple[int, int] | None:
+        """Where an element's own translation stands in the sentence's (first free place)."""
+        if not translated:
+            return None
+        needle = html.escape(translated.strip().rstrip("。！？.!?，,;；：:"), quote=False).strip()
+        if not needle:
+            return None
+        at = text.find(needle)
+        while at >= 0:
+            if not any(a < at + len(needle) and at < b for a, b, _ in taken):
+                return at, at + len(needle)
+            at = text.find(needle, at + 1)
+        return None
 
     def tags(self) -> list[str]:
         """The markup tokens in order (what translation must keep)."""

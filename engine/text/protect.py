@@ -34,8 +34,9 @@ URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
 EMAIL = r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 NUMBER = rf"(?<![{_LETTER}0-9_.])[-+]?\d+(?:[.,:/-]\d+)*"
 WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
-# Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span.
-MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]"
+# Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span; so is a
+# private-use character (what stands for an inline HTML element, engine/text/htmldoc.py).
+MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]|[\ue001-\uf8ff]"
 _TOKEN = re.compile(rf"(?P<mark>{MARK})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
 _WORD_CHAR = re.compile(rf"[{_LETTER}0-9]")
 _HAN = re.compile(rf"[{HAN_CHAR}]")
