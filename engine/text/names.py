@@ -149,7 +149,8 @@ class NameTables:
 # A name of a person or a place, by its gloss; languages, weekdays and months (法语, 周一, 六月),
 # which the model knows and uses with their grammar ("speak French", "on Monday"), are not.
 _PERSON_OR_PLACE = re.compile(r"\(name\)|surname|capital|city|province|municipality|county|state|river|lake|mountain|island|"
-                              r"\(place|district|prefecture|region|port|town|village|sea\b|ocean|desert|\(person\)|president|emperor|poet|writer")
+                              r"\(place|district|prefecture|region|port|town|village|sea\b|ocean|desert|\(person\)|president|emperor|poet|writer|"
+                              r"actor|actress|singer|player|politician|scientist|musician|author|painter|general\b|philosopher")
 _MAJOR_PLACE = re.compile(r"municipality|province|capital of|prefecture-level city|autonomous region")
 _DESCRIPTORS = re.compile(r"\s+(?:municipality|city|province|county|district|prefecture|island|region|autonomous region)$")
 

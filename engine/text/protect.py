@@ -37,7 +37,9 @@ WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
 # Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span; so is a
 # private-use character (what stands for an inline HTML element, engine/text/htmldoc.py).
 MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]|[\ue001-\uf8ff]"
-_TOKEN = re.compile(rf"(?P<mark>{MARK})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
+# An emoji (with its variation selectors and joined parts): no model here has seen one, so it is kept.
+EMOJI = r"[\U0001F000-\U0001FAFF\u2600-\u27BF](?:[\uFE0F\u200D\U0001F3FB-\U0001F3FF]+[\U0001F000-\U0001FAFF\u2600-\u27BF]?)*"
+_TOKEN = re.compile(rf"(?P<mark>{MARK}|{EMOJI})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
 _WORD_CHAR = re.compile(rf"[{_LETTER}0-9]")
 _HAN = re.compile(rf"[{HAN_CHAR}]")
 _LETTERS_OR_HAN = re.compile(rf"[{_LETTER}{HAN_CHAR}]")

@@ -1,0 +1,155 @@
+"""Real text, as a new user types or pastes it (issue #31): prices, percentages, phone numbers,
+dates, times, versions, URLs with queries, e-mail addresses, paths, abbreviations, emoji, Chinese
+person and place names, inline tags. Each span must come out exactly once, intact and apart from
+its neighbours; tags must wrap words.
+
+Fast tier: the real text pipeline with a 'model' that copies what it reads (placeholders
+included), so what the pipeline does is checked apart from what a model does. Slow tier: the
+shipped models, in the translator every tool uses (chat, batch, API and page all call it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.text.htmldoc import HtmlDocument
+from engine.text.pipeline import TextPipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (line, the spans that must each come out once, whole)
+ENGLISH = [
+    ("It costs $3.50, about 15% more than last year.", ["3.50", "15"]),
+    ("Call +86 10 1234 5678 or mail tom.lee@example.com today.", ["+86 10 1234 5678", "tom.lee@example.com"]),
+    ("Version 3, 29 June 2007", ["3", "2007年6月29日"]),
+    ("The meeting is at 9:30 on 2026-12-06.", ["9:30", "2026-12-06"]),
+    ("See https://www.example.com/news?id=42&lang=en for details.", ["https://www.example.com/news?id=42&lang=en"]),
+    ("Edit /etc/hosts and C:\\Windows\\hosts, e.g. with vim.", ["例如"]),
+    ("- all functions from posix or nt, e.g. unlink, stat, etc.", ["例如", "等等"]),
+    ("Python 3.12 was released on October 2, 2023.", ["3.12", "2023年10月2日"]),
+    ("I paid 1,200 yuan for 3 tickets 🎉.", ["1,200", "3", "🎉"]),
+    ("Great job 👍🏽 see you ❤️ soon.", ["👍🏽", "❤️"]),
+    ("Room 101, 2nd floor; call 555-0199.", ["101", "555-0199"]),
+    ("Order #A-77 ships in 3-5 days.", ["3-5"]),
+    ("Mr. Smith met Dr. Jones at 10:15.", ["10:15"]),
+]
+CHINESE = [
+    ("圆周率大约是3.14，会议定在2026-12-06上午9:30举行。", ["3.14", "2026-12-06", "9:30"]),
+    ("详细信息请访问 https://www.example.com/news?id=42 。", ["https://www.example.com/news?id=42"]),
+    ("李明和王芳上个月在上海结婚了。", ["Li Ming", "Wang Fang", "Shanghai"]),
+    ("他2007年6月29日出生。", ["June 29, 2007"]),
+    ("陈小红在北京大学学习。", ["Chen Xiaohong"]),
+    ("这件衣服打八五折，只要199元！", ["199"]),
+    ("请发邮件到 help@example.cn 或拨打 400-123-4567。", ["help@example.cn", "400-123-4567"]),
+    ("王伟明天来北京。", ["Wang Wei", "Beijing"]),
+    ("欧阳娜娜和刘德华都是歌手。", ["Ouyang Nana", "Andy Lau"]),
+    ("我用 Python 3.12 写程序。", ["Python", "3.12"]),
+]
+
+
+def echo(lines: list[str], chinese_source: bool) -> list[str]:
+    pipeline = TextPipeline(legacy=False, chinese_source=chinese_source, chinese_target=not chinese_source, knows=lambda w: True)
+    units = pipeline.prepare(lines, names=True)
+    out = [[] for _ in lines]
+    for unit in units:
+        out[unit.line].append(pipeline.finish(unit, unit.text))
+    return [pipeline.join(parts) for parts in out]
+
+
+def apart(span: str, text: str) -> bool:
+    """The span stands once in `text`, not glued to a letter or digit of a neighbour."""
+    found = [m for m in re.finditer(re.escape(span), text)]
+    if len(found) != 1:
+        return False
+    start, end = found[0].span()
+    glued = lambda a, b: a.isascii() and b.isascii() and a.isalnum() and b.isalnum()  # noqa: E731
+    return not (start and glued(text[start - 1], span[0])) and not (end < len(text) and glued(span[-1], text[end]))
+
+
+@pytest.mark.parametrize("line, spans", ENGLISH)
+def test_english_spans_come_through_once_intact_and_apart(line, spans):
+    out = echo([line], chinese_source=False)[0]
+    for span in spans:
+        assert apart(span, out), (span, out)
+    assert "⟦" not in out
+
+
+@pytest.mark.parametrize("line, spans", CHINESE)
+def test_chinese_spans_and_names_come_through_once_intact_and_apart(line, spans):
+    out = echo([line], chinese_source=True)[0]
+    for span in spans:
+        assert apart(span, out), (span, out)
+    assert "⟦" not in out
+
+
+def test_a_url_with_a_query_is_not_cut_into_sentences():
+    from engine.text.segment import split_sentences
+
+    assert split_sentences("详细信息请访问 https://www.example.com/news?id=42 。再见！") == [
+        "详细信息请访问 https://www.example.com/news?id=42 。", "再见！"]
+    assert split_sentences("Is it https://a.example/?q=1? Yes! See a.b@c.org.") == ["Is it https://a.example/?q=1?", "Yes!", "See a.b@c.org."]
+
+
+def test_ordinary_words_are_not_taken_for_names():
+    from engine.text.names import shipped
+
+    for text in ("我很高兴见到你。", "他马上就来。", "王子和公主", "白天很热。", "床上有多少张毯子？", "中国人喜欢吃饭。"):
+        assert shipped().find(text) == [], text
+
+
+def test_inline_tags_wrap_the_words_they_covered():
+    """With a 'translation' that keeps words (upper case), each tag wraps the same words."""
+    for document, expected in [
+        ('<p>Tom lives in <b>Toronto</b>.</p>', '<p>TOM LIVES IN <b>TORONTO</b>.</p>'),
+        ('<p>I like <b>fresh bread</b> very much.</p>', '<p>I LIKE <b>FRESH BREAD</b> VERY MUCH.</p>'),
+        ('<p>Click <a href="/news?id=1&amp;x=2">here</a> or <i>there</i>.</p>', '<p>CLICK <a href="/news?id=1&amp;x=2">HERE</a> OR <i>THERE</i>.</p>'),
+        ('<p>Run <code>ls -l</code> now.</p>', '<p>RUN <code>ls -l</code> NOW.</p>'),
+        ('<p><font color="red">Wait</font> for <em>me</em>!</p>', '<p><font color="red">WAIT</font> FOR <em>ME</em>!</p>'),
+    ]:
+        doc = HtmlDocument(document)
+        assert doc.render([t.upper() for t in doc.texts]) == expected
+
+
+def test_a_tag_whose_words_cannot_be_found_wraps_the_sentence_and_is_never_lost():
+    doc = HtmlDocument('<p>I like <b>fresh bread</b> very much.</p>')
+    out = doc.render(["我非常喜欢新鲜面包。", "新鲜的包包面包包"])  # (the fragment alone looped: not found)
+    assert out == "<p><b>我非常喜欢新鲜面包。</b></p>"
+
+
+# ----------------------------------------------------------------------------------------------
+# The shipped models
+
+
+@pytest.fixture(scope="module")
+def translators():
+    from repl.console import import_tensorflow
+
+    import_tensorflow()
+    from engine.runs import RunFolder
+    from engine.translate import Translator
+
+    return {name: Translator(RunFolder(ROOT / "checkpoints" / name), graphs="dynamic", warn=lambda m: None)
+            for name in ("default", "default-zh-en")}
+
+
+@pytest.mark.slow
+def test_the_shipped_models_keep_every_span_once_and_apart(translators):
+    from engine.config import DecodeOptions
+
+    for name, cases in (("default", ENGLISH), ("default-zh-en", CHINESE)):
+        results = translators[name].translate([line for line, _ in cases], options=DecodeOptions())
+        for (line, spans), result in zip(cases, results):
+            for span in spans:
+                assert apart(span, result.text), (line, span, result.text)
+
+
+@pytest.mark.slow
+def test_the_shipped_model_translates_a_page_sentence_whole_with_its_tags(translators):
+    from engine.config import DecodeOptions
+    from engine.text.glossary import Glossary
+
+    doc = HtmlDocument('<p>Tom lives in <b>Toronto</b>.</p>')
+    out = doc.render([r.text for r in translators["default"].translate(doc.texts, options=DecodeOptions(), glossary=Glossary({"Toronto": "多伦多"}))])
+    assert out == "<p>汤姆住在<b>多伦多</b>。</p>"
