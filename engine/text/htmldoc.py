@@ -294,7 +294,7 @@ class HtmlDocument:
             (wraps.append((*found, (a, b))) if found else unsure.append((a, b)))
         for start, end, (a, b) in sorted(wraps, reverse=True):
             text = text[:start] + self._raw(a) + text[start:end] + self._raw(b) + text[end:]
-        for number, (a, b, keep, own) in enumerate(x for x in inner if x[2]):
+        for number, (a, b, _, _) in enumerate(x for x in inner if x[2]):
             marker, element = chr(MARKER + number), self.document[self.tokens[a].start : self.tokens[b].end]
             if marker in text:
                 first = text.index(marker)
