@@ -153,3 +153,20 @@ def test_the_shipped_model_translates_a_page_sentence_whole_with_its_tags(transl
     doc = HtmlDocument('<p>Tom lives in <b>Toronto</b>.</p>')
     out = doc.render([r.text for r in translators["default"].translate(doc.texts, options=DecodeOptions(), glossary=Glossary({"Toronto": "多伦多"}))])
     assert out == "<p>汤姆住在<b>多伦多</b>。</p>"
+
+
+def test_a_form_body_of_raw_utf8_is_read_as_libretranslate_reads_it():
+    """`curl -d 'q=你好吗&source=auto&target=en'` sends the Chinese as raw UTF-8 bytes."""
+    from starlette.testclient import TestClient
+
+    from tests.test_serve import app_of
+
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    with TestClient(app_of(pairs=(("zh", "en"), ("en", "zh")))) as client:
+        answer = client.post("/translate", content="q=你好吗&source=auto&target=en".encode(), headers=form).json()
+        assert answer["translatedText"] == "吗好你" and answer["detectedLanguage"]["language"] == "zh"
+        assert client.post("/detect", content="q=你好吗".encode(), headers=form).json() == [{"language": "zh", "confidence": 100.0}]
+        assert client.post("/translate", content="q=%E4%BD%A0%E5%A5%BD&q=ok&source=zh&target=en".encode(), headers=form).json() == {
+            "translatedText": ["好你", "ok"]}
+        refused = client.post("/translate", content=b"q=\xff&source=zh", headers=form)
+        assert refused.status_code == 400 and "not UTF-8" in refused.json()["error"]
