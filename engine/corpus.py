@@ -86,6 +86,24 @@ def raw_lines(handle, block: int = 1 << 16):
         yield b"".join(parts)
 
 
+def file_lines(path: str | Path, error=None, name: str | None = None) -> list[str]:
+    """The lines of a small UTF-8 text file (a byte-order mark allowed), read whole. A file that
+    cannot be read is `error` (CorpusError by default) naming it; bytes that are not UTF-8, naming
+    the line too."""
+    error, name = error or CorpusError, name or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise error(f"{name}: {err.strerror or err}") from None
+    lines = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+        except UnicodeDecodeError as err:
+            raise error(f"{name}:{number}: not valid UTF-8 (byte {err.start + 1})") from None
+    return lines
+
+
 def text_lines(handle, name: str, errors: str = "strict", hint: str = ""):
     """Yield the text lines of a binary stream (LF, CRLF or CR endings). An undecodable line is a
     CorpusError naming `name:line` (followed by `hint`), unless errors='replace'."""

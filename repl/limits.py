@@ -21,9 +21,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.config import DecodeOptions
+from engine.corpus import file_lines
 from repl.console import UsageError
 
 
@@ -54,16 +54,7 @@ def read_api_keys(path: str | None) -> set[str] | None:
     error naming it (and the line, for bytes that are not UTF-8)."""
     if path is None:
         return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise UsageError(f"--api-keys {path}: {err.strerror or err}") from None
-    lines = []
-    for number, raw in enumerate(data.splitlines(), start=1):
-        try:
-            lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-        except UnicodeDecodeError as err:
-            raise UsageError(f"--api-keys {path}:{number}: not valid UTF-8 (byte {err.start + 1})") from None
+    lines = file_lines(path, UsageError, f"--api-keys {path}")
     keys = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     if not keys:
         raise UsageError(f"{path}: no API keys in it (one a line)")

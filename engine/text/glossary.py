@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.corpus import file_lines
 from engine.text.normalise import normalise
 from engine.text.protect import Span
 
@@ -91,18 +92,7 @@ class Glossary:
 
     @classmethod
     def load(cls, path: str | Path) -> Glossary:
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise GlossaryError(f"{path}: {err.strerror or err}") from err
-        lines = []
-        for number, raw in enumerate(data.splitlines(), start=1):
-            try:
-                lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as err:
-                raise GlossaryError(f"{path}:{number}: not valid UTF-8 (byte {err.start + 1})") from err
-        return cls.parse(lines, str(path))
+        return cls.parse(file_lines(path, GlossaryError), str(path))
 
     @classmethod
     def from_mapping(cls, mapping: dict) -> Glossary:
