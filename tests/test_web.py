@@ -162,6 +162,16 @@ def test_a_file_comes_back_with_one_line_per_input_line(page, tmp_path):
     assert len(dropped) == len(subtitles.split("\n")) and HAN.search(dropped[2]) and download.value.suggested_filename == "film.zh.srt"
 
 
+def test_a_file_the_server_refuses_is_named_once(page, tmp_path):
+    source = tmp_path / "x.exe"
+    source.write_bytes(b"MZ")
+    page.fill("#api-key", KEY)
+    page.set_input_files("#file", str(source))
+    page.wait_for_selector("#error:not([hidden])")
+    shown = page.inner_text("#error")
+    assert "not a file this server translates" in shown and shown.count("x.exe") == 1, shown
+
+
 def test_a_wrong_api_key_shows_the_error(page, tmp_path):
     page.fill("#api-key", "not-the-key")
     page.click("#input")
