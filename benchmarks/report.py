@@ -1,10 +1,10 @@
-"""Render the README's "Measured figures" section from the benchmarks' JSON results.
+"""Render the figures of docs/results.md from the benchmarks' JSON results.
 
-    python benchmarks/report.py [--results benchmarks/results] [--update README.md]
+    python benchmarks/report.py [--results benchmarks/results] [--update docs/results.md]
 
 Each benchmark prints one JSON object as its last line; save them as results/<name>.json
 (e.g. `python benchmarks/train_speed.py | tail -1 > benchmarks/results/train_speed.json`).
-With --update, the text between the FIGURES markers of the README is replaced.
+With --update, the text between the FIGURES markers of that file is replaced.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _train_workers(r: dict) -> list[str]:
 
 def _train_tutorial(r: dict, t: dict, o: dict, f: dict) -> list[str]:
     return [
-        "### Training (`benchmarks/train_speed.py`)",
+        "## Training (`benchmarks/train_speed.py`)",
         "",
         f"First {t['pairs']:,} pairs of `cmn.txt`, the tutorial's model size (LSTM 256, rmsprop, batch 64), each in its own process, {r['machine']}:",
         "",
@@ -93,7 +93,7 @@ def _train_tutorial(r: dict, t: dict, o: dict, f: dict) -> list[str]:
 def decode_section(r: dict) -> list[str]:
     t, o = r["tutorial"], r["ours"]
     return [
-        "### Decoding (`benchmarks/decode_speed.py`)",
+        "## Decoding (`benchmarks/decode_speed.py`)",
         "",
         f"Same trained weights (tutorial size: {r['model']['cell'].upper()} {r['model']['units']}, no attention, "
         f"{r['model']['target_vocab']:,} target characters), {r['machine']}, test-split sentences:",
@@ -132,7 +132,7 @@ def _decode_compared(r: dict) -> list[str]:
 
 
 def batch_section(r: dict) -> list[str]:
-    lines = ["### Batch translation (`benchmarks/batch_speed.py`, the default model)", ""]
+    lines = ["## Batch translation (`benchmarks/batch_speed.py`, the default model)", ""]
     if r.get("note"):
         lines += [f"({r['note']}.)", ""]
     if all(k in r for k in ("small", "big", "small_beam4")):
@@ -172,7 +172,7 @@ def serve_section(r: dict) -> list[str]:
     one, local = r["one_client"], r["in_process"]
     rows = [f"| {c} client{'s' if c > 1 else ''} | {r[f'clients_{c}']['sentences_per_s']:,.0f} |" for c in (1, 8, 64)]
     return [
-        f"### HTTP API (`benchmarks/serve_speed.py`, `{Path(r['model']).name}`, beam {r['beam']})",
+        f"## HTTP API (`benchmarks/serve_speed.py`, `{Path(r['model']).name}`, beam {r['beam']})",
         "",
         f"{r['requests_per_level']:,} requests of one test-split sentence each per level, on localhost, beside "
         f"`Translator.translate` in-process on the same sentences in the same run:",
@@ -192,7 +192,7 @@ def serve_section(r: dict) -> list[str]:
 
 def chat_section(r: dict) -> list[str]:
     return [
-        "### Chat start-up (`benchmarks/chat_startup.py`, the default model, beam 4)",
+        "## Chat start-up (`benchmarks/chat_startup.py`, the default model, beam 4)",
         "",
         f"Median of {r['repeats']} starts on a pseudo-terminal: the prompt appears after **{r['first_prompt_s']:.2f} s**; "
         f"a line typed at once is translated {r['first_translation_s']:.1f} s after start (TensorFlow, the model and "
@@ -206,7 +206,7 @@ def chat_section(r: dict) -> list[str]:
 
 def quality_section(r: dict) -> list[str]:
     lines = [
-        "### Quality (`benchmarks/quality.py`)",
+        "## Quality (`benchmarks/quality.py`)",
         "",
         f"Test split of the whole corpus (keyed on the English sentence; none of these sources is trained on), "
         f"sacrebleu BLEU with `tokenize=\"zh\"` and chrF; every row but the last trained for the same "
@@ -245,7 +245,7 @@ def quality_section(r: dict) -> list[str]:
 def time_to_quality_section(r: dict) -> list[str]:
     names = {"default": "recurrent (default preset)", "transformer": "Transformer (transformer preset)"}
     lines = [
-        "### Time to quality (`benchmarks/time_to_quality.py`)",
+        "## Time to quality (`benchmarks/time_to_quality.py`)",
         "",
         f"Minutes of training each architecture needs to reach the shipped default model's validation BLEU "
         f"({r['target_valid_bleu_beam4']}, beam 4), side by side in one run on {r['machine']}, at most "
@@ -284,7 +284,7 @@ def render(results: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--update", help="README to update in place")
+    parser.add_argument("--update", help="the Markdown file to update in place (docs/results.md)")
     args = parser.parse_args()
     text = render(Path(args.results))
     if not args.update:

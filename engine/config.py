@@ -202,7 +202,7 @@ PRESETS: dict[str, dict] = {
     # paragraphs are cut into sentences before the model, so no joined pairs); bidirectional LSTM
     # encoder, Luong attention keyed by word windows with input feeding, the decoder started from
     # the encoder, output layer tied to the target embedding; the learning rate (3e-3, after 400
-    # steps of warm-up) falls over the training budget. Tuned for minutes to quality on the validation split (README, "Ten minutes
+    # steps of warm-up) falls over the training budget. Tuned for minutes to quality on the validation split (docs/results.md, "Ten minutes
     # to a good model"); the shipped English → Chinese model was trained with default-2026-12.
     "default": dict(
         _RECIPE_2026_12, chinese_chars=False, join_fraction=0.0, decay="budget", dropout=0.2, lr_patience=0, learning_rate=3e-3,

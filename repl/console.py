@@ -106,7 +106,7 @@ def add_decode_options(parser, n_best: bool = False) -> None:
     group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
     group.add_argument("--no-guard", action="store_true", help="turn off the repetition guard (by default no output repeats an n-gram or runs far longer than its source)")
     group.add_argument("--no-names", action="store_true", help="Chinese → English: leave Chinese person and place names to the model (by default a name is carried as pinyin, a place as CC-CEDICT names it)")
-    group.add_argument("--dictionary", action="store_true", help="English → Chinese: translate a word the training data never had with CC-CEDICT (off by default; see the README for what it measured)")
+    group.add_argument("--dictionary", action="store_true", help="English → Chinese: translate a word the training data never had with CC-CEDICT (off by default)")
     group.add_argument("--glossary", metavar="FILE", help="TSV of 'term<TAB>translation' (an empty translation keeps the term as it is): each term is translated exactly so")
 
 
