@@ -240,7 +240,7 @@ def main() -> None:
     summary = {
         "benchmark": "decode_speed",
         "machine": f"{os.cpu_count()} CPU cores",
-        "run": str(run.path),
+        "run": run.path.name,
         "model": {"cell": model.cell_kind, "units": model.units, "attention": model.attention_kind, "target_vocab": model.tgt_vocab_size},
         "tutorial": tutorial_figures,
         "ours": {k: ours[k] for k in ("latency_p50_ms", "latency_p90_ms", "beam1_sentences_per_s", "beam4_sentences_per_s", "warm_up_s")},

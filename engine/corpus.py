@@ -269,7 +269,7 @@ def load_pairs(
     else:
         path = resolve_corpus(spec, simplify)
         pairs, skipped = read_anki(path, skip_bad_lines)
-        source_file, licence = str(path), TATOEBA_LICENCE
+        source_file, licence = Path(path).name, TATOEBA_LICENCE  # (the file's name: no machine's path in a run folder)
     read = len(pairs)
     if reverse:
         pairs = [Pair(p.target, p.source) for p in pairs]
