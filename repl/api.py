@@ -74,8 +74,7 @@ async def fields(request) -> dict:
             raise ApiError(400, f"invalid form data: {err.detail}") from None
         except (ValueError, KeyError, UnicodeDecodeError) as err:
             raise ApiError(400, f"invalid form data: {err}") from None
-        data = {key: form.getlist(key) for key in form.keys()}
-        return {key: values if key == "q" and len(values) > 1 else values[0] for key, values in data.items()}
+        return _form_fields(form.multi_items())
     if not kind and not await request.body():
         return {}
     raise ApiError(400, f"unsupported content type {kind!r}; send JSON or form fields")
@@ -90,6 +89,11 @@ def _url_encoded(body: bytes) -> dict:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError as err:
         raise ApiError(400, f"invalid form data: not UTF-8 (byte {err.start + 1})") from None
+    return _form_fields(pairs)
+
+
+def _form_fields(pairs) -> dict:
+    """Form (key, value) pairs as fields: a repeated `q` is a list of texts, any other key its first value."""
     data: dict = {}
     for key, value in pairs:
         data.setdefault(key, []).append(value)

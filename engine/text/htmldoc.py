@@ -60,23 +60,29 @@ class Token:
     closing: bool = False  # an end tag
 
 
-def _tag_end(document: str, i: int) -> int:
-    """The end of the tag whose name starts at `i` (after `<` or `</`); len(document) when it is
-    not closed before the end. A quoted attribute value may hold `>`."""
-    n = len(document)
-    i = _TAG_NAME.match(document, i).end()
+def _tag_end(document: str, i: int) -> int | None:
+    """The end of the tag whose name ends at `i`, or None when it is not closed before the end of
+    the document. A quoted attribute value may hold `>`."""
     while True:
         stop = _ATTRIBUTE_STOP.search(document, i)
         if stop is None:
-            return n
+            return None
         if document[stop.start()] == ">":
             return stop.end()
         i = _SPACES.match(document, stop.end()).end()  # after `=`: a quoted value runs to its quote
-        if i < n and document[i] in "\"'":
+        if i < len(document) and document[i] in "\"'":
             close = document.find(document[i], i + 1)
             if close < 0:
-                return n
+                return None
             i = close + 1
+
+
+def _tag(document: str, name_at: int, closing: bool) -> tuple[int, str | None, bool]:
+    """(end, element name, closing) of the tag whose name starts at `name_at`; a tag left open at
+    the end of the document runs to its end and has no name (it is kept as it stands)."""
+    name = _TAG_NAME.match(document, name_at)
+    end = _tag_end(document, name.end())
+    return (len(document), None, False) if end is None else (end, name.group().lower(), closing)
 
 
 def _until(document: str, start: int, closer: str) -> int:
@@ -89,13 +95,11 @@ def _markup_at(document: str, lt: int) -> tuple[int, str | None, bool] | None:
     the `<` at `lt`, or None when that `<` is text."""
     nxt = document[lt + 1 : lt + 2]
     if nxt.isascii() and nxt.isalpha():
-        end = _tag_end(document, lt + 1)
-        return end, _TAG_NAME.match(document, lt + 1).group().lower(), False
+        return _tag(document, lt + 1, closing=False)
     if nxt == "/":
         after = document[lt + 2 : lt + 3]
         if after.isascii() and after.isalpha():
-            end = _tag_end(document, lt + 2)
-            return end, _TAG_NAME.match(document, lt + 2).group().lower(), True
+            return _tag(document, lt + 2, closing=True)
         if after == "":
             return None
         return _until(document, lt + 2, ">"), None, False  # `</>` and `</3…`: a bogus comment
@@ -131,9 +135,9 @@ def tokenize(document: str, deadline: float | None = None) -> list[Token]:
             continue
         end, name, closing = found
         text(lt)
-        tokens.append(Token("markup", lt, end, name if end < n or document.endswith(">") else None, closing))
+        tokens.append(Token("markup", lt, end, name, closing))
         i = text_from = end
-        if name is None or end == n:
+        if name is None:
             continue
         self_closing = document[end - 2 : end] == "/>"
         if not closing and name in _RAW_END and not self_closing:
@@ -185,18 +189,17 @@ class HtmlDocument:
 
     def _plan_from(self, k: int) -> int:
         """Plan the token at k (or the inline run starting there); the next token to plan."""
-        end = self._run_end(k)
+        end = max(self._run_end(k), k + 1)
         elements = self._elements(k, end) if end - k > 1 else None
         if elements:
             outer = self._outer(k, end, elements)
-            alone = len(elements) == 1 and all(self.tokens[j].kind != "text" or not self._decoded(self.tokens[j]).strip()
-                                               for j in range(k, end) if not elements[0][0] < j < elements[0][1])
-            if _LETTER_OR_DIGIT.search(outer) and not alone:  # (an element alone in its run is its own sentence)
+            alone = len(elements) == 1 and outer == self._content(*elements[0])  # (an element alone is its own sentence)
+            if _LETTER_OR_DIGIT.search(outer) and not alone:
                 self._plan_run(k, end, elements, outer)
                 return end
-        for j in range(k, max(end, k + 1)):
+        for j in range(k, end):
             self._plan_token(j)
-        return max(end, k + 1)
+        return end
 
     def _plan_token(self, k: int) -> None:
         token = self.tokens[k]
@@ -250,16 +253,18 @@ class HtmlDocument:
             j += 1
         return " ".join("".join(parts).split())
 
+    def _content(self, a: int, b: int) -> str:
+        """The text between an element's tags (token a and b), as the model reads it."""
+        return " ".join(html.unescape(self.document[self.tokens[a].end : self.tokens[b].start]).split())
+
     def _plan_run(self, start: int, end: int, elements, outer: str) -> None:
-        first, last = self.tokens[start], self.tokens[end - 1]
-        raw_first, raw_last = self.document[first.start : first.end], self.document[last.start : last.end]
-        lead = raw_first[: len(raw_first) - len(raw_first.lstrip())] if first.kind == "text" else ""
-        trail = raw_last[len(raw_last.rstrip()) :] if last.kind == "text" else ""
-        entry = self._entry(outer, first.start)
+        first, last = self._raw(start), self._raw(end - 1)
+        lead = first[: len(first) - len(first.lstrip())] if self.tokens[start].kind == "text" else ""
+        trail = last[len(last.rstrip()) :] if self.tokens[end - 1].kind == "text" else ""
+        entry = self._entry(outer, self.tokens[start].start)
         inner = []
         for a, b in elements:
-            content = " ".join(html.unescape(self.document[self.tokens[a].end : self.tokens[b].start]).split())
-            keep = self.tokens[a].name in KEEP_TEXT
+            content, keep = self._content(a, b), self.tokens[a].name in KEEP_TEXT
             own = self._entry(content, self.tokens[a].end) if not keep and _LETTER_OR_DIGIT.search(content) else None
             inner.append((a, b, keep, own))
         self.plan.append(("run", lead, entry, inner, trail))
@@ -270,10 +275,9 @@ class HtmlDocument:
         out = []
         for step in self.plan:
             if step[0] == "raw":
-                token = self.tokens[step[1]]
-                out.append(self.document[token.start : token.end])
+                out.append(self._raw(step[1]))
             elif step[0] == "text":
-                out.append(self._spaced(self.document[self.tokens[step[1]].start : self.tokens[step[1]].end], translations[step[2]]))
+                out.append(self._spaced(self._raw(step[1]), translations[step[2]]))
             else:
                 out.append(self._render_run(step, translations))
         return "".join(out)
@@ -291,11 +295,14 @@ class HtmlDocument:
             if keep:
                 continue
             found = self._locate(text, translations[own] if own is not None else None, wraps)
-            (wraps.append((*found, (a, b))) if found else unsure.append((a, b)))
+            if found:
+                wraps.append((*found, (a, b)))
+            else:
+                unsure.append((a, b))
         for start, end, (a, b) in sorted(wraps, reverse=True):
             text = text[:start] + self._raw(a) + text[start:end] + self._raw(b) + text[end:]
         for number, (a, b, _, _) in enumerate(x for x in inner if x[2]):
-            marker, element = chr(MARKER + number), self.document[self.tokens[a].start : self.tokens[b].end]
+            marker, element = chr(MARKER + number), self.document[self.tokens[a].start : self.tokens[b].end]  # (kept as written)
             if marker in text:
                 first = text.index(marker)
                 text = text[:first] + element + text[first + 1 :].replace(marker, "")

@@ -66,7 +66,7 @@ class TextPipeline:
         training data never had is translated by CC-CEDICT where it can be (English → Chinese).
         names: Chinese person and place names are carried into English (engine/text/names.py)."""
         units, fallback = [], self._fallback() if dictionary else None
-        finder = self._names() if names else None
+        finders = {"names": self._names() if names else None, "convert": self._conversions()}
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -78,7 +78,7 @@ class TextPipeline:
                 units.extend(Unit(index, piece, piece, simplified=changed) for piece in pieces)
                 continue
             for sentence in split_sentences(normalise(line)):
-                units.extend(self._units(index, sentence, glossary, fallback, finder))
+                units.extend(self._units(index, sentence, glossary, fallback, finders))
         return units
 
     def _fallback(self):
@@ -106,12 +106,11 @@ class TextPipeline:
         tables, trained = shipped(), self.trained_names
         return lambda text: [(a, b, english) for a, b, english in tables.find(text) if text[a:b] not in trained]
 
-    def _units(self, index: int, sentence: str, glossary, fallback=None, names=None) -> list[Unit]:
+    def _units(self, index: int, sentence: str, glossary, fallback=None, finders=None) -> list[Unit]:
         """A sentence as the model reads it: one unit, or several when it has more numbers or
         other spans than there are placeholders (each piece is then translated on its own)."""
         read, changed = self.read(sentence)
-        spans = find_spans(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback, names=names,
-                           convert=self._conversions())
+        spans = find_spans(read, known=self.knows, chinese_source=self.chinese_source, glossary=glossary, fallback=fallback, **(finders or {}))
         pieces = split_overflow(read, spans)
         units = []
         for text, own in pieces:

@@ -87,7 +87,7 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
     spans = list(glossary.find(text)) if glossary is not None else []
     for found in (convert, names):
         for a, b, output in found(text) if found is not None else ():
-            if not any(s.start < b and a < s.end for s in spans):
+            if not any(s.start < b and a < s.end for s in spans):  # (a date is a number; a name or an abbreviation a word)
                 spans.append(Span(a, b, "N" if any(c.isdigit() for c in output) else "W", output))
     taken = [(s.start, s.end) for s in spans]
     for match in _TOKEN.finditer(text):
@@ -209,7 +209,7 @@ def restore(output: str, protected: Protected) -> str:
     missing = [Span(0, 0, p[1], text) for p, text in protected.spans.items() if p not in seen]
     if missing:
         last = pieces.pop()
-        head = last.rstrip("。！？.!?…\"”") if "".join(p for p in pieces if isinstance(p, str)).strip() or last.strip() else ""
+        head = last.rstrip("。！？.!?…\"”")
         pieces.extend([head, *missing, last[len(head) :]])
     return _joined(pieces)
 

@@ -45,17 +45,22 @@ def split_sentences(text: str) -> list[str]:
     text = text.strip()
     if not text:
         return []
-    if len(_ENDING.findall(text.rstrip(".!?。！？…”’」』）)]》\"' "))) == 0:
+    if _one_sentence(text):
         return [text]
     spans = [m.group() for m in _SPAN.finditer(text)]
     masked = _SPAN.sub(MASK, text) if spans else text
-    if len(_ENDING.findall(masked.rstrip(".!?。！？…”’」』）)]》\"' "))) == 0:
+    if _one_sentence(masked):  # (its only sentence endings were inside spans: 3.14, a URL's ?)
         return [text]
     if _HAN.search(masked):
         sentences = _split_chinese(masked)
     else:
         sentences = [s.strip() for s in _split_english(masked) if s.strip()]
     return _unmasked(sentences, spans) if spans else sentences
+
+
+def _one_sentence(text: str) -> bool:
+    """No sentence ending before the text's own final punctuation."""
+    return not _ENDING.search(text.rstrip(".!?。！？…”’」』）)]》\"' "))
 
 
 def _unmasked(sentences: list[str], spans: list[str]) -> list[str]:
