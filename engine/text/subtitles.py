@@ -3,8 +3,8 @@
 A cue is a block of lines between blank lines: a number (optional: some files have none), a
 timing line `HH:MM:SS,mmm --> HH:MM:SS,mmm` (position data may follow), then its text. The
 numbers, timings and blank lines are written back exactly as they stood (the `srt` library's
-composer renumbers a cue without a number as 0 and rewrites `00:99:00,000` as `01:39:00,000`, so
-it is used here only to read a timestamp). A timing that is not one (minutes or seconds over 59)
+composer renumbers a cue without a number as 0 and rewrites `00:99:00,000` as `01:39:00,000`,
+which is why this reader replaced it). A timing that is not one (minutes or seconds over 59)
 is an error naming the file and line, not a silent rewrite.
 
 The lines of a cue are translated together, as one text, and written as one line. Formatting that
@@ -64,18 +64,17 @@ class Subtitles:
     def _cue(self, start: int, end: int, name: str) -> None:
         lines = [line.rstrip("\r\n") for line in self.lines[start:end]]
         timing = 1 if _INDEX.match(lines[0]) and len(lines) > 1 else 0
-        found = _TIMING.match(lines[timing])
-        if found is None:
-            raise FormatError(f"{name}:{start + timing + 1}: not a subtitle cue (number, then 'start --> end', then text)")
-        begin = _timestamp(*found.groups()[:4], name, start + timing + 1)
-        if _timestamp(*found.groups()[4:], name, start + timing + 1) < begin:
-            raise FormatError(f"{name}:{start + timing + 1}: the cue ends before it starts")
-        text = " ".join(" ".join(lines[timing + 1 :]).split())
-        pieces = _pieces(text)
-        self.cues.append((start + timing + 1, end, pieces))
-        found = [middle for _, middle, _ in pieces if middle]
-        self.texts.extend(found)
-        self.text_lines.extend([start + timing + 2] * len(found))
+        line = start + timing + 1  # (1-based: the timing line)
+        times = _TIMING.match(lines[timing])
+        if times is None:
+            raise FormatError(f"{name}:{line}: not a subtitle cue (number, then 'start --> end', then text)")
+        if _timestamp(*times.groups()[4:], name, line) < _timestamp(*times.groups()[:4], name, line):
+            raise FormatError(f"{name}:{line}: the cue ends before it starts")
+        pieces = _pieces(" ".join(" ".join(lines[timing + 1 :]).split()))
+        self.cues.append((line, end, pieces))
+        texts = [middle for _, middle, _ in pieces if middle]
+        self.texts.extend(texts)
+        self.text_lines.extend([line + 1] * len(texts))
 
     def render(self, translations: list[str]) -> str:
         out, taken, position = [], iter(translations), 0
