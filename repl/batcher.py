@@ -151,8 +151,8 @@ class Batcher:
             first = group[0]
             sentences = [s for job in group for s in job.sentences]
             large = not nested and not all(_is_small(job) for job in group)
-            pause = {"pause": self._between_batches} if large else {}
-            results = self.translator.translate(sentences, options=first.options, glossary=first.glossary, **pause)
+            results = self.translator.translate(sentences, options=first.options, glossary=first.glossary,
+                                                pause=self._between_batches if large else None)
             start = 0
             for job in group:
                 job.results = results[start : start + len(job.sentences)]

@@ -144,7 +144,7 @@ def file_pieces(kind: str, document: str, name: str, deadline: float | None = No
     document). Linear in the document; TooSlow past `deadline` (time.monotonic())."""
     if kind == "html":
         doc = HtmlDocument(document, deadline)
-        return doc.texts, [document.count("\n", 0, start) + 1 for start in doc.starts], doc.render
+        return doc.texts, doc.lines(), doc.render
     if kind == "srt":
         subtitles = Subtitles(document, name)  # FormatError: a 400
         return subtitles.texts, subtitles.text_lines, subtitles.render

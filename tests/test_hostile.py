@@ -280,6 +280,8 @@ def test_a_file_line_over_the_char_limit_is_refused_naming_it():
         assert answer.status_code == 413 and answer.json()["error"].startswith("big.txt:2: 200,000 characters")
         answer = client.post("/file", files={"file": ("many.txt", "a\nb\nc\nd\n")})
         assert answer.status_code == 413 and "at most 3" in answer.json()["error"]
+        answer = client.post("/file", files={"file": ("long.html", "<p>ok</p>\n<p>fine</p>\n<p>" + "word " * 30 + "</p>")})
+        assert answer.status_code == 413 and answer.json()["error"].startswith("long.html:3: 149 characters")
         answer = client.post("/file", files={"file": ("tags.html", "<a" * 50_000)})
         assert answer.status_code == 200 and json.loads(answer.text.splitlines()[-1])["text"] == "<a" * 50_000
 

@@ -179,6 +179,15 @@ class HtmlDocument:
         while k < len(self.tokens):
             k = self._plan_from(k)
 
+    def lines(self) -> list[int]:
+        """The line (1-based) each of `texts` starts on, counted in one pass (`starts` ascend)."""
+        found, line, position = [], 1, 0
+        for start in self.starts:
+            line += self.document.count("\n", position, start)
+            position = start
+            found.append(line)
+        return found
+
     def _decoded(self, token: Token) -> str:
         return html.unescape(self.document[token.start : token.end])
 
