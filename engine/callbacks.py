@@ -343,7 +343,7 @@ class TrainingReport:
         self.say(f"warning: {message}")
 
     def stage(self, message: str) -> None:
-        """What training is doing before its first step (reading, preparing, compiling): a
+        """What training is doing before its first epoch starts (reading, preparing): a
         passing status, not a line of the log (this default shows nothing)."""
 
     def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)) -> keras.callbacks.Callback:

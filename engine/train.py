@@ -133,7 +133,6 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
     epoch's length from the first epoch it runs, so a short first epoch would cut later ones).
     """
     epoch, skip = start
-    report.stage("compiling the training step …")
     callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report, strategy)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
     for first, last, skip in phases:
@@ -190,6 +189,13 @@ def use_cores_op_by_op() -> bool:
     return True
 
 
+def _epochs_planned(config: RunConfig) -> str:
+    if not config.max_minutes:
+        return f"up to {config.epochs} epochs"
+    counted = " (counted after the first epoch)" if config.decay == "budget" else ""
+    return f"as many epochs as fit in {config.max_minutes:g} min, at most {config.epochs}{counted}"
+
+
 def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None) -> keras.Model:
     """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
     whose files have none of the run's names; see RunFolder.claim). In a multi-worker run only
@@ -219,8 +225,7 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
         )
         report.say(
             f"training {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches, "
-            f"{params:,} parameters, " + (f"as many epochs as fit in {config.max_minutes:g} min (counted after the first)"
-                                          if config.max_minutes else f"up to {config.epochs} epochs")
+            f"{params:,} parameters, " + _epochs_planned(config)
             + (f", {strategy.num_replicas_in_sync} replicas" if config.distribute != "none" else "")
         )
         backup = ResumableBackup(run.backup_dir, config.backup_every, warn=report.warn)

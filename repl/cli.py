@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -103,23 +102,30 @@ def config_from_args(args) -> RunConfig:
         raise UsageError(as_flags(str(err))) from err
 
 
-@contextlib.contextmanager
-def resume_hint(run, report):
-    """Ctrl-C during training: the progress bar goes, and the one line says how to resume."""
+def train_shown(run, work) -> None:
+    """work(report, train module) with TensorFlow loaded behind a spinner and a live progress
+    report; however it ends, the progress bar is stopped (the terminal left clean), and after
+    Ctrl-C the one line says how to resume the run."""
+    with console.status("loading TensorFlow …"):  # (a spinner on a terminal; nothing in a log)
+        import_tensorflow()
+    from engine import train as training
+    from repl.training import RichTrainingReport
+
+    training.use_cores_op_by_op()
+    report = RichTrainingReport(run.path)
     try:
-        yield
+        work(report, training)
     except KeyboardInterrupt:
-        report.close()
         raise KeyboardInterrupt(report.interrupted() if run.config_path.exists() else "interrupted") from None
+    finally:
+        report.close()
 
 
 def train_main(argv=None) -> int:
     parser = train_parser()
     args = parser.parse_args(argv)
-    report = None
 
     def main():
-        nonlocal report
         from engine.distribute import is_chief, task, tf_config_for
         from engine.runs import RunFolder
 
@@ -140,15 +146,7 @@ def train_main(argv=None) -> int:
                 raise UsageError(f"{run.path}: not a run folder (no config.json)")
             if count > 1 and run.config().distribute != "multiworker":
                 raise UsageError(f"{run.path} was not trained with --distribute multiworker; resume it without --workers/TF_CONFIG")
-            with console.status("loading TensorFlow …"):  # (a spinner on a terminal; nothing in a log)
-                import_tensorflow()
-            from engine.train import resume, use_cores_op_by_op
-            from repl.training import RichTrainingReport
-
-            use_cores_op_by_op()
-            report = RichTrainingReport(run.path)
-            with resume_hint(run, report):
-                resume(run, epochs=args.epochs, report=report)
+            train_shown(run, lambda report, training: training.resume(run, epochs=args.epochs, report=report))
         else:
             from engine.runs import NotARunFolder
 
@@ -161,25 +159,13 @@ def train_main(argv=None) -> int:
                     run.check_new(args.into_existing)  # before TensorFlow loads: answers at once
             except NotARunFolder as err:
                 raise UsageError(str(err)) from err
-            with console.status("loading TensorFlow …"):  # (a spinner on a terminal; nothing in a log)
-                import_tensorflow()
-            from engine.train import train, use_cores_op_by_op
-            from repl.training import RichTrainingReport
-
-            use_cores_op_by_op()
-            report = RichTrainingReport(run.path)
-            with resume_hint(run, report):
-                train(config, run, into_existing=args.into_existing, report=report)
+            train_shown(run, lambda report, training: training.train(config, run, into_existing=args.into_existing, report=report))
         if is_chief():
             console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
         else:
             console.print(f"[green]done:[/] worker {index} of {count} (the chief wrote the run folder)")
 
-    try:
-        return run_main(main)
-    finally:
-        if report is not None:
-            report.close()  # a live progress bar is stopped and the cursor shown again, however training ended
+    return run_main(main)
 
 
 if __name__ == "__main__":
