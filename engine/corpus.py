@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -29,6 +29,7 @@ TATOEBA_LICENCE = (
 )
 SYNTHETIC_CORPORA = ("addition",)
 TATOEBA_PREFIX = "tatoeba:"
+SPLITS = ("test", "valid", "valid-extra")  # the held-out splits a run can be scored on (valid-extra: see load_split)
 
 
 class CorpusError(ValueError):
@@ -46,6 +47,9 @@ class Split:
     train: list[Pair]
     valid: list[Pair]
     test: list[Pair]
+    # pairs of the extra corpora held out as a second validation split (`extra_valid_fraction`):
+    # sentences from outside the first corpus, so that a choice is not made on Anki-like text alone
+    valid_extra: list[Pair] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,8 +332,10 @@ def load_split(config, extra: bool = True) -> tuple[Split, dict]:
     """The corpora a RunConfig names, loaded and split as its training saw it: the valid and test
     splits come from the first corpus only (exactly as with one corpus); every further corpus adds
     training pairs, without the pairs the first already has and without any pair that shares a
-    sentence with a held-out pair (either side, compared by `sentence_key`). extra=False reads the
-    first corpus only (enough for the held-out splits)."""
+    sentence with a held-out pair (either side, compared by `sentence_key`). With
+    `extra_valid_fraction`, that share of the further corpora's sources (keyed like the split) is
+    held out as `valid_extra`, and no training pair shares a sentence with it either.
+    extra=False reads the first corpus only (enough for the first corpus's held-out splits)."""
     load = lambda spec: load_pairs(spec, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed,  # noqa: E731
                                    getattr(config, "simplify", True))
     pairs, facts = load(config.corpus)
@@ -339,15 +345,26 @@ def load_split(config, extra: bool = True) -> tuple[Split, dict]:
         return split, facts
     held_out = {sentence_key(t) for p in split.valid + split.test for t in (p.source, p.target)}
     seen = set(pairs)
-    train, facts["extra"] = list(split.train), []
+    train, valid_extra, facts["extra"] = list(split.train), [], []
+    share = getattr(config, "extra_valid_fraction", 0.0)
     for spec in extra:
         more, more_facts = load(spec)
         kept = [p for p in more if p not in seen and sentence_key(p.source) not in held_out and sentence_key(p.target) not in held_out]
         more_facts["held_out_overlap_dropped"] = sum(
             sentence_key(p.source) in held_out or sentence_key(p.target) in held_out for p in more
         )
-        more_facts["pairs_added"] = len(kept)
         seen.update(kept)
+        valid_here = [p for p in kept if split_bucket(p.source, config.seed + 1) < share]
+        kept = [p for p in kept if split_bucket(p.source, config.seed + 1) >= share]
+        more_facts["pairs_added"] = len(kept)
+        if share:
+            more_facts["held_out_as_valid_extra"] = len(valid_here)
         train.extend(kept)
+        valid_extra.extend(valid_here)
         facts["extra"].append(more_facts)
-    return Split(train, split.valid, split.test), facts
+    if valid_extra:
+        second = {sentence_key(t) for p in valid_extra for t in (p.source, p.target)}
+        before = len(train)
+        train = [p for p in train if sentence_key(p.source) not in second and sentence_key(p.target) not in second]
+        facts["valid_extra_overlap_dropped"] = before - len(train)
+    return Split(train, split.valid, split.test, valid_extra), facts

@@ -15,7 +15,7 @@ import numpy as np
 import sacrebleu
 
 from engine.config import DecodeOptions
-from engine.corpus import Pair, load_split
+from engine.corpus import SPLITS, Pair, load_split
 from engine.vocab import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
@@ -46,10 +46,15 @@ def group_references(pairs: list[Pair]) -> tuple[list[str], list[list[str]]]:
 
 
 def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str]]]:
-    """The sources of a run's valid or test split, each with all of its references (they come
-    from its first corpus only: the others are not read)."""
-    split, _ = load_split(config, extra=False)
-    return group_references(getattr(split, split_name))
+    """The sources of a run's valid, test or valid-extra split, each with all of its references
+    (valid and test come from its first corpus only: the others are not read; valid-extra from
+    the others, for a run trained with extra_valid_fraction)."""
+    if split_name not in SPLITS:
+        raise ValueError(f"unknown split {split_name!r}; choose from {', '.join(SPLITS)}")
+    if split_name == "valid-extra" and not getattr(config, "extra_valid_fraction", 0.0):
+        raise ValueError("this run holds out no valid-extra split (it was trained without --extra-valid-fraction)")
+    split, _ = load_split(config, extra=split_name == "valid-extra")
+    return group_references(getattr(split, split_name.replace("-", "_")))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -177,7 +182,7 @@ def evaluate(
         "alignment": alignment(translator, translations, lexicon or {}),
         "unrepresentable_share": unrepresentable_share(translations),
         "decoding": {
-            "beam": options.beam, "alpha": options.alpha, "guard": options.guard, "dictionary": options.dictionary,
+            "beam": options.beam, "alpha": translator.alpha(options), "rerank": translator.reranks(options), "guard": options.guard, "dictionary": options.dictionary,
             **({"max_len": options.max_len} if options.max_len else {}),
         },
         "seconds": round(seconds, 2),

@@ -13,6 +13,7 @@ from engine.corpus import Pair, load_split
 from engine.data import BatchPlan, encode_pairs
 from engine.dictionary import word_pairs
 from engine.evaluate import name_lexicon
+from engine.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
@@ -33,10 +34,11 @@ def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
     return [Pair(f"{pairs[a].source} {pairs[b].source}", pairs[a].target + joiner + pairs[b].target) for a, b in zip(firsts, seconds)]
 
 
-def text_pairs(config: RunConfig, split) -> tuple[list[Pair], list[Pair], dict]:
+def text_pairs(config: RunConfig, split, synthetic: list[Pair] = ()) -> tuple[list[Pair], list[Pair], dict]:
     """The training and validation pairs as the model reads them. Subword runs: normalised, with
-    joined pairs and dictionary pairs added, shared spans as placeholders (engine/text); other
-    levels: as the corpus has them, with joined pairs. Returns (train, valid, facts)."""
+    joined pairs, dictionary pairs and synthetic pairs (engine/synthetic.py: tagged after their
+    spans are protected) added, shared spans as placeholders (engine/text); other levels: as the
+    corpus has them, with joined pairs. Returns (train, valid, facts)."""
     if config.level != SUBWORD:
         return split.train + joined_pairs(split.train, config.join_fraction, config.seed), split.valid, {}
     chinese_source = is_chinese("".join(p.source for p in split.train[:500]))
@@ -47,9 +49,12 @@ def text_pairs(config: RunConfig, split) -> tuple[list[Pair], list[Pair], dict]:
     dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
     train = train + joined_pairs(train, config.join_fraction, config.seed) + dictionary
     valid = normalised_pairs(split.valid)
+    synthetic = normalised_pairs(list(synthetic))
     if config.placeholders:
         train = training_pairs(train, chinese_source, names, config.seed, config.name_share)
         valid = training_pairs(valid, chinese_source, names, config.seed + 1, config.name_share)
+        synthetic = training_pairs(synthetic, chinese_source, names, config.seed + 2, config.name_share)
+    train = train + (tagged(synthetic) if config.synthetic_tag else synthetic)
     placeholders = sum("⟦" in p.source for p in train)
     return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
@@ -67,19 +72,22 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
         chinese = is_chinese("".join(texts[:500]))
         kind = "char" if chinese and config.chinese_chars else "unigram"
         # only a source side is read without case: a target side is written with its capitals
-        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=PLACEHOLDERS))
+        symbols = PLACEHOLDERS + ([SYNTHETIC_TAG] if source and config.back_translate and config.synthetic_tag else [])
+        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols))
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
         sides[0].words = word_counts(normalise(p.source) for p in corpus)
     return sides[0], sides[1]
 
 
-def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None):
-    """Corpus → split → pairs as the model reads them → vocabularies (built on the train split
-    unless given) → batch plans. stage(message): each stage as it starts (seq2seq-train shows them)."""
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None, run=None):
+    """Corpus → split (+ synthetic pairs) → pairs as the model reads them → vocabularies (built on
+    the train split unless given) → batch plans. stage(message): each stage as it starts
+    (seq2seq-train shows them); run: the run folder whose synthetic pairs a resume reads."""
     stage(f"reading {' + '.join(Path(c).name for c in [config.corpus, *config.extra_corpora])} …")
     split, facts = load_split(config)
-    stage(f"preparing {len(split.train):,} training pairs: normalising, protecting spans" + (", training the vocabularies" if vocabs is None else "") + " …")
-    train_pairs, valid_pairs, text_facts = text_pairs(config, split)
+    synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage)
+    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: normalising, protecting spans" + (", training the vocabularies" if vocabs is None else "") + " …")
+    train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic)
     if vocabs is None:
         vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)
     src_vocab, tgt_vocab = vocabs
@@ -88,8 +96,8 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     pad_to = 8 if config.jit_compile else 1
     train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
     valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if valid_ids[0] else None
-    facts |= text_facts | {
-        "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
+    facts |= text_facts | synthetic_facts | {
+        "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)} | ({"valid_extra": len(split.valid_extra)} if split.valid_extra else {}),
         "train_pairs_used": train_plan.size,
         "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
         # the translator splits longer input and caps its output near these

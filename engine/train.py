@@ -31,6 +31,7 @@ from engine.distribute import is_chief, make_strategy
 from engine.models.base import PACKAGE, build_model
 from engine.prepare import prepare_data
 from engine.runs import RunFolder, RunFolderError, first_line
+from engine.synthetic import keep_in_run
 
 # ----------------------------------------------------------------------------------------------
 # Loss
@@ -210,6 +211,7 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage)
     if chief:
         run.claim(into_existing)
+        keep_in_run(run, facts.get("synthetic", []))
     else:
         run = worker_scratch()
     try:
@@ -250,7 +252,9 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)
-    _, vocabs, plan, valid_plan, _ = prepare_data(config, run.vocabs(), stage=report.stage)
+    _, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run)
+    if chief:
+        keep_in_run(run, facts.get("synthetic", []))  # (where the run's own copy was missing or damaged)
     writes = run if chief else worker_scratch(run)
     try:
         backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)

@@ -26,6 +26,7 @@ from engine.direction import run_direction, simplify_unknown
 from engine.models import search
 from engine.models.base import load_model
 from engine.models.search import NEG_INF
+from engine.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.runs import RunFolder, RunFolderError, first_line
 from engine.text.pipeline import TextPipeline, Unit
 from engine.text.protect import WORD as WORD_PATTERN
@@ -93,6 +94,12 @@ class Translator:
             never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=self._trained_names(),
         )
         self.guard = guard_settings(self.tgt_vocab)
+        try:
+            self.defaults = DecodingDefaults.of(self.run)  # the alpha and reranking chosen on its validation split
+        except ValueError as err:
+            raise RunFolderError(str(err)) from err
+        self._channel: Channel | None = None
+        self.memo: dict | None = None  # {} keeps every decoded batch's raw output (tuning decodes the same sentences again and again)
         self.graphs = graphs
         self._graphs: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
@@ -212,6 +219,9 @@ class Translator:
         for warning in (w for line in notes for w in line):
             self.warn(warning)
         hyps = self._decode(id_lists, options, max(1, batch_size // options.beam), pause)
+        if self.reranks(options) and hyps:
+            ranked = rerank(self.channel(), [u.text for u in decoded], hyps, self.alpha(options), self.rerank_weight(options))
+            hyps = [h[: options.n_best] for h in ranked]
         results: dict[int, Translation] = {}
         for unit, src_ids, options_of_unit in zip(decoded, id_lists, hyps):
             self._place_missing(unit, src_ids, options_of_unit[0])
@@ -221,15 +231,47 @@ class Translator:
             by_line[unit.line].append(results.get(id(unit)) or self._passthrough(unit))
         return [self._line_translation(s, parts, notes[i]) for i, (s, parts) in enumerate(zip(sentences, by_line))]
 
+    # ------------------------------------------------------------------ decoding defaults, reranking
+    def alpha(self, options: DecodeOptions) -> float:
+        """The length normalisation: the options', else the run's own (decoding.json), else 1."""
+        return options.alpha if options.alpha is not None else self.defaults.alpha
+
+    def reranks(self, options: DecodeOptions) -> bool:
+        """Whether to rerank the beam with the reverse model: the options say, else the run's
+        default; never for greedy search (one candidate)."""
+        wanted = options.rerank if options.rerank is not None else self.defaults.rerank
+        return bool(wanted) and options.beam > 1
+
+    def rerank_weight(self, options: DecodeOptions) -> float:
+        return options.rerank_weight if options.rerank_weight is not None else self.defaults.rerank_weight
+
+    def channel(self) -> Channel:
+        """The reverse model's scorer (loaded when first needed)."""
+        if self._channel is None:
+            try:
+                reverse = reverse_run_of(self.defaults, self.run)
+            except ValueError as err:
+                raise RunFolderError(str(err)) from err
+            self._channel = Channel(Translator(reverse, graphs=self.graphs, warn=self.warn))
+        return self._channel
+
     def _decode(self, id_lists, options: DecodeOptions, batch_size, pause=None) -> list[list[Hypothesis]]:
+        """The n-best hypotheses of each id list (all the beam's when they are to be reranked)."""
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         decode = self.graph(options.strategy, options.guard)
+        keep, alpha = (options.beam if self.reranks(options) else options.n_best), self.alpha(options)
         for chunk, array in self._batches(id_lists, batch_size):
-            ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
+            key = (array.tobytes(), array.shape, options.beam, options.guard, max_steps)
+            if self.memo is not None and key in self.memo:
+                ids, log_prob, length = self.memo[key]
+            else:
+                ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
+                if self.memo is not None:
+                    self.memo[key] = ids, log_prob, length
             for row, i in enumerate(chunk):
-                hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], options.alpha) for k in range(ids.shape[1])]
-                results[i] = sorted(hyps, key=lambda h: -h.score)[: options.n_best]
+                hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
+                results[i] = sorted(hyps, key=lambda h: -h.score)[:keep]
             if pause is not None:
                 pause()
         return results

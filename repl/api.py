@@ -250,6 +250,8 @@ async def translate(request):
         units, languages = texts, [d[0] for d in detected] if detected else [source] * len(texts)
     pairs = [route(unit, language, target, state.batchers) for unit, language in zip(units, languages)]
     options = state.limits.options.with_(n_best=alternatives + 1)
+    if "rerank" in data:  # (absent: the server's --rerank, else each model's own default)
+        options = options.with_(rerank=flag(data, "rerank"))
     outcomes = await translate_many(state, units, pairs, options, glossary, attention, own_glossary="glossary" in data)
     if form == "html":
         translated, start = [], 0

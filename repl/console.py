@@ -102,7 +102,9 @@ def add_decode_options(parser, n_best: bool = False) -> None:
     group.add_argument("--beam", type=at_least(1), default=default.beam, help=f"beam size (1 = greedy; default: {default.beam})")
     if n_best:
         group.add_argument("--n-best", type=at_least(1), default=default.n_best, help=f"hypotheses shown per sentence (default: {default.n_best})")
-    group.add_argument("--alpha", type=float, default=default.alpha, help=f"length normalisation: score = log-prob / length**alpha (default: {default.alpha})")
+    group.add_argument("--alpha", type=float, default=default.alpha, help="length normalisation: score = log-prob / length**alpha (default: the model's own, chosen on its validation split, else 1)")
+    group.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=default.rerank,
+                       help="rescore the beam with the reverse model (the other direction's), which prefers the candidate the source can be read back from (default: the model's own choice, on where it won on validation)")
     group.add_argument("--max-len", type=at_least(1), default=default.max_len, help="most output tokens (default: a little over the longest training target)")
     group.add_argument("--no-guard", action="store_true", help="turn off the repetition guard (by default no output repeats an n-gram or runs far longer than its source)")
     group.add_argument("--no-names", action="store_true", help="Chinese → English: leave Chinese person and place names to the model (by default a name is carried as pinyin, a place as CC-CEDICT names it)")
@@ -114,7 +116,7 @@ def decode_options(args):
     """The DecodeOptions of parsed arguments (see add_decode_options)."""
     from engine.config import DecodeOptions
 
-    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary, names=not args.no_names).with_(
+    return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary, names=not args.no_names, rerank=args.rerank).with_(
         n_best=getattr(args, "n_best", 1)
     )
 

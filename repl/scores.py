@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.corpus import SPLITS
 from engine.direction import ARROWS, DIRECTIONS
 from repl.console import (
     UsageError,
@@ -35,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
         "--direction", choices=("auto", *DIRECTIONS), default="auto",
         help="the shipped model to score: en-zh or zh-en; auto: en-zh on a split, and with --src each line by its script (default: auto)",
     )
-    parser.add_argument("--split", choices=("test", "valid"), default="test", help="held-out split of the run's corpus (default: test)")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="held-out split of the run's corpus; valid-extra: the second validation split, from the extra corpora (default: test)")
     parser.add_argument("--src", help="file of source sentences, one a line (instead of --split)")
     parser.add_argument("--refs", help="references aligned with --src; several references of one line separated by TABs")
     parser.add_argument("--max-sentences", type=POSITIVE, help="score only the first N sources")
@@ -43,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     parser.add_argument("--no-record", action="store_true", help="do not record the scores in the run folder's eval.json")
     parser.add_argument("--record", action="store_true", help="record the scores in a shipped model's eval.json too (by default only other runs are recorded)")
+    parser.add_argument("--tune-decoding", action="store_true",
+                        help="choose the run's alpha and reranking weight on its valid split and write them to its decoding.json (the tools' defaults for it)")
+    parser.add_argument("--rerank-with", metavar="RUN", help="with --tune-decoding: the reverse run (the other direction; a path or a shipped model's name) that reranks this one")
     add_decode_options(parser)
     return parser
 
@@ -103,6 +107,8 @@ def main(argv=None) -> int:
     def main():
         if bool(args.src) != bool(args.refs):
             raise UsageError("--src and --refs go together")
+        if args.tune_decoding:
+            return tune_run(args)
         args.glossary_terms = glossary_of(args)
         report_file = Output(args.json, args.force, [args.src, args.refs]) if args.json else None  # checked and claimed now
         try:
@@ -113,6 +119,39 @@ def main(argv=None) -> int:
             raise
 
     return run_main(main)
+
+
+def tune_run(args) -> None:
+    """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
+    from engine.evaluate import held_out
+    from engine.rerank import FILE, reverse_run_of
+    from repl.models import resolve_run
+
+    if args.src or args.json:
+        raise UsageError("--tune-decoding uses the run's valid split; it takes no --src or --json")
+    run = resolve_run(args.run)
+    sources, references = held_out(run.config(), "valid")
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    import_tensorflow()
+    from engine.rerank import tune
+    from engine.translate import Translator
+
+    translator = Translator(run)
+    if args.rerank_with:
+        translator.defaults.rerank_with = args.rerank_with
+    try:
+        reverse_run_of(translator.defaults, run)
+    except ValueError as err:
+        raise UsageError(f"{err}; pass --rerank-with RUN") from err
+    with console.status("tuning …") as status:
+        chosen = tune(translator, sources, references, beam=max(args.beam, 2), stage=status.update)
+    chosen.save(run)
+    rows = [(f"alpha {a}", bleu) for a, bleu in chosen.measured["bleu_by_alpha"].items()]
+    rows += [(f"reranked, weight {w}", bleu) for w, bleu in chosen.measured["bleu_reranked_by_weight"].items()]
+    console.print(key_value_table(f"{run.path.name}: valid BLEU, beam {chosen.measured['beam']}", rows))
+    console.print(f"{run.path / FILE}: alpha {chosen.alpha:g}, reranking weight {chosen.rerank_weight:g} "
+                  f"({chosen.measured['gain']:+.2f} BLEU: {'on' if chosen.rerank else 'off'} by default)", soft_wrap=True)
 
 
 def run_jobs(args, report_file) -> None:
@@ -156,7 +195,10 @@ def held_out_jobs(args) -> list:
         run = shipped_runs()[args.direction]
     else:
         raise UsageError(f"no shipped {ARROWS[args.direction]} model; name a run folder")
-    sources, references = held_out(run.config(), args.split)
+    try:
+        sources, references = held_out(run.config(), args.split)
+    except ValueError as err:
+        raise UsageError(f"{run.path}: {err}") from err
     if args.max_sentences:
         sources, references = sources[: args.max_sentences], references[: args.max_sentences]
     return [(run, sources, references, args.split)]

@@ -97,6 +97,27 @@ def test_a_second_corpus_adds_training_pairs_and_keeps_the_first_ones_splits(tmp
     assert facts["extra"][0]["held_out_overlap_dropped"] == 1 and facts["extra"][0]["pairs_added"] == 2
 
 
+def test_a_share_of_the_second_corpus_is_a_second_validation_split_never_trained_on(tmp_path):
+    first = [(f"sentence {i}.", f"句子{i}。") for i in range(200)]
+    second = [(f"other {i}.", f"别的{i}。") for i in range(400)] + [("sentence 3.", "另一个说法。")]
+    config = RunConfig(corpus=str(anki(tmp_path / "a.txt", first)), extra_corpora=[str(anki(tmp_path / "b.txt", second))], extra_valid_fraction=0.2)
+    split, facts = load_split(config)
+    assert 40 < len(split.valid_extra) < 120  # about a fifth of 400, keyed on the source
+    assert all(p.source.startswith("other") for p in split.valid_extra)
+    kept_out = {t for p in split.valid_extra for t in (p.source, p.target)}
+    assert not any(p.source in kept_out or p.target in kept_out for p in split.train)
+    assert facts["extra"][0]["held_out_as_valid_extra"] == len(split.valid_extra)
+    again, _ = load_split(config)
+    assert again.valid_extra == split.valid_extra  # the same on every run
+    from engine.evaluate import held_out
+
+    sources, references = held_out(config, "valid-extra")
+    assert len(sources) == len(split.valid_extra) and references[0] == [split.valid_extra[0].target]
+    config.extra_valid_fraction = 0.0
+    with pytest.raises(ValueError, match="valid-extra"):
+        held_out(config, "valid-extra")
+
+
 CEDICT = [
     "# CC-CEDICT",
     "傳統 传统 [chuan2 tong3] /tradition/traditional/convention/",

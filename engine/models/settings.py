@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from engine.models.registry import ARCHITECTURES, ATTENTIONS
 
 
-def setting(default, help: str, *, choices=None, minimum=None, above=None, below=None, maximum=None, flag: bool = True):
+def setting(default, help: str, *, choices=None, minimum=None, above=None, below=None, maximum=None, flag: bool = True, alias=None):
     """A dataclass field with what `check` and the command line need: help text, allowed values
     (a tuple, or a registry), an inclusive (`minimum`) or exclusive (`above`) lower bound, an
     exclusive (`below`) or inclusive (`maximum`) upper bound. flag: the command line offers it
-    as an option of its own (--name, or --name/--no-name for a switch)."""
-    metadata = {"help": help, "choices": choices, "minimum": minimum, "above": above, "below": below, "maximum": maximum, "flag": flag}
+    as an option of its own (--name, or --name/--no-name for a switch); alias: a second, shorter
+    option for it (--with)."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "above": above, "below": below, "maximum": maximum, "flag": flag, "alias": alias}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
