@@ -169,7 +169,10 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
         provenance = Provenance(Path(path).name, file_sha256(path), config.back_translate_with, model_sha,
                                 config.back_translate_beam, _mode(mono_chinese, split), len(lines))
         own = run.path / SUBFOLDER / f"{provenance.key}.tsv" if run is not None else None
+        cache = synthetic_cache_dir() / f"{provenance.key}.tsv"
         rows = _translated(own, provenance) if own is not None else []
+        if len(rows) < len(lines):
+            rows = _translated(cache, provenance)
         if len(rows) < len(lines):
             if translator is None:
                 from engine.translate import Translator
@@ -178,7 +181,6 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
                 translator = Translator(spec_run, warn=lambda message: None)  # (a long line is cut: fine for training text)
                 if translator.source_is_chinese != mono_chinese:
                     raise CorpusError(f"{path}: {spec_run.path} does not translate from this file's language")
-            cache = synthetic_cache_dir() / f"{provenance.key}.tsv"
             rows = _translate_into(cache, lines, provenance, translator, stage)
         made = [Pair(out, line) if provenance.mode == "back-translation" else Pair(line, out) for line, out in rows if out]
         kept = [p for p in made if sentence_key(p.source) not in held_out and sentence_key(p.target) not in held_out]

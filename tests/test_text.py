@@ -213,3 +213,10 @@ def test_a_dictionary_translates_a_word_the_model_never_saw():
     assert result.text == "Send me the ⟦W1⟧ by Friday." and result.spans == {"⟦W1⟧": "发票"}
     # names are kept as written, never looked up
     assert protect("Zelda sent it.", known=lambda w: w.lower() in {"sent", "it"}, fallback=lambda w: "X").spans == {"⟦W1⟧": "Zelda"}
+
+
+def test_restore_never_leaves_two_spaces_of_the_model_but_keeps_a_span_as_it_was():
+    from engine.text.protect import Protected, restore
+
+    protected = Protected("Mary sees ⟦N1⟧ apples.", {"⟦N1⟧": "1  2"})
+    assert restore("Mary sees  ⟦N1⟧  apples.", protected) == "Mary sees 1  2 apples."

@@ -214,13 +214,18 @@ def restore(output: str, protected: Protected) -> str:
     return _joined(pieces)
 
 
+SPACES = re.compile(r" {2,}")
+
+
 def _joined(pieces: list) -> str:
     """Text and restored spans as one string, a space between a span and a word or number it
-    would otherwise touch (a Latin letter or a digit on both sides; Chinese needs none)."""
+    would otherwise touch (a Latin letter or a digit on both sides; Chinese needs none). The
+    model's own text never keeps two spaces in a row (a placeholder's space piece beside a word's
+    space); a span is kept exactly as it was."""
     out: list[str] = []
     previous_is_span = False
     for piece in pieces:
-        text = piece.output if isinstance(piece, Span) else piece
+        text = piece.output if isinstance(piece, Span) else SPACES.sub(" ", piece)
         if not text:
             continue
         is_span = isinstance(piece, Span)
