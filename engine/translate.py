@@ -29,6 +29,7 @@ from engine.models.search import NEG_INF
 from engine.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.runs import RunFolder, RunFolderError, first_line
 from engine.text.pipeline import TextPipeline, Unit
+from engine.text.protect import PLACEHOLDERS
 from engine.text.protect import WORD as WORD_PATTERN
 from engine.translation import Hypothesis, Translation
 from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
@@ -93,7 +94,7 @@ class Translator:
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
             never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=self._trained_names(),
         )
-        self.guard = guard_settings(self.tgt_vocab)
+        self.guard = guard_settings(self.tgt_vocab) | self._copies()
         try:
             self.defaults = DecodingDefaults.of(self.run)  # the alpha and reranking chosen on its validation split
         except ValueError as err:
@@ -103,6 +104,15 @@ class Translator:
         self.graphs = graphs
         self._graphs: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._forced = tf.function(self._forced_graph, reduce_retracing=True)
+
+    def _copies(self) -> dict:
+        """The guard's placeholder rule: {"copies": (source ids, target ids)} of the placeholders
+        both vocabularies have (each is written at most once, and only where the source has it)."""
+        shared = [p for p in PLACEHOLDERS if p in self.src_vocab.index and p in self.tgt_vocab.index]
+        if self.src_vocab.level != SUBWORD or not shared:
+            return {}
+        ids = lambda vocab: tf.constant([vocab.index[p] for p in shared], tf.int32)  # noqa: E731
+        return {"copies": (ids(self.src_vocab), ids(self.tgt_vocab))}
 
     @staticmethod
     def _load(path: Path):

@@ -177,3 +177,14 @@ def shipped() -> NameTables:
     from engine.dictionary import load
 
     return NameTables(load())
+
+
+@lru_cache(maxsize=1)
+def chinese_of_names() -> dict[str, str]:
+    """English name of one word → its Chinese as CC-CEDICT writes it (Peter → 彼得): the
+    shortest headword of those whose name it is."""
+    found: dict[str, str] = {}
+    for head, english in shipped().proper.items():
+        if " " not in english and "-" not in english and (english not in found or len(head) < len(found[english])):
+            found[english] = head
+    return found

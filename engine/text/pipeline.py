@@ -66,7 +66,7 @@ class TextPipeline:
         training data never had is translated by CC-CEDICT where it can be (English → Chinese).
         names: Chinese person and place names are carried into English (engine/text/names.py)."""
         units, fallback = [], self._fallback() if dictionary else None
-        finders = {"names": self._names() if names else None, "convert": self._conversions()}
+        finders = {"names": self._names() if names else None, "convert": self._conversions(), "known_names": self._known_names()}
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -96,6 +96,14 @@ class TextPipeline:
         if self.chinese_source == self.chinese_target:
             return None
         return chinese_to_english if self.chinese_source else english_to_chinese
+
+    def _known_names(self):
+        """English → Chinese: word → its Chinese name in CC-CEDICT (carried beside an unknown name)."""
+        if self.chinese_source or not self.chinese_target or self.knows is None:
+            return None
+        from engine.text.names import chinese_of_names
+
+        return lambda word: chinese_of_names().get(word)
 
     def _names(self):
         """text → Chinese names in it, for a run that reads Chinese and writes another language."""

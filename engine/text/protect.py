@@ -73,7 +73,7 @@ def is_name_like(word: str) -> bool:
 
 
 def find_spans(text: str, known=None, chinese_source: bool = False, glossary=None, fallback=None, names=None,
-               convert=None) -> list[Span]:
+               convert=None, known_names=None) -> list[Span]:
     """The spans of `text` to protect, in order, none overlapping.
 
     known(word) → bool: whether the model knows an English word (a name-like word it does not
@@ -82,7 +82,10 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
     fallback(word) → translation or None: for another word the model does not know, a
     dictionary's translation (engine/dictionary.py); names(text) → [(start, end, English)]: Chinese
     names to carry into English (engine/text/names.py); convert(text) → [(start, end, output)]:
-    dates and abbreviations written the other language's way (engine/text/conversions.py).
+    dates and abbreviations written the other language's way (engine/text/conversions.py);
+    known_names(word) → translation or None: where a sentence carries an unknown name, a name
+    the model knows (Peter) is carried too, as the dictionary writes it (彼得): a model that
+    reads one name as a placeholder writes the placeholder in the other name's place.
     """
     spans = list(glossary.find(text)) if glossary is not None else []
     for found in (convert, names):
@@ -90,6 +93,7 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
             if not any(s.start < b and a < s.end for s in spans):  # (a date is a number; a name or an abbreviation a word)
                 spans.append(Span(a, b, "N" if any(c.isdigit() for c in output) else "W", output))
     taken = [(s.start, s.end) for s in spans]
+    carried, named = False, []
     for match in _TOKEN.finditer(text):
         if any(a < match.end() and match.start() < b for a, b in taken):
             continue
@@ -102,8 +106,15 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
             if translated:
                 output = translated
             elif not (chinese_source or (unknown and is_name_like(word))):
+                if known_names is not None and is_name_like(word):
+                    named.append(match)
                 continue
+            carried = carried or (unknown and is_name_like(word) and output == word)
         spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", output))
+    for match in named if carried else ():
+        written = known_names(match.group())
+        if written:
+            spans.append(Span(match.start(), match.end(), "W", written))
     spans.sort(key=lambda s: s.start)
     spans = _merge_number_runs(text, spans)
     return _merge_word_runs(text, spans) if chinese_source else spans
