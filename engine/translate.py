@@ -94,7 +94,8 @@ class Translator:
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
             never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=self._trained_names(),
         )
-        self.guard = guard_settings(self.tgt_vocab) | self._copies()
+        self.guard = guard_settings(self.tgt_vocab)
+        self.copies = self._copies()  # always applied, with or without the guard
         try:
             self.defaults = DecodingDefaults.of(self.run)  # the alpha and reranking chosen on its validation split
         except ValueError as err:
@@ -132,7 +133,7 @@ class Translator:
         per beam, as translate pads and warm_up compiles them; in "dynamic" mode never."""
         key = (strategy, guard)
         if key not in self._graphs:
-            search_of, settings = search.STRATEGIES[strategy], self.guard if guard else {}
+            search_of, settings = search.STRATEGIES[strategy], (self.guard if guard else {}) | self.copies
 
             def decode(src, beam, max_steps):
                 return search_of(self.model, src, beam, max_steps, self.choice_bias, **settings)

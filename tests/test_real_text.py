@@ -137,6 +137,43 @@ def test_the_shipped_models_keep_every_span_once_and_apart(translators):
                 assert apart(span, result.text), (line, span, result.text)
 
 
+# Names beside names, at the start and the end, two unknown names in a line (issue #32): each
+# unknown name once and whole, a known name written as a whole (彼得, never 彼Cairo得).
+NAMED = [
+    ("Peter and Cairo are far apart.", ["Cairo"], ["彼得"]),
+    ("I met Peter and Cairo yesterday.", ["Cairo"], ["彼得"]),
+    ("Tell Peter that Ravi is here.", ["Ravi"], ["彼得"]),
+    ("Cairo is a big city.", ["Cairo"], []),
+    ("We flew from Lima to Cairo.", ["Lima", "Cairo"], []),
+    ("Jennifer and Ethan went to Bilbao.", ["Jennifer", "Ethan", "Bilbao"], []),
+    ("Olga met Dmitri in Tbilisi.", ["Olga", "Dmitri", "Tbilisi"], []),
+    ("I saw Ravi and Priya at the station with Peter.", ["Ravi", "Priya"], ["彼得"]),
+]
+
+
+@pytest.mark.slow
+def test_names_beside_names_each_come_out_once_and_whole(translators):
+    from engine.config import DecodeOptions
+
+    for options in (DecodeOptions(), DecodeOptions(beam=1)):
+        results = translators["default"].translate([line for line, _, _ in NAMED], options=options)
+        for (line, carried, written), result in zip(NAMED, results):
+            for name in carried:
+                assert result.text.count(name) == 1, (line, result.text)
+            for name in written:
+                assert name in result.text, (line, result.text)
+            assert "⟦" not in result.text
+
+
+@pytest.mark.slow
+def test_the_search_writes_a_placeholder_once_and_only_one_the_source_has(translators):
+    translator = translators["default"]
+    for result in translator.translate(["I met Peter and Cairo yesterday.", "Ravi called Ravi.", "Olga met Dmitri in Tbilisi."], beam=4):  # (no guard)
+        placeholders = re.findall(r"⟦[NW]\d⟧", "".join(result.tokens))
+        assert len(placeholders) == len(set(placeholders)), result.tokens
+        assert set(placeholders) <= set(re.findall(r"⟦[NW]\d⟧", "".join(result.source_tokens)))
+
+
 @pytest.mark.slow
 def test_the_shipped_model_translates_a_page_sentence_whole_with_its_tags(translators):
     from engine.config import DecodeOptions
