@@ -43,9 +43,12 @@ WORD = re.compile(WORD_PATTERN)
 
 
 def guard_settings(vocab) -> dict:
-    """The repetition guard for a target vocabulary: the n-gram never repeated (4 characters or
-    pieces of about a word; 3 whole words) and the output bound (3 × source tokens + 10)."""
-    return {"no_repeat": 3 if vocab.level == "word" and not vocab.chinese else 4, "ratio": 3.0, "extra": 10}
+    """The repetition guard for a target vocabulary: the n-gram never repeated (Chinese: 4
+    characters or pieces; English: 3 words or pieces, since most English pieces are whole words:
+    with 4 pieces a repeated three-word phrase got through, in 27% of zh→en outputs of 600
+    Chinese lines of 30 characters or more, 4.7% with 3, valid BLEU 35.46 → 35.48) and the output
+    bound (3 × source tokens + 10)."""
+    return {"no_repeat": 4 if vocab.chinese else 3, "ratio": 3.0, "extra": 10}
 
 
 def _round_up(value: int, choices) -> int:
