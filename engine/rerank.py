@@ -147,38 +147,46 @@ def rerank(channel: Channel, sources: list[str], candidates: list[list], alpha: 
     return ranked
 
 
-def tune(translator, sources: list[str], references: list[list[str]], beam: int = 4, alphas=ALPHAS, weights=WEIGHTS, stage=lambda message: None) -> DecodingDefaults:
-    """The alpha (plain beam search) and the reverse model's weight (reranking, at that alpha)
-    that score best on `sources` (a validation split), and whether reranking wins by MIN_GAIN.
-    The beam is decoded once and each candidate scored once (memoised); every setting after
-    that only re-sorts. The translator's decoding.json must name the reverse run."""
+def tune(translator, sources: list[str], references: list[list[str]], beam: int = 4, alphas=ALPHAS, weights=WEIGHTS,
+         rerank_on: list[int] | None = None, stage=lambda message: None) -> DecodingDefaults:
+    """The alpha that scores best on `sources` (a validation split) with plain beam search, and
+    the reverse model's weight that scores best at that alpha on the sentences `rerank_on`
+    (indices; default all: give those the reverse model never trained on), and whether
+    reranking wins there by MIN_GAIN. The beam is decoded once and each candidate scored once
+    (memoised); every setting after that only re-sorts. The translator's decoding.json, or its
+    defaults' rerank_with, names the reverse run."""
     from engine.config import DecodeOptions
     from engine.evaluate import score
 
-    def bleu(**options) -> float:
-        found = translator.translate(sources, options=DecodeOptions(beam=beam, **options))
-        return score([t.text for t in found], references)["bleu"]
+    subset = list(range(len(sources))) if rerank_on is None else rerank_on
+    sub_sources, sub_references = [sources[i] for i in subset], [references[i] for i in subset]
+
+    def bleu(lines, refs, **options) -> float:
+        found = translator.translate(lines, options=DecodeOptions(beam=beam, **options))
+        return score([t.text for t in found], refs)["bleu"]
 
     translator.memo, plain = {}, {}
     try:
         for alpha in alphas:
             stage(f"beam {beam}, alpha {alpha:g} …")
-            plain[alpha] = bleu(alpha=alpha, rerank=False)
+            plain[alpha] = bleu(sources, references, alpha=alpha, rerank=False)
         best_alpha = max(alphas, key=lambda a: (plain[a], a == 1.0))
+        baseline = bleu(sub_sources, sub_references, alpha=best_alpha, rerank=False)
         translator.channel().memo = {}
         reranked = {}
         for weight in (w for w in weights if w > 0):
             stage(f"reranked, weight {weight:g} …")
-            reranked[weight] = bleu(alpha=best_alpha, rerank=True, rerank_weight=weight)
+            reranked[weight] = bleu(sub_sources, sub_references, alpha=best_alpha, rerank=True, rerank_weight=weight)
     finally:
         translator.memo = None
         if translator._channel is not None:
             translator._channel.memo = None
     best_weight = max(reranked, key=lambda w: reranked[w])
-    gain = reranked[best_weight] - plain[best_alpha]
+    gain = reranked[best_weight] - baseline
     measured = {
         "split": "valid", "sentences": len(sources), "beam": beam,
         "bleu_by_alpha": {f"{a:g}": plain[a] for a in alphas},
+        "reranking_sentences": len(subset), "bleu_plain_there": baseline,
         "bleu_reranked_by_weight": {f"{w:g}": reranked[w] for w in reranked},
         "gain": round(gain, 2),
     }

@@ -144,30 +144,31 @@ def tune_run(args) -> None:
         reverse = reverse_run_of(translator.defaults, run)
     except ValueError as err:
         raise UsageError(f"{err}; pass --rerank-with RUN") from err
-    sources, references = unseen_by(reverse, sources, references)
-    if len(sources) < 50:
-        raise UsageError(f"only {len(sources)} valid sentences that {reverse.path} never trained on: too few to tune on")
-    console.print(f"tuning on the {len(sources):,} valid sentences that {reverse.path.name} never trained on either", soft_wrap=True)
+    unseen = unseen_by(reverse, sources, references)
+    if len(unseen) < 50:
+        raise UsageError(f"only {len(unseen)} valid sentences that {reverse.path} never trained on: too few to tune reranking on")
+    console.print(f"alpha on the {len(sources):,} valid sentences; the reranking weight on the {len(unseen):,} of them "
+                  f"that {reverse.path.name} never trained on either", soft_wrap=True)
     with console.status("tuning …") as status:
-        chosen = tune(translator, sources, references, beam=max(args.beam, 2), stage=status.update)
+        chosen = tune(translator, sources, references, beam=max(args.beam, 2), rerank_on=unseen, stage=status.update)
     chosen.save(run)
     rows = [(f"alpha {a}", bleu) for a, bleu in chosen.measured["bleu_by_alpha"].items()]
-    rows += [(f"reranked, weight {w}", bleu) for w, bleu in chosen.measured["bleu_reranked_by_weight"].items()]
+    rows += [(f"those {chosen.measured['reranking_sentences']}: plain", chosen.measured["bleu_plain_there"])]
+    rows += [(f"those {chosen.measured['reranking_sentences']}: reranked, weight {w}", bleu) for w, bleu in chosen.measured["bleu_reranked_by_weight"].items()]
     console.print(key_value_table(f"{run.path.name}: valid BLEU, beam {chosen.measured['beam']}", rows))
     console.print(f"{run.path / FILE}: alpha {chosen.alpha:g}, reranking weight {chosen.rerank_weight:g} "
                   f"({chosen.measured['gain']:+.2f} BLEU: {'on' if chosen.rerank else 'off'} by default)", soft_wrap=True)
 
 
-def unseen_by(reverse, sources: list[str], references: list[list[str]]):
-    """The sentences (with their references) whose pairs the reverse run never trained on: in its
-    valid or test split. A reverse model that learnt a pair by heart explains its reference far
-    better than any other candidate, so tuning on its training pairs would overrate reranking."""
+def unseen_by(reverse, sources: list[str], references: list[list[str]]) -> list[int]:
+    """The indices of the sentences whose pairs the reverse run never trained on: in its valid or
+    test split. A reverse model that learnt a pair by heart explains its reference far better
+    than any other candidate, so tuning on its training pairs would overrate reranking."""
     from engine.corpus import load_split
 
     split, _ = load_split(reverse.config(), extra=False)
     unseen = {(p.target, p.source) for p in split.valid + split.test}  # as this run's (source, target)
-    kept = [(s, refs) for s, refs in zip(sources, references) if all((s, r) in unseen for r in refs)]
-    return [s for s, _ in kept], [refs for _, refs in kept]
+    return [i for i, (s, refs) in enumerate(zip(sources, references)) if all((s, r) in unseen for r in refs)]
 
 
 def run_jobs(args, report_file) -> None:
