@@ -133,12 +133,15 @@ class DecodeOptions:
     """How to decode, with the one set of defaults that chat, batch, eval and serve share.
 
     beam: beam size K (1 = greedy); n_best: hypotheses kept per sentence (≤ K); alpha: length
-    normalisation, score = log-prob / length**alpha; max_len: most output tokens (None: a little
-    over the longest training target); guard: never repeat an n-gram (see engine/models/search.py)."""
+    normalisation, score = log-prob / length**alpha (None: the model's own, chosen on its
+    validation split: decoding.json, see engine/rerank.py); max_len: most output tokens (None: a
+    little over the longest training target); guard: never repeat an n-gram (see
+    engine/models/search.py); rerank: rescore the beam with the reverse model (None: the model's
+    default), rerank_weight: the reverse model's weight (None: the model's)."""
 
     beam: int = 4
     n_best: int = 1
-    alpha: float = 1.0
+    alpha: float | None = None
     max_len: int | None = None
     guard: bool = True  # the repetition guard: no repeated n-gram, output bounded by the source's length
     dictionary: bool = False  # English → Chinese: a word the training data never had is translated by CC-CEDICT
