@@ -124,7 +124,7 @@ def _translate_into(tsv: Path, lines: list[str], provenance: Provenance, transla
     rows = _translated(tsv, provenance)
     if not rows and tsv.exists():
         tsv.unlink()
-    options = DecodeOptions(beam=provenance.beam)
+    options = DecodeOptions(beam=provenance.beam, alpha=1.0, rerank=False)  # plain beam search: what the cache key says
     with open(tsv, "a", encoding="utf-8") as out:
         for start in range(len(rows), len(lines), CHUNK):
             stage(f"{provenance.mode} of {provenance.file} by {provenance.model}: {start:,} / {len(lines):,} sentences …")

@@ -127,7 +127,7 @@ def test_eval_command_scores_files_and_records_the_run(toy_run, tmp_path):
     scores = json.loads(report.read_text())
     # one-token sentences have no 4-grams, so BLEU is 0 here by construction; chrF sees them all
     assert scores["chrf"] == 100.0 and scores["references"] == 4 and scores["sentences"] == 3
-    assert scores["decoding"] == {"beam": 2, "alpha": 1.0, "guard": True, "dictionary": False} and "nrefs:var" in scores["bleu_signature"]
+    assert scores["decoding"] == {"beam": 2, "alpha": 1.0, "rerank": False, "guard": True, "dictionary": False} and "nrefs:var" in scores["bleu_signature"]
     assert {"best", "worst", "random"} <= set(scores["examples"])
     assert [row["bucket"] for row in scores["by_length"]] == ["≤ 5 words"]  # one-word sources
     assert scores["alignment"]["name_alignment"] is None and "no attention" in scores["alignment"]["why"]
