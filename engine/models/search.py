@@ -53,32 +53,35 @@ def repeated_ngrams(hyps, t, n, vocab):
     return tf.logical_and(banned > 0, t >= n - 1)
 
 
-def placeholders_in(src, copies):
-    """src (R, S) → (R, P) True where the row's source holds placeholder p. copies: the
-    placeholders' (source ids (P,), target ids (P,)), or None."""
-    return tf.reduce_any(tf.equal(src[:, :, None], copies[0][None, None]), axis=1)
-
-
-def used_placeholders(log_probs, hyps, t, available, copies):
-    """log_probs (R, V) with NEG_INF on each placeholder the row's source does not hold
-    (available (R, P) False) or the row has already written: a placeholder stands for one span
-    of its source, so it is written once (a second copy would take the place of a word, and
-    one the source lacks has nothing to stand for)."""
+def placeholder_rule(src, copies, vocab, repeat: int = 1):
+    """What the placeholder rule needs for the whole search, made once: (columns (P, V), one-hot
+    rows of the placeholders' target ids; absent (R, P), 1 where the row's source lacks
+    placeholder p), R = B × repeat. copies: the placeholders' (source ids (P,), target ids (P,)),
+    or None (no rule)."""
+    if copies is None:
+        return None
     sources, targets = copies
-    written = tf.equal(hyps[:, :, None], targets[None, None])  # (R, T, P)
-    written = tf.reduce_any(tf.logical_and(written, (tf.range(tf.shape(hyps)[1]) < t)[None, :, None]), axis=1)
-    banned = tf.cast(tf.logical_or(tf.logical_not(available), written), log_probs.dtype)  # (R, P)
-    columns = tf.one_hot(targets, tf.shape(log_probs)[1], dtype=log_probs.dtype)  # (P, V)
-    return log_probs + tf.matmul(banned, columns) * NEG_INF
+    absent = tf.logical_not(tf.reduce_any(tf.equal(src[:, :, None], sources[None, None]), axis=1))  # (B, P)
+    return targets, tf.one_hot(targets, vocab), tf.repeat(tf.cast(absent, tf.float32), repeat, axis=0)
 
 
-def _guarded(log_probs, hyps, t, limits, no_repeat, vocab, available=None, copies=None):
-    """log_probs (R, V) with repeated n-grams and used or absent placeholders at NEG_INF, and
-    only EOS left where a row has reached its limit (R,)."""
+def _without_used_placeholders(log_probs, hyps, rule):
+    """log_probs (R, V) with NEG_INF on each placeholder the row's source lacks or the row has
+    already written: a placeholder stands for one span of its source, so it is written once (a
+    second copy would take the place of a word, and one the source lacks stands for nothing).
+    Unwritten columns of hyps are PAD, never a placeholder."""
+    targets, columns, absent = rule
+    written = tf.cast(tf.reduce_any(tf.equal(hyps[:, :, None], targets[None, None]), axis=1), tf.float32)  # (R, P)
+    return log_probs + tf.cast(tf.matmul(tf.maximum(absent, written), columns) * NEG_INF, log_probs.dtype)
+
+
+def _guarded(log_probs, hyps, t, limits, no_repeat, vocab, rule=None):
+    """log_probs (R, V) with repeated n-grams and used or absent placeholders (`placeholder_rule`)
+    at NEG_INF, and only EOS left where a row has reached its limit (R,)."""
     if no_repeat > 1:
         log_probs = tf.where(repeated_ngrams(hyps, t, no_repeat, vocab), NEG_INF, log_probs)
-    if copies is not None:
-        log_probs = used_placeholders(log_probs, hyps, t, available, copies)
+    if rule is not None:
+        log_probs = _without_used_placeholders(log_probs, hyps, rule)
     only_eos = tf.one_hot(EOS, vocab, on_value=0.0, off_value=NEG_INF)
     return tf.where((t >= limits - 1)[:, None], only_eos[None], log_probs)
 
@@ -89,11 +92,11 @@ def greedy(model, src, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0, 
     choice_bias (V,) is added to the logits before the argmax (−inf on tokens never to be
     chosen); the log-probabilities are the model's own. no_repeat, ratio, extra, copies: the
     guard (copies: the placeholders' source and target ids, each written at most once)."""
-    available = placeholders_in(src, copies) if copies is not None else None
     memory = model.encode_memory(src)
     states = model.initial_state(memory, max_steps)
     batch = tf.shape(src)[0]
     vocab = model.tgt_vocab_size
+    rule = placeholder_rule(src, copies, vocab)
     limits = output_limits(src, max_steps, ratio, extra)
     tokens = tf.fill([batch], BOS)
     finished = tf.zeros([batch], tf.bool)
@@ -104,7 +107,7 @@ def greedy(model, src, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0, 
     def body(t, tokens, states, finished, log_prob, length, hyps):
         logits, states, _ = model.step(tokens, states, memory, t)
         log_probs = tf.nn.log_softmax(logits)
-        chosen = tf.argmax(_guarded(logits + choice_bias, hyps, t, limits, no_repeat, vocab, available, copies), -1, output_type=tf.int32)
+        chosen = tf.argmax(_guarded(logits + choice_bias, hyps, t, limits, no_repeat, vocab, rule), -1, output_type=tf.int32)
         chosen = tf.where(finished, PAD, chosen)
         step_lp = tf.gather(log_probs, chosen, batch_dims=1)
         live = tf.logical_not(finished)
@@ -128,8 +131,8 @@ def greedy(model, src, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0, 
 def beam_search(model, src, beam, max_steps, choice_bias, no_repeat=0, ratio=0.0, extra=0, copies=None):
     """Batched beam search. src (B, S) → ids (B, K, T), log-prob (B, K), lengths (B, K)."""
     batch = tf.shape(src)[0]
-    available = tf.repeat(placeholders_in(src, copies), beam, axis=0) if copies is not None else None  # (B*K, P)
     vocab = model.tgt_vocab_size
+    rule = placeholder_rule(src, copies, vocab, repeat=beam)  # rows (B*K, …), as the beams are laid out
     limits = tf.repeat(output_limits(src, max_steps, ratio, extra), beam)  # (B*K,)
     # Every beam of a sentence reads the same memory: tile its rows to (B*K, ...) once; the
     # state starts from the tiled memory.
@@ -146,7 +149,7 @@ def beam_search(model, src, beam, max_steps, choice_bias, no_repeat=0, ratio=0.0
 
     def body(t, tokens, states, scores, finished, length, hyps):
         logits, states, _ = model.step(tokens, states, memory, t)
-        log_probs = _guarded(tf.nn.log_softmax(logits) + choice_bias, tf.reshape(hyps, [batch * beam, max_steps]), t, limits, no_repeat, vocab, available, copies)
+        log_probs = _guarded(tf.nn.log_softmax(logits) + choice_bias, tf.reshape(hyps, [batch * beam, max_steps]), t, limits, no_repeat, vocab, rule)
         log_probs = tf.reshape(log_probs, [batch, beam, vocab])
         log_probs = tf.where(finished[..., None], finished_row, log_probs)
         candidates = tf.reshape(scores[..., None] + log_probs, [batch, beam * vocab])
