@@ -244,6 +244,16 @@ def shipped_run(name: str = "default") -> RunFolder | None:
     return None
 
 
+def named_run(name: str, beside: Path | None = None) -> RunFolder | None:
+    """The trained run that `name` names: a folder's path, else one next to the folder `beside`
+    (as the shipped models name each other), else a shipped model's name (default-zh-en); None
+    if none is a trained run."""
+    for candidate in (RunFolder(name), *([RunFolder(beside / name)] if beside is not None else [])):
+        if candidate.is_run():
+            return candidate
+    return shipped_run(name)
+
+
 def is_shipped(run: RunFolder) -> bool:
     """Whether `run` is one of the shipped models of this checkout (its files are tracked)."""
     try:

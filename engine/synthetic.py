@@ -29,7 +29,7 @@ import numpy as np
 import platformdirs
 
 from engine.corpus import CorpusError, Pair, file_lines, sentence_key
-from engine.runs import RunFolder, write_atomic
+from engine.runs import RunFolder, named_run, write_atomic
 from engine.vocab import is_chinese
 
 SYNTHETIC_TAG = "⟦bt⟧"  # (lower case: an English source is read without case)
@@ -59,19 +59,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def reverse_run(spec: str) -> RunFolder:
-    """The run that translates the monolingual text: a run folder's path, else a shipped model's
-    name (default-zh-en)."""
-    from engine.runs import shipped_run
-
-    run = RunFolder(spec)
-    if not run.is_run():
-        run = shipped_run(spec) or run
-    if not run.is_run():
-        raise CorpusError(f"{spec}: not a trained run folder or shipped model (back_translate_with)")
-    return run
 
 
 @dataclass
@@ -116,13 +103,17 @@ def _translated(tsv: Path, provenance: Provenance) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in rows if len(row) == 2]
 
 
-def _translate_into(tsv: Path, lines: list[str], provenance: Provenance, translator, stage) -> list[tuple[str, str]]:
-    """Translate `lines` into the cache `tsv` (continuing a partial one), a chunk at a time."""
+def _save(provenance: Provenance, tsv: Path) -> None:
+    write_atomic(tsv.with_suffix(".json"), json.dumps(provenance.__dict__, indent=2, ensure_ascii=False))
+
+
+def _translate_into(tsv: Path, lines: list[str], rows: list[tuple[str, str]], provenance: Provenance, translator, stage) -> list[tuple[str, str]]:
+    """Translate the `lines` after the `rows` the cache `tsv` already has (its `_translated`),
+    into it, a chunk at a time; returns all rows."""
     from engine.config import DecodeOptions
 
     tsv.parent.mkdir(parents=True, exist_ok=True)
-    rows = _translated(tsv, provenance)
-    if not rows and tsv.exists():
+    if not rows and tsv.exists():  # (a cache made by something else: begun again)
         tsv.unlink()
     options = DecodeOptions(beam=provenance.beam, alpha=1.0, rerank=False)  # plain beam search: what the cache key says
     with open(tsv, "a", encoding="utf-8") as out:
@@ -136,9 +127,7 @@ def _translate_into(tsv: Path, lines: list[str], provenance: Provenance, transla
             os.fsync(out.fileno())
             rows.extend(made)
             provenance.done = len(rows)
-            write_atomic(tsv.with_suffix(".json"), json.dumps(provenance.__dict__, indent=2, ensure_ascii=False))
-    provenance.done = len(rows)
-    write_atomic(tsv.with_suffix(".json"), json.dumps(provenance.__dict__, indent=2, ensure_ascii=False))
+            _save(provenance, tsv)
     return rows
 
 
@@ -161,7 +150,9 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
         return [], {}
     held_out = {sentence_key(t) for p in split.valid + split.test + split.valid_extra for t in (p.source, p.target)}
     pairs, facts, translator = [], [], None
-    spec_run = reverse_run(config.back_translate_with)
+    spec_run = named_run(config.back_translate_with)
+    if spec_run is None:
+        raise CorpusError(f"{config.back_translate_with}: not a trained run folder or shipped model (back_translate_with)")
     model_sha = file_sha256(spec_run.model_path())
     for path in config.back_translate:
         lines = monolingual_lines(path)
@@ -181,7 +172,7 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
                 translator = Translator(spec_run, warn=lambda message: None)  # (a long line is cut: fine for training text)
                 if translator.source_is_chinese != mono_chinese:
                     raise CorpusError(f"{path}: {spec_run.path} does not translate from this file's language")
-            rows = _translate_into(cache, lines, provenance, translator, stage)
+            rows = _translate_into(cache, lines, rows, provenance, translator, stage)
         made = [Pair(out, line) if provenance.mode == "back-translation" else Pair(line, out) for line, out in rows if out]
         kept = [p for p in made if sentence_key(p.source) not in held_out and sentence_key(p.target) not in held_out]
         pairs.extend(kept)
