@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.runs import RunFolder, write_atomic
+from engine.runs import RunFolder, named_run, write_atomic
 
 FILE = "decoding.json"
 MIN_GAIN = 0.5  # valid BLEU reranking must win by to be a model's default
@@ -60,17 +60,12 @@ class DecodingDefaults:
 
 
 def reverse_run_of(defaults: DecodingDefaults, run: RunFolder) -> RunFolder:
-    """The run that reranks `run`'s output: decoding.json's rerank_with, a path (relative to the
-    run folder's parent, as the shipped models name each other) or a shipped model's name."""
-    from engine.runs import shipped_run
-
+    """The run that reranks `run`'s output: decoding.json's rerank_with, a path, a folder beside
+    the run's, or a shipped model's name (engine.runs.named_run)."""
     name = defaults.rerank_with
     if not name:
         raise ValueError(f"{run.path}: no reverse model to rerank with (its {FILE} names none)")
-    for candidate in (RunFolder(name), RunFolder(run.path.parent / name)):
-        if candidate.is_run():
-            return candidate
-    found = shipped_run(name)
+    found = named_run(name, beside=run.path.parent)
     if found is None:
         raise ValueError(f"{run.path}: the reverse model {name!r} of its {FILE} is not a run folder or shipped model")
     return found
@@ -106,25 +101,30 @@ class Channel:
         return self.log_probs_now(pairs, batch)
 
     def log_probs_now(self, pairs: list[tuple[str, str]], batch: int = 64) -> list[tuple[float, int]]:
-        from engine.vocab import BOS, EOS
-
+        """(log P(x | y), |x| + 1) for each (y, x), scored in batches of similar lengths (a batch
+        is as long as its longest pair: sorted, little of it is padding)."""
         import tensorflow as tf
 
+        from engine.vocab import BOS, EOS, UNK
+
         rev = self.reverse
-        out: list[tuple[float, int]] = []
-        for start in range(0, len(pairs), batch):
-            chunk = pairs[start : start + batch]
-            srcs = [rev.src_vocab.encode(y)[: rev.max_source_tokens] or [rev.src_vocab.index.get("▁", 3)] for y, _ in chunk]
-            tgts = [rev.tgt_vocab.encode(x)[: rev.max_output_tokens] for _, x in chunk]
-            src = np.zeros((len(chunk), max(map(len, srcs))), np.int32)
-            tgt_in = np.zeros((len(chunk), max(map(len, tgts)) + 1), np.int32)
+        srcs = [rev.src_vocab.encode(y)[: rev.max_source_tokens] or [UNK] for y, _ in pairs]
+        tgts = [rev.tgt_vocab.encode(x)[: rev.max_output_tokens] for _, x in pairs]
+        order = sorted(range(len(pairs)), key=lambda i: (len(tgts[i]), len(srcs[i])))
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            src = np.zeros((len(rows), max(len(srcs[i]) for i in rows)), np.int32)
+            tgt_in = np.zeros((len(rows), max(len(tgts[i]) for i in rows) + 1), np.int32)
             tgt_out = np.zeros_like(tgt_in)
-            for row, (s, t) in enumerate(zip(srcs, tgts)):
+            for row, i in enumerate(rows):
+                s, t = srcs[i], tgts[i]
                 src[row, : len(s)] = s
                 tgt_in[row, : len(t) + 1] = [BOS, *t]
                 tgt_out[row, : len(t) + 1] = [*t, EOS]
             scores = self._scores(tf.constant(src), tf.constant(tgt_in), tf.constant(tgt_out)).numpy()
-            out.extend((float(score), len(t) + 1) for score, t in zip(scores, tgts))
+            for row, i in enumerate(rows):
+                out[i] = (float(scores[row]), len(tgts[i]) + 1)
         return out
 
 

@@ -51,6 +51,13 @@ def guard_settings(vocab) -> dict:
     return {"no_repeat": 4 if vocab.chinese else 3, "ratio": 3.0, "extra": 10}
 
 
+def _trained_names(facts: dict) -> set[str]:
+    """The Chinese names a run learnt one fixed translation for (汤姆 Tom, its run.json's
+    names_for_placeholders): left to the model."""
+    names = facts.get("names_for_placeholders")
+    return {v for v in names.values() if isinstance(v, str)} if isinstance(names, dict) else set()
+
+
 def _round_up(value: int, choices) -> int:
     return next((c for c in choices if c >= value), value)
 
@@ -95,7 +102,7 @@ class Translator:
         self.pipeline = TextPipeline(
             legacy=self.src_vocab.level != SUBWORD, chinese_source=self.source_is_chinese,
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
-            never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=self._trained_names(),
+            never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=_trained_names(facts),
         )
         self.guard = guard_settings(self.tgt_vocab)
         self.copies = self._copies()  # always applied, with or without the guard
@@ -113,7 +120,7 @@ class Translator:
         """The guard's placeholder rule: {"copies": (source ids, target ids)} of the placeholders
         both vocabularies have (each is written at most once, and only where the source has it)."""
         shared = [p for p in PLACEHOLDERS if p in self.src_vocab.index and p in self.tgt_vocab.index]
-        if self.src_vocab.level != SUBWORD or not shared:
+        if not shared:  # (a char or word run has no placeholder tokens)
             return {}
         ids = lambda vocab: tf.constant([vocab.index[p] for p in shared], tf.int32)  # noqa: E731
         return {"copies": (ids(self.src_vocab), ids(self.tgt_vocab))}
@@ -183,15 +190,6 @@ class Translator:
             for row, i in enumerate(chunk):
                 array[row, : len(id_lists[i])] = id_lists[i]
             yield chunk, array
-
-    def _trained_names(self) -> set[str]:
-        """The Chinese names this run learnt one fixed translation for (汤姆 Tom): left to the model."""
-        try:
-            facts = self.run.facts()
-        except (ValueError, OSError):
-            return set()
-        names = facts.get("names_for_placeholders") if isinstance(facts, dict) else None
-        return {v for v in names.values() if isinstance(v, str)} if isinstance(names, dict) else set()
 
     # ------------------------------------------------------------------ public API
     def translate(
@@ -276,19 +274,22 @@ class Translator:
         decode = self.graph(options.strategy, options.guard)
         keep, alpha = (options.beam if self.reranks(options) else options.n_best), self.alpha(options)
         for chunk, array in self._batches(id_lists, batch_size):
-            key = (array.tobytes(), array.shape, options.beam, options.guard, max_steps)
-            if self.memo is not None and key in self.memo:
-                ids, log_prob, length = self.memo[key]
-            else:
-                ids, log_prob, length = (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
-                if self.memo is not None:
-                    self.memo[key] = ids, log_prob, length
+            ids, log_prob, length = self._search(decode, array, options, max_steps)
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
                 results[i] = sorted(hyps, key=lambda h: -h.score)[:keep]
             if pause is not None:
                 pause()
         return results
+
+    def _search(self, decode, array, options: DecodeOptions, max_steps: int):
+        """ids, log-probs and lengths of a padded batch (numpy), from `memo` when it holds them."""
+        if self.memo is None:
+            return (x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
+        key = (array.tobytes(), array.shape, options.beam, options.guard, max_steps)
+        if key not in self.memo:
+            self.memo[key] = tuple(x.numpy() for x in decode(tf.constant(array), options.beam, max_steps))
+        return self.memo[key]
 
     def _hypothesis(self, ids, log_prob, length, alpha) -> Hypothesis:
         ids = [int(i) for i in ids[: max(int(length), 0)]]
@@ -381,8 +382,11 @@ class Translator:
         """Compile the graphs of `options` now (the chat does this while the user types). XLA
         graphs: the single-sentence graph for the shortest inputs, or for every source-length
         bucket up to the longest trained. Dynamic graphs: every strategy with the options' guard,
-        once (no later input needs another)."""
+        once (no later input needs another). Options that rerank load the reverse model and trace
+        its scoring graph too (else the first sentence would wait for them)."""
         started = time.perf_counter()
+        if self.reranks(options):
+            self.channel().log_probs_now([(".", ".")])
         token = len(self.src_vocab) - 1  # any known token id
         if self.graphs == "dynamic":
             for beam in dict.fromkeys((options.beam, 1, 2)):  # greedy and beam search both traced
