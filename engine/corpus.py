@@ -354,8 +354,9 @@ def load_split(config, extra: bool = True) -> tuple[Split, dict]:
             sentence_key(p.source) in held_out or sentence_key(p.target) in held_out for p in more
         )
         seen.update(kept)
-        valid_here = [p for p in kept if split_bucket(p.source, config.seed + 1) < share]
-        kept = [p for p in kept if split_bucket(p.source, config.seed + 1) >= share]
+        second = [share and split_bucket(p.source, config.seed + 1) < share for p in kept]
+        valid_here = [p for p, held in zip(kept, second) if held]
+        kept = [p for p, held in zip(kept, second) if not held]
         more_facts["pairs_added"] = len(kept)
         if share:
             more_facts["held_out_as_valid_extra"] = len(valid_here)

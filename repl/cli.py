@@ -61,7 +61,7 @@ def add_config_options(parser, default: RunConfig) -> None:
             continue
         shown = " ".join([default.corpus, *default.extra_corpora]) if f.name == "corpus" else getattr(default, f.name)
         choices = allowed(f)
-        names = list(dict.fromkeys([flag(f.name), f.metadata.get("alias") or flag(f.name)]))
+        names = [flag(f.name), *filter(None, [f.metadata.get("alias")])]
         many = f.name == "corpus" or typing.get_origin(hints[f.name]) is list
         group.add_argument(
             *names, dest=f.name, type=str if many else value_type(f, hints[f.name]), help=f"{text} (default: {shown})",

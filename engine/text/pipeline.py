@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from engine.corpus import Pair
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
-from engine.text.protect import SPACES, Protected, apply_spans, find_spans, protect_pair, restore, split_overflow
+from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, single_spaced, split_overflow
 from engine.text.segment import join_sentences, split_sentences
 
 # Where a long line of a legacy run is cut (its models never learnt segmentation).
@@ -131,7 +131,7 @@ class TextPipeline:
         """The translation of a unit with its spans restored (a passthrough unit is its source)."""
         if unit.passthrough:
             return restore(unit.text, unit.protected)
-        return restore(output, unit.protected) if unit.protected is not None else SPACES.sub(" ", output)
+        return restore(output, unit.protected) if unit.protected is not None else single_spaced(output)
 
     def join(self, sentences: list[str]) -> str:
         return join_sentences(sentences, self.chinese_target)

@@ -109,7 +109,7 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
                 if known_names is not None and is_name_like(word):
                     named.append(match)
                 continue
-            carried = carried or (unknown and is_name_like(word) and output == word)
+            carried = carried or (unknown and is_name_like(word) and not translated)
         spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", output))
     for match in named if carried else ():
         written = known_names(match.group())
@@ -225,7 +225,12 @@ def restore(output: str, protected: Protected) -> str:
     return _joined(pieces)
 
 
-SPACES = re.compile(r" {2,}")
+_SPACES = re.compile(r" {2,}")
+
+
+def single_spaced(text: str) -> str:
+    """A model's text with no two spaces in a row (a placeholder's space piece beside a word's)."""
+    return _SPACES.sub(" ", text)
 
 
 def _joined(pieces: list) -> str:
@@ -236,7 +241,7 @@ def _joined(pieces: list) -> str:
     out: list[str] = []
     previous_is_span = False
     for piece in pieces:
-        text = piece.output if isinstance(piece, Span) else SPACES.sub(" ", piece)
+        text = piece.output if isinstance(piece, Span) else single_spaced(piece)
         if not text:
             continue
         is_span = isinstance(piece, Span)
