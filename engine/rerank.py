@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from engine.corpus import load_split
 from engine.runs import RunFolder, named_run, write_atomic
 
 FILE = "decoding.json"
@@ -69,6 +70,15 @@ def reverse_run_of(defaults: DecodingDefaults, run: RunFolder) -> RunFolder:
     if found is None:
         raise ValueError(f"{run.path}: the reverse model {name!r} of its {FILE} is not a run folder or shipped model")
     return found
+
+
+def unseen_by(reverse, sources: list[str], references: list[list[str]]) -> list[int]:
+    """The indices of the sentences whose pairs the reverse run never trained on: in its valid or
+    test split. A reverse model that learnt a pair by heart explains its reference far better
+    than any other candidate, so tuning on its training pairs would overrate reranking."""
+    split, _ = load_split(reverse.config(), extra=False)
+    unseen = {(p.target, p.source) for p in split.valid + split.test}  # as this run's (source, target)
+    return [i for i, (s, refs) in enumerate(zip(sources, references)) if all((s, r) in unseen for r in refs)]
 
 
 class Channel:

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
 def tune_run(args) -> None:
     """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
     from engine.evaluate import held_out
-    from engine.rerank import FILE, reverse_run_of
+    from engine.rerank import FILE, reverse_run_of, unseen_by
     from repl.models import resolve_run
 
     if args.src or args.json:
@@ -158,17 +158,6 @@ def tune_run(args) -> None:
     console.print(key_value_table(f"{run.path.name}: valid BLEU, beam {chosen.measured['beam']}", rows))
     console.print(f"{run.path / FILE}: alpha {chosen.alpha:g}, reranking weight {chosen.rerank_weight:g} "
                   f"({chosen.measured['gain']:+.2f} BLEU: {'on' if chosen.rerank else 'off'} by default)", soft_wrap=True)
-
-
-def unseen_by(reverse, sources: list[str], references: list[list[str]]) -> list[int]:
-    """The indices of the sentences whose pairs the reverse run never trained on: in its valid or
-    test split. A reverse model that learnt a pair by heart explains its reference far better
-    than any other candidate, so tuning on its training pairs would overrate reranking."""
-    from engine.corpus import load_split
-
-    split, _ = load_split(reverse.config(), extra=False)
-    unseen = {(p.target, p.source) for p in split.valid + split.test}  # as this run's (source, target)
-    return [i for i, (s, refs) in enumerate(zip(sources, references)) if all((s, r) in unseen for r in refs)]
 
 
 def run_jobs(args, report_file) -> None:
