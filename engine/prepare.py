@@ -17,7 +17,8 @@ from engine.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
-from engine.vocab import SUBWORD, SubwordVocab, Vocab, is_chinese, word_counts
+from engine.text.script import is_chinese
+from engine.vocab import SUBWORD, SubwordVocab, Vocab, word_counts
 
 
 def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:

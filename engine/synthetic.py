@@ -30,7 +30,7 @@ import platformdirs
 
 from engine.corpus import CorpusError, Pair, file_lines, sentence_key
 from engine.runs import RunFolder, named_run, write_atomic
-from engine.vocab import is_chinese
+from engine.text.script import is_chinese
 
 SYNTHETIC_TAG = "⟦bt⟧"  # (lower case: an English source is read without case)
 CHUNK = 512  # sentences translated (and written) at a time

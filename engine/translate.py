@@ -12,6 +12,7 @@ Shapes: B batch, K beam, S source length, T output steps, V target vocabulary.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 import time
@@ -31,6 +32,7 @@ from engine.runs import RunFolder, RunFolderError, first_line
 from engine.text.pipeline import TextPipeline, Unit
 from engine.text.protect import PLACEHOLDERS
 from engine.text.protect import WORD as WORD_PATTERN
+from engine.text.script import HAN
 from engine.translation import Hypothesis, Translation
 from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 
@@ -38,7 +40,6 @@ GRAPH_MODES = ("xla", "dynamic")
 BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 LENGTH_STEP = 8
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 WORD = re.compile(WORD_PATTERN)
 
 
@@ -67,12 +68,17 @@ def _warn(message: str) -> None:
 
 
 class Translator:
-    def __init__(self, run: str | Path | RunFolder, graphs: str = "xla", warn=_warn, allow_unknown: bool = False):
+    def __init__(self, run: str | Path | RunFolder, graphs: str | None = None, warn=_warn, allow_unknown: bool = False):
         """graphs: "xla", one XLA-compiled graph per padded shape and beam (fastest once
         compiled; each new shape compiles for seconds), or "dynamic", one graph per strategy with
-        every shape left open (traced once, never recompiled; see benchmarks/compile_waits.py).
+        every shape left open (traced once, never recompiled; see benchmarks/compile_waits.py);
+        None: $SEQ2SEQ_GRAPHS, else "xla". Both give the same translations (tests/test_subword.py).
         allow_unknown: let the decoder choose <unk> (off: the best known token is taken instead;
         the training targets map rare characters to <unk>, which a reader cannot use)."""
+        if graphs is None:
+            graphs = os.environ.get("SEQ2SEQ_GRAPHS") or "xla"
+            if graphs not in GRAPH_MODES:
+                raise ValueError(f"SEQ2SEQ_GRAPHS must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
         if graphs not in GRAPH_MODES:
             raise ValueError(f"graphs must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)

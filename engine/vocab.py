@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
+
+from engine.text.script import CJK_CHAR, is_chinese
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 
 # Word level: Latin-script words (with inner apostrophes, "don't"), numbers, each CJK character
 # on its own, and any other non-space character on its own (punctuation).
-_CJK = (
-    "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
-)
-_WORD_RE = re.compile(rf"[^\W{_CJK}]+(?:['’][^\W{_CJK}]+)*|\S")
+_WORD_RE = re.compile(rf"[^\W{CJK_CHAR}]+(?:['’][^\W{CJK_CHAR}]+)*|\S")
 
 
 def tokenize(text: str, level: str) -> list[str]:
@@ -31,7 +28,7 @@ def tokenize(text: str, level: str) -> list[str]:
 
 
 def _is_wordlike(char: str) -> bool:
-    return char.isalnum() and not re.match(rf"[{_CJK}]", char)
+    return char.isalnum() and not re.match(rf"[{CJK_CHAR}]", char)
 
 
 def detokenize(tokens: list[str], level: str) -> str:
@@ -109,13 +106,6 @@ class Vocab:
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-def is_chinese(text: str) -> bool:
-    """True when most letters of `text` are Han characters (decides BLEU's tokenizer)."""
-    letters = [c for c in text if c.isalpha()]
-    han = [c for c in letters if unicodedata.name(c, "").startswith("CJK UNIFIED")]
-    return bool(letters) and len(han) * 2 >= len(letters)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
-import unicodedata
 
-from engine.direction import script_of
 from engine.text.glossary import GlossaryCache
 from engine.text.htmldoc import HtmlDocument
+from engine.text.script import han_share, script_of
 from repl.console import console
 from repl.limits import BodyLimit, Limits, RateLimiter
 from repl.origins import OriginGuard
@@ -29,10 +28,9 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 def detect(text: str) -> tuple[str, float]:
     """("zh" or "en", confidence 0–100): the script of the text as the tools route it
     (engine.direction.script_of), with the share of its letters in that script."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    if not any(c.isalpha() for c in text):
         return "en", 0.0
-    han = sum(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in letters) / len(letters)
+    han = han_share(text)
     language = script_of(text) or "en"
     return language, round(100 * (han if language == "zh" else 1 - han), 1)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from engine.direction import script_of
+from engine.text.script import script_of
 from repl.batcher import Job, QueueFull, Stopping
 
 

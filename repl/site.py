@@ -25,9 +25,9 @@ import re
 import time
 from pathlib import Path
 
-from engine.direction import script_of
 from engine.text.formats import FormatError
 from engine.text.htmldoc import HtmlDocument, TooSlow
+from engine.text.script import script_of
 from engine.text.subtitles import Subtitles
 from repl.api import answers, check_access, fields, text_field
 from repl.console import console

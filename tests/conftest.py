@@ -28,6 +28,10 @@ def isolated_environment(tmp_path_factory):
         SEQ2SEQ_HISTORY=str(root / "history"),
         XDG_CACHE_HOME=str(root / "cache"),
         XDG_STATE_HOME=str(root / "state"),
+        # The tools' translations without XLA compilation (seconds per new shape): the same
+        # outputs (test_dynamic_graphs_translate_exactly_as_the_xla_ones), and the tests that
+        # are about the compiled graphs ask for "xla" by name.
+        SEQ2SEQ_GRAPHS="dynamic",
     )
     os.environ.pop("SEQ2SEQ_MODEL", None)
     import engine  # noqa: F401  (quiet TensorFlow defaults before anything imports it)
@@ -44,12 +48,67 @@ def script(name: str) -> str:
     return str(path)
 
 
-def run_script(name: str, *args, input: str | bytes | None = None, env=None, timeout=300, cwd=None):
+def run_process(name: str, *args, input: str | bytes | None = None, env=None, timeout=300, cwd=None):
+    """The console script `name` as a process of its own: for what only a process shows (the
+    installed entry point, signals, a closed stdout, two tools racing, exiting with a thread alive)."""
     text = not isinstance(input, bytes)
     return subprocess.run(
         [script(name), *map(str, args)], input=input, capture_output=True, text=text,
         env={**os.environ, **(env or {})}, timeout=timeout, cwd=cwd,
     )
+
+
+TOOLS = {  # (as pyproject.toml's [project.scripts] names them)
+    "seq2seq-train": "repl.cli:train_main", "seq2seq-eval": "repl.scores:main", "seq2seq-chat": "repl.chat:main",
+    "seq2seq-batch": "repl.batch:main", "seq2seq-serve": "repl.serve:main",
+}
+
+
+def run_script(name: str, *args, input: str | bytes | None = None, env=None, timeout=None, cwd=None):
+    """The console script `name` run in this process, as a process would see it: its main(argv)
+    with stdin, stdout and stderr of its own (bytes in, text or bytes out as subprocess.run gives
+    them), the environment and working folder given, and its exit code. TensorFlow is imported
+    once per test session instead of once per call (about 5 s each)."""
+    import importlib
+    import io
+    import signal
+    import traceback
+
+    module, function = TOOLS[name].split(":")
+    main = getattr(importlib.import_module(module), function)
+    data = input.encode("utf-8") if isinstance(input, str) else (input or b"")
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    os.environ.update({k: str(v) for k, v in (env or {}).items()})
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        returncode = main(list(map(str, args)))
+    except SystemExit as exit_:
+        returncode = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:  # an unexpected error: a traceback and exit 1, as a process would end
+        traceback.print_exc(file=stderr)
+        returncode = 1
+    finally:
+        for stream in (stdout, stderr):
+            stream.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for number, handler in saved_signals.items():
+            signal.signal(number, handler)
+    text = not isinstance(input, bytes)
+    outputs = [stream.getvalue() for stream in (out, err)]
+    if text:
+        outputs = [b.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n") for b in outputs]
+    return subprocess.CompletedProcess([name, *map(str, args)], returncode or 0, *outputs)
 
 
 def reversal_lines(count: int, alphabet: str = "abcdef", lengths=(2, 5), seed: int = 0) -> list[str]:
@@ -164,17 +223,50 @@ def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
     )
 
 
+@pytest.fixture(scope="session")
+def toy_subword_zh_en_run(tmp_path_factory, toy_chinese_corpus):
+    """The toy Chinese corpus the other way round (Chinese in, English out), in the same layout:
+    the second direction of the web page and the reverse model of back-translation."""
+    return train_toy(
+        tmp_path_factory.mktemp("runs") / "toy-zh-en", toy_chinese_corpus, reverse=True,
+        level="subword", source_vocab_size=320, target_vocab_size=420, attention="luong", bidirectional=True,
+        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=14, valid_fraction=0.1,
+        test_fraction=0.1, name_share=0.5,
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # The two tiers: `pytest -m "not slow"` runs in-process tests on stand-ins and small data (about
 # a minute); everything that trains a model, starts the tools as processes or a browser is slow.
 
-TRAINED_FIXTURES = {"toy_run", "toy_attention_run", "toy_aligned_run", "toy_word_run", "toy_subword_run", "checkpoints", "transformer_run"}
-LEARNING_TESTS = {"test_every_variant_learns_a_fixed_batch"}  # (each trains a model for seconds)
+TRAINED_FIXTURES = {
+    "toy_run", "toy_attention_run", "toy_aligned_run", "toy_word_run", "toy_subword_run", "toy_subword_zh_en_run", "checkpoints",
+    "transformer_run",
+}
+LEARNING_TESTS = {  # (each trains or compiles a model for seconds)
+    "test_every_variant_learns_a_fixed_batch", "test_learned_positions_build_and_decode",
+    "test_a_run_trained_before_subwords_translates_exactly_as_before",
+}
 PROCESS_MODULES = {"test_train", "test_multiworker", "test_safety", "test_wheel", "test_batch", "test_chat", "test_hardening", "test_real_corpus"}
+
+
+# In parallel (pytest-xdist, `--dist loadgroup`): the tests of one trained fixture go to one
+# worker, so each toy model is trained once per suite, not once per worker; module-scoped
+# fixtures (a server, a browser, the shipped checkpoints) keep their module on one worker too.
+# The web page and back-translation both need the two subword toys: one worker trains them once.
+MODULE_GROUPS = {
+    "test_direction": "test_direction", "test_serve": "test_serve", "test_transformer": "test_transformer",
+    "test_real_text": "test_real_text", "test_web": "subword-both-ways", "test_synthetic": "subword-both-ways",
+}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        if TRAINED_FIXTURES & set(item.fixturenames) or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
+        trained = sorted(TRAINED_FIXTURES & set(item.fixturenames))
+        if trained or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
             item.add_marker(pytest.mark.slow)
+        if module in MODULE_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(MODULE_GROUPS[module]))
+        elif trained:
+            item.add_marker(pytest.mark.xdist_group(trained[0]))

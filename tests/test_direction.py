@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from engine.direction import EN_ZH, ZH_EN, direction_of_script, mismatch, script_of, simplify_unknown
+from engine.direction import EN_ZH, ZH_EN, direction_of_script, mismatch, simplify_unknown
+from engine.text.script import script_of
 from tests.conftest import run_script, train_toy
 
 WORDS = {"red": "红", "blue": "蓝", "cat": "猫", "dog": "狗", "big": "大", "small": "小", "horse": "马", "bird": "鸟"}

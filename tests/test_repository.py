@@ -21,7 +21,7 @@ def tracked_files() -> list[Path]:
 
 
 def test_no_tracked_file_holds_a_path_of_this_machine():
-    machine = [str(ROOT.parent) + "/", str(Path(tempfile.gettempdir()) / "tmp"), "/tmp/pytest-of-"]
+    machine = [str(ROOT.parent) + "/", tempfile.gettempdir().rstrip("/") + "/", "/tmp/"]
     found = []
     for path in tracked_files():
         if path.is_file():
@@ -35,3 +35,57 @@ def test_the_readme_is_a_front_door():
     assert len(readme.encode()) <= 20_000
     for page in ("usage", "models", "results", "safety", "architecture"):
         assert f"docs/{page}.md" in readme and (ROOT / "docs" / f"{page}.md").is_file()
+
+
+def project_imports() -> dict[str, set[str]]:
+    """Each module of engine/ and repl/ → the project modules it imports anywhere in its text
+    (at the top or inside a function: a cycle hidden in a function is still a cycle)."""
+    import ast
+
+    modules = {}
+    for path in sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_import_cycle_and_engine_never_imports_the_tools():
+    graph = project_imports()
+    assert not [(m, d) for m, deps in graph.items() if m.startswith("engine") for d in deps if d.startswith("repl")]
+    done, cycles = set(), []
+
+    def visit(module, path):
+        if module in path:
+            cycles.append(" → ".join(path[path.index(module):] + [module]))
+            return
+        if module in done:
+            return
+        for dep in sorted(graph[module]):
+            if not dep.startswith(module + "."):  # (a package importing its own submodules is no cycle)
+                visit(dep, path + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert cycles == []
+
+
+def test_no_module_of_the_packages_is_over_350_lines():
+    long = {str(p.relative_to(ROOT)): n for p in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 350}
+    assert long == {}
+
+
+def test_the_han_range_is_written_in_one_module():
+    writers = [str(p.relative_to(ROOT)) for p in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]
+               if "\\u4e00" in p.read_text(encoding="utf-8") or "一-" in p.read_text(encoding="utf-8")]
+    assert writers == ["engine/text/script.py"]

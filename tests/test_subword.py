@@ -61,7 +61,7 @@ def test_a_run_trained_before_subwords_translates_exactly_as_before():
 def test_dynamic_graphs_translate_exactly_as_the_xla_ones(toy_subword_run):
     lines = ["Tom likes tea.", "Mary has 7 dogs. We want cars.", "I see 12 books.", "Zelda"]
     for options in (DecodeOptions(beam=1), DecodeOptions(beam=3, n_best=2)):
-        xla = Translator(toy_subword_run).translate(lines, options=options)
+        xla = Translator(toy_subword_run, graphs="xla").translate(lines, options=options)
         dynamic = Translator(toy_subword_run, graphs="dynamic").translate(lines, options=options)
         assert [r.text for r in xla] == [r.text for r in dynamic]
         assert [[h.text for h in r.n_best] for r in xla] == [[h.text for h in r.n_best] for r in dynamic]

@@ -13,20 +13,15 @@ from engine.config import DecodeOptions, RunConfig
 from engine.corpus import load_split
 from engine.runs import RunFolder
 from engine.synthetic import SYNTHETIC_TAG, monolingual_lines, synthetic_cache_dir, synthetic_pairs
-from tests.conftest import toy_chinese_lines, train_toy
+from tests.conftest import toy_chinese_lines
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reverse_toy_run(tmp_path_factory, toy_chinese_corpus):
+def reverse_toy_run(toy_subword_zh_en_run):
     """The toy Chinese corpus the other way round: Chinese in, English out."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-zh-en", toy_chinese_corpus, reverse=True,
-        level="subword", source_vocab_size=320, target_vocab_size=420, attention="luong", bidirectional=True,
-        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=14, valid_fraction=0.1,
-        test_fraction=0.1, name_share=0.5,
-    )
+    return toy_subword_zh_en_run
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]
 @pytest.fixture(scope="module")
 def translators(toy_run, toy_attention_run, toy_aligned_run, toy_word_run):
     return {
-        "lstm": Translator(toy_run),
-        "gru-bi-luong": Translator(toy_attention_run),
-        "lstm-bi-luong-fed": Translator(toy_aligned_run),
-        "word": Translator(toy_word_run),
+        "lstm": Translator(toy_run, graphs="xla"),
+        "gru-bi-luong": Translator(toy_attention_run, graphs="xla"),
+        "lstm-bi-luong-fed": Translator(toy_aligned_run, graphs="xla"),
+        "word": Translator(toy_word_run, graphs="xla"),
     }
 
 

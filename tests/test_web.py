@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import train_toy
 from tests.test_serve import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,16 +26,11 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, toy_subword_run, toy_chinese_corpus):
+def server(tmp_path_factory, toy_subword_run, toy_subword_zh_en_run):
     """Both directions, under the shipped models' names, behind one key."""
     root = tmp_path_factory.mktemp("web-checkpoints")
     shutil.copytree(toy_subword_run.path, root / "default")
-    train_toy(
-        root / "default-zh-en", toy_chinese_corpus, reverse=True,
-        level="subword", source_vocab_size=320, target_vocab_size=420, attention="luong", bidirectional=True,
-        input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=10, valid_fraction=0.1,
-        test_fraction=0.1, name_share=0.5,
-    )
+    shutil.copytree(toy_subword_zh_en_run.path, root / "default-zh-en")
     keys = root / "keys.txt"
     keys.write_text(KEY + "\n")
     running = Server(None, "--api-keys", keys, env={"SEQ2SEQ_CHECKPOINTS": str(root)})

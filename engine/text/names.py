@@ -28,7 +28,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from engine.text.normalise import HAN_CHAR
+from engine.text.script import HAN
 
 # Common surnames (in order of frequency) that are seldom anything else at the start of a word:
 # 张 (a measure word), 于 and 向 (prepositions), 马 (horse), 高, 万, 方, 白, 金, 石, 戴 … are left out.
@@ -43,7 +43,6 @@ FOLLOWERS = {"明天", "明年", "明白", "今天", "今年", "昨天", "后天
              "总是", "经常", "常常", "以后", "以前", "然后", "终于", "非常", "特别", "真的", "一定", "可能", "应该", "需要", "喜欢",
              "知道", "觉得", "认为", "希望", "开始", "告诉", "决定", "平时", "天天", "晚上", "早上", "中午", "下午", "上午",
              "先生", "女士", "小姐", "老师", "同学", "太太", "教授", "医生", "经理", "师傅", "阿姨", "叔叔"}
-_HAN = re.compile(rf"[{HAN_CHAR}]")
 LONGEST = 4  # characters of the longest name or word looked up
 _SENSE_CUT = re.compile(r"[,;(\[]| or ")
 _NAME_WORDS = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}$")
@@ -66,7 +65,7 @@ class NameTables:
         self.surnames = set(COMMON_SURNAMES)
         for entry in entries:
             head = entry.simplified
-            if not all(_HAN.match(c) for c in head):
+            if not all(HAN.match(c) for c in head):
                 continue
             if len(head) == 1:
                 is_surname = entry.senses and entry.senses[0].startswith("surname ")
@@ -85,7 +84,7 @@ class NameTables:
         """(start, end, English) of each name in `text`, in order, none overlapping."""
         found, i, n = [], 0, len(text)
         while i < n:
-            if not _HAN.match(text[i]):
+            if not HAN.match(text[i]):
                 i += 1
                 continue
             end, english = self._proper_at(text, i)
@@ -135,7 +134,7 @@ class NameTables:
         given = ""
         for k in range(start, min(start + 2, len(text))):
             c = text[k]
-            if not _HAN.match(c) or c in NOT_IN_NAMES:
+            if not HAN.match(c) or c in NOT_IN_NAMES:
                 break
             if not given and text[i:k + 1] in self.words:  # 王子, 周末: a word, not a name
                 return i, None

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-HAN_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from engine.text.script import HAN, HAN_CHAR
+
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "′": "'", "`": "'"})
 _LATIN_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "″": '"'})
 # ASCII punctuation that Chinese writes full-width; after NFKC it is ASCII everywhere.
@@ -22,14 +23,13 @@ _FULL_WIDTH = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": 
 _CHINESE_PUNCT = re.compile(rf"(?<=[{HAN_CHAR}”’」』》）\]，。！？：；、])\s*([,!?:;)])|([(])\s*(?=[{HAN_CHAR}])")
 _ELLIPSIS = re.compile(rf"(?<=[{HAN_CHAR}…])\s*\.\.\.")
 _SPACE_NEAR_HAN = re.compile(rf"(?<=[{HAN_CHAR}，。！？：；、（）“”])\s+|\s+(?=[{HAN_CHAR}，。！？：；、（）“”])")
-_HAN = re.compile(rf"[{HAN_CHAR}]")
 
 
 def normalise(text: str) -> str:
     """The one normal form of a text for training and translation (see the module's doc)."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
     text = " ".join(text.split())
-    if not _HAN.search(text):
+    if not HAN.search(text):
         return text.translate(_LATIN_QUOTES)
     for _ in range(4):  # "……" is two ellipses; "）：" converts the bracket, then the colon
         before = text

@@ -20,7 +20,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from engine.text.normalise import HAN_CHAR
+from engine.text.script import HAN, HAN_CHAR
 
 MAX_PER_KIND = 6  # ⟦N1⟧…⟦N6⟧ and ⟦W1⟧…⟦W6⟧; further spans stay in the text as they are
 KINDS = ("N", "W")
@@ -41,7 +41,6 @@ MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]|[\ue001-\uf8ff]"
 EMOJI = r"[\U0001F000-\U0001FAFF\u2600-\u27BF](?:[\uFE0F\u200D\U0001F3FB-\U0001F3FF]+[\U0001F000-\U0001FAFF\u2600-\u27BF]?)*"
 _TOKEN = re.compile(rf"(?P<mark>{MARK}|{EMOJI})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
 _WORD_CHAR = re.compile(rf"[{_LETTER}0-9]")
-_HAN = re.compile(rf"[{HAN_CHAR}]")
 _LETTERS_OR_HAN = re.compile(rf"[{_LETTER}{HAN_CHAR}]")
 
 
@@ -192,8 +191,8 @@ def apply_spans(text: str, spans: list[Span], numbers: dict[str, list[int]] | No
 
 def _spaced(text: str, span: Span, placeholder: str) -> str:
     """A placeholder glued to a Latin word would merge with it into one subword: keep a space."""
-    before = " " if span.start and text[span.start - 1].isalnum() and not _HAN.match(text[span.start - 1]) else ""
-    after = " " if span.end < len(text) and text[span.end].isalnum() and not _HAN.match(text[span.end]) else ""
+    before = " " if span.start and text[span.start - 1].isalnum() and not HAN.match(text[span.start - 1]) else ""
+    after = " " if span.end < len(text) and text[span.end].isalnum() and not HAN.match(text[span.end]) else ""
     return before + placeholder + after
 
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from engine.text.normalise import HAN_CHAR
 from engine.text.protect import EMAIL, MARK, NUMBER, URL
+from engine.text.script import HAN
 
 _CHINESE_END = re.compile(r"(?:[。！？!?]+|…+|\.{3,})[”’」』）)\]》]*")
-_HAN = re.compile(rf"[{HAN_CHAR}]")
 _ENDING = re.compile(r"[.!?。！？…]")
 WINDOW = 600  # characters given to pySBD at once
 MASK = "\ue000"  # stands for one span while the text is cut (a private-use character)
@@ -51,7 +50,7 @@ def split_sentences(text: str) -> list[str]:
     masked = _SPAN.sub(MASK, text) if spans else text
     if _one_sentence(masked):  # (its only sentence endings were inside spans: 3.14, a URL's ?)
         return [text]
-    if _HAN.search(masked):
+    if HAN.search(masked):
         sentences = _split_chinese(masked)
     else:
         sentences = [s.strip() for s in _split_english(masked) if s.strip()]
@@ -91,7 +90,7 @@ def _split_chinese(text: str) -> list[str]:
     for match in _CHINESE_END.finditer(text):
         end, after = match.end(), text[match.end() : match.end() + 1]
         quoted = match.group()[-1] in "”’」』"
-        if quoted and _HAN.match(after):  # “你来了。”他说。: the quote belongs to the sentence
+        if quoted and HAN.match(after):  # “你来了。”他说。: the quote belongs to the sentence
             continue
         sentences.append(text[start:end])
         start = end
