@@ -55,7 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
 
-    from engine.corpus import read_anki, split_pairs
+    from engine.data.corpus import split_pairs
+    from engine.data.files import read_anki
 
     pairs, _ = read_anki(args.corpus)
     test = sorted({(p.source, p.target) for p in split_pairs(pairs, 0.05, 0.05, 1234).test})

@@ -34,7 +34,7 @@ def sentence(length: int) -> str:
 def child(model: str, mode: str) -> dict:
     import engine  # noqa: F401
     from engine.config import DecodeOptions
-    from engine.translate import Translator
+    from engine.decoding.translate import Translator
 
     started = time.perf_counter()
     translator = Translator(model, graphs=mode)

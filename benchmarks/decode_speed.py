@@ -153,9 +153,9 @@ def measure_guard(translator, sources) -> dict:
 
 def compare_runs(args, peak: float) -> dict:
     """measure_compiled for each --compare run, on (the first --sentences of) its own test split."""
-    from engine.evaluate import held_out
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import held_out
     from engine.runs import RunFolder
-    from engine.translate import Translator
 
     compared = {}
     for other in args.compare:
@@ -176,7 +176,7 @@ def compare_runs(args, peak: float) -> dict:
 def train_quick_run(corpus: str, epochs: int, folder: Path):
     from engine.config import preset
     from engine.runs import RunFolder
-    from engine.train import train
+    from engine.training.train import train
 
     log(f"training a tutorial-size model for {epochs} epochs on the whole corpus…")
     config = preset("tutorial", corpus=corpus, max_pairs=None, epochs=epochs)
@@ -200,9 +200,9 @@ def main() -> None:
 
     import engine  # noqa: F401
     from benchmarks.tutorial import StepByStepDecoder
-    from engine.evaluate import held_out
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import held_out
     from engine.runs import RunFolder
-    from engine.translate import Translator
 
     if args.only_compare:
         peak = matmul_gflops()

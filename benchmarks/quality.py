@@ -57,11 +57,11 @@ def main() -> None:
 
     import engine  # noqa: F401
     from engine.config import preset
-    from engine.corpus import load_split
-    from engine.evaluate import evaluate, held_out, name_lexicon
+    from engine.data.corpus import load_split
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import evaluate, held_out, name_lexicon
     from engine.runs import RunFolder, checkpoints_dir
-    from engine.train import train
-    from engine.translate import Translator
+    from engine.training.train import train
 
     # One test split for every row: the whole corpus's. The split is keyed on the source sentence,
     # so the tutorial's 10,000-pair subset puts none of these sources in its training split either.

@@ -48,8 +48,8 @@ def main() -> None:
     from decode_speed import matmul_gflops
 
     from engine.config import DecodeOptions
-    from engine.evaluate import held_out
-    from engine.translate import Translator
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import held_out
 
     translator = Translator(args.run, warn=lambda m: None)
     if args.reverse:

@@ -92,8 +92,8 @@ def main() -> None:
 
     import engine  # noqa: F401
     from engine.config import DecodeOptions
-    from engine.evaluate import held_out
-    from engine.translate import Translator
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import held_out
 
     data = json.loads(SENTENCES.read_text(encoding="utf-8"))
     rows = {}

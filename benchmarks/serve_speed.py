@@ -56,7 +56,8 @@ def start_server(model: str | None, beam: int, extra=()):
 
 
 def held_out_sentences(corpus: str) -> list[str]:
-    from engine.corpus import read_anki, split_pairs
+    from engine.data.corpus import split_pairs
+    from engine.data.files import read_anki
 
     pairs, _ = read_anki(corpus)
     return sorted({p.source for p in split_pairs(pairs, 0.05, 0.05, 1234).test})
@@ -95,9 +96,9 @@ def main() -> None:
 
     import engine  # noqa: F401
     from engine.config import DecodeOptions
+    from engine.decoding.translate import Translator
     from engine.runs import RunFolder, find_default_run
-    from engine.translate import Translator
-    from repl.api import language_of
+    from repl.serve.api import language_of
 
     run = RunFolder(args.model) if args.model else find_default_run()
     translator = Translator(run)

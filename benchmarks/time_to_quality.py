@@ -50,7 +50,7 @@ def snapshot_report(folder: Path):
     import keras
     import numpy as np
 
-    from engine.callbacks import TrainingReport
+    from engine.training.callbacks import TrainingReport
 
     class Snapshots(keras.callbacks.Callback):
         def __init__(self, inner):
@@ -105,10 +105,10 @@ def child(row: str, args) -> dict:
     import numpy as np
 
     import engine  # noqa: F401
-    from engine.evaluate import evaluate, held_out
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import evaluate, held_out
     from engine.runs import RunFolder
-    from engine.train import train, use_cores_op_by_op
-    from engine.translate import Translator
+    from engine.training.train import train, use_cores_op_by_op
 
     use_cores_op_by_op()  # as seq2seq-train sets them
 

@@ -16,7 +16,7 @@ per batch shape; the second pass, over the same batches, is timed as the steady 
 work (and with XLA), each as `seq2seq-train --preset NAME` prepares it, in one run.
 
 --part threads: the default recipe under seq2seq-train's thread settings (one thread per
-operation, operations side by side: engine/train.py `use_cores_op_by_op`) against TensorFlow's
+operation, operations side by side: engine/training/train.py `use_cores_op_by_op`) against TensorFlow's
 default ones, each in its own process, alternating twice.
 
 --part workers: the default preset on one process against two worker processes of
@@ -77,7 +77,7 @@ def step_timer():
 def child_tutorial(corpus: str, pairs: int, steps: int) -> dict:
     import engine  # noqa: F401
     from benchmarks.tutorial import tutorial_arrays, tutorial_model
-    from engine.corpus import read_anki
+    from engine.data.files import read_anki
 
     data = read_anki(corpus)[0][:pairs]
     started = time.perf_counter()
@@ -98,9 +98,9 @@ def child_tutorial(corpus: str, pairs: int, steps: int) -> dict:
 def child_ours(corpus: str, pairs: int | None, steps: int) -> dict:
     import engine  # noqa: F401
     from engine.config import preset
+    from engine.data.prepare import prepare_data
     from engine.models.base import build_model
-    from engine.prepare import prepare_data
-    from engine.train import compile_model, count_params
+    from engine.training.train import compile_model, count_params
 
     # The tutorial's model size and optimizer; all pairs go to training, as in the tutorial.
     config = preset("tutorial", corpus=corpus, max_pairs=pairs, valid_fraction=0.0, test_fraction=0.0)
@@ -119,10 +119,10 @@ def child_layout(corpus: str, preset_name: str, jit: bool, steps: int, distribut
     """One preset on the whole corpus: `steps` batches twice (see the module's docstring)."""
     import engine  # noqa: F401
     from engine.config import preset
-    from engine.distribute import make_strategy
+    from engine.data.prepare import prepare_data
     from engine.models.base import build_model
-    from engine.prepare import prepare_data
-    from engine.train import compile_model, count_params
+    from engine.training.distribute import make_strategy
+    from engine.training.train import compile_model, count_params
 
     config = preset(preset_name, corpus=corpus, extra_corpora=[], jit_compile=jit, distribute=distribute)
     strategy = make_strategy(distribute)
@@ -151,15 +151,15 @@ def child_recipe(corpus: str, preset_name: str, jit: bool, steps: int, extra_cor
     import numpy as np
 
     import engine  # noqa: F401
-    from engine.train import use_cores_op_by_op
+    from engine.training.train import use_cores_op_by_op
 
     if threads == "op-by-op":  # as seq2seq-train sets them (before TensorFlow runs anything)
         assert use_cores_op_by_op()
     from benchmarks.decode_speed import flops_per_sentence, matmul_gflops
     from engine.config import PRESETS, preset
+    from engine.data.prepare import prepare_data
     from engine.models.base import build_model
-    from engine.prepare import prepare_data
-    from engine.train import compile_model, count_params
+    from engine.training.train import compile_model, count_params
 
     overrides = {"extra_corpora": extra_corpora} if PRESETS[preset_name].get("extra_corpora") else {}
     config = preset(preset_name, corpus=corpus, jit_compile=jit, **overrides)
@@ -254,7 +254,7 @@ def main() -> None:
         }
     if args.part in ("threads", "all"):
         # seq2seq-train's thread settings (one thread per operation, operations side by side:
-        # engine/train.py use_cores_op_by_op) against TensorFlow's own, the default recipe,
+        # engine/training/train.py use_cores_op_by_op) against TensorFlow's own, the default recipe,
         # each in its own process, alternating twice.
         rows = {"tf-default": [], "op-by-op": []}
         for _ in range(2):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from engine.corpus import Pair
-from engine.vocab import BOS, EOS, UNK
+from engine.data.files import Pair
+from engine.data.vocab import BOS, EOS, UNK
 
 # ----------------------------------------------------------------------------------------------
 # Training data and model, as the tutorial builds them

@@ -134,7 +134,7 @@ class DecodeOptions:
 
     beam: beam size K (1 = greedy); n_best: hypotheses kept per sentence (≤ K); alpha: length
     normalisation, score = log-prob / length**alpha (None: the model's own, chosen on its
-    validation split: decoding.json, see engine/rerank.py); max_len: most output tokens (None: a
+    validation split: decoding.json, see engine/decoding/rerank.py); max_len: most output tokens (None: a
     little over the longest training target); guard: never repeat an n-gram (see
     engine/models/search.py); rerank: rescore the beam with the reverse model (None: the model's
     default), rerank_weight: the reverse model's weight (None: the model's)."""

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from engine.config import RunConfig
-from engine.vocab import Vocab, vocab_from_dict
+from engine.data.vocab import Vocab, vocab_from_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = ".seq2seq-run"

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.direction import ARROWS, DIRECTIONS
+from engine.text.direction import ARROWS, DIRECTIONS
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
 
 def decoded_lines(handle, name: str, errors: str):
     """Text lines of INPUT or REFS; an undecodable line stops with an error naming it."""
-    from engine.corpus import text_lines
+    from engine.data.files import text_lines
 
     return text_lines(handle, name, errors, hint="; use --errors replace to replace such bytes")
 
@@ -115,7 +115,7 @@ def check_paths(args) -> None:
 
 def count_lines(path: str) -> int | None:
     """The lines of INPUT as seq2seq-batch reads them (LF, CRLF or CR endings), for the progress bar."""
-    from engine.corpus import raw_lines
+    from engine.data.files import raw_lines
 
     if path == "-":
         return None
@@ -125,7 +125,7 @@ def count_lines(path: str) -> int | None:
 
 def read_document(handle, name: str, errors: str) -> str:
     """A whole HTML or SRT file as text, its line endings as they are (written back the same)."""
-    from engine.corpus import CorpusError
+    from engine.data.files import CorpusError
 
     raw = handle.read().removeprefix(b"\xef\xbb\xbf")
     try:
@@ -239,7 +239,7 @@ def _rate(count: int, seconds: float) -> str:
 
 
 def score_against_refs(args, hypotheses: list[str], sources_count: int) -> dict:
-    from engine.evaluate import score
+    from engine.evaluation.evaluate import score
 
     with open(args.refs, "rb") as handle:
         references = [line.split("\t") for line in decoded_lines(handle, args.refs, args.errors)]

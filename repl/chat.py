@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.config import DecodeOptions
-from engine.direction import ARROWS, DIRECTIONS
+from engine.text.direction import ARROWS, DIRECTIONS
 from repl.cards import alignment_heatmap, alignment_peaks, model_card, n_best_table
 from repl.console import (
     UsageError,

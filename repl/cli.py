@@ -110,7 +110,7 @@ def train_shown(run, work) -> None:
     Ctrl-C the one line says how to resume the run."""
     with console.status("loading TensorFlow …"):  # (a spinner on a terminal; nothing in a log)
         import_tensorflow()
-    from engine import train as training
+    from engine.training import train as training
     from repl.training import RichTrainingReport
 
     training.use_cores_op_by_op()
@@ -128,8 +128,8 @@ def train_main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def main():
-        from engine.distribute import is_chief, task, tf_config_for
         from engine.runs import RunFolder
+        from engine.training.distribute import is_chief, task, tf_config_for
 
         if (args.workers is None) != (args.worker_index is None):
             raise UsageError("--workers and --worker-index go together")

@@ -141,7 +141,7 @@ def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
 
 def run_main(main) -> int:
     """Run a tool's main, turning expected failures into one-line errors and exit codes."""
-    from engine.corpus import CorpusError
+    from engine.data.files import CorpusError
 
     try:
         return main() or EXIT_OK

@@ -1,6 +1,6 @@
 """The models a session uses, shared by seq2seq-chat, -batch, -serve and -eval: finding run
 folders, loading them in a background thread, and sending each line to the model of its
-direction (Han characters → zh→en, Latin letters → en→zh; see engine/direction.py).
+direction (Han characters → zh→en, Latin letters → en→zh; see engine/text/direction.py).
 
 Only the models a session needs are loaded: the first when the session starts, the other
 direction's the first time a line needs it (in the background too; the chat shows a spinner).
@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from engine.config import DecodeOptions
-from engine.direction import (
+from engine.text.direction import (
     ARROWS,
     DIRECTIONS,
     EN_ZH,
@@ -76,7 +76,7 @@ class ModelLoader:
     def _load(self):
         try:
             import_tensorflow()
-            from engine.translate import Translator
+            from engine.decoding.translate import Translator
 
             translator = Translator(self.run, graphs=self.graphs, warn=self.warn)
             translator.warm_up(self.options)
@@ -134,7 +134,7 @@ class Routed:
     """One line's translation and the way it went."""
 
     direction: str  # en-zh, zh-en or other
-    result: object  # engine.translate.Translation
+    result: object  # engine.decoding.translate.Translation
     mismatch: str | None = None  # the line is in the other script than its model reads
 
 

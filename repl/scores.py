@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from engine.corpus import SPLITS
-from engine.direction import ARROWS, DIRECTIONS
+from engine.data.corpus import SPLITS
+from engine.text.direction import ARROWS, DIRECTIONS
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def read_lines(path: str) -> list[str]:
-    from engine.corpus import text_lines
+    from engine.data.files import text_lines
 
     with open(path, "rb") as handle:
         return list(text_lines(handle, path))
@@ -123,8 +123,8 @@ def main(argv=None) -> int:
 
 def tune_run(args) -> None:
     """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
-    from engine.evaluate import held_out
-    from engine.rerank import FILE, reverse_run_of, unseen_by
+    from engine.decoding.rerank import FILE, reverse_run_of, unseen_by
+    from engine.evaluation.evaluate import held_out
     from repl.models import resolve_run
 
     if args.src or args.json:
@@ -134,8 +134,8 @@ def tune_run(args) -> None:
     if args.max_sentences:
         sources, references = sources[: args.max_sentences], references[: args.max_sentences]
     import_tensorflow()
-    from engine.rerank import tune
-    from engine.translate import Translator
+    from engine.decoding.rerank import tune
+    from engine.decoding.translate import Translator
 
     translator = Translator(run)
     if args.rerank_with:
@@ -192,7 +192,7 @@ def file_jobs(args) -> list:
 
 def held_out_jobs(args) -> list:
     """A run's held-out split (the shipped model of --direction, or RUN)."""
-    from engine.evaluate import held_out
+    from engine.evaluation.evaluate import held_out
     from repl.models import resolve_run, shipped_runs
 
     if args.run or args.direction == "auto":
@@ -213,13 +213,13 @@ def held_out_jobs(args) -> list:
 def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     """Translate and score one run on sources with references; print the report, record it in
     the run's eval.json (unless --no-record) and return it."""
-    from engine.evaluate import run_lexicon, training_counts
+    from engine.evaluation.evaluate import run_lexicon, training_counts
 
     lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
     counts = training_counts(run.config())
     import_tensorflow()
-    from engine.evaluate import evaluate
-    from engine.translate import Translator
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import evaluate
 
     translator = Translator(run)
     options = decode_options(args)

@@ -1,5 +1,5 @@
 """How `seq2seq-train` shows training: a live rich progress bar on stderr (epoch, step, loss,
-samples/s, time left) and one line per epoch, through engine.train's `TrainingReport` hooks.
+samples/s, time left) and one line per epoch, through engine.training.train's `TrainingReport` hooks.
 Imported only after TensorFlow has loaded (the callback is a Keras callback)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.callbacks import EpochLines, TrainingReport
+from engine.training.callbacks import EpochLines, TrainingReport
 from repl.console import console
 
 

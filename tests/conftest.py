@@ -60,7 +60,7 @@ def run_process(name: str, *args, input: str | bytes | None = None, env=None, ti
 
 TOOLS = {  # (as pyproject.toml's [project.scripts] names them)
     "seq2seq-train": "repl.cli:train_main", "seq2seq-eval": "repl.scores:main", "seq2seq-chat": "repl.chat:main",
-    "seq2seq-batch": "repl.batch:main", "seq2seq-serve": "repl.serve:main",
+    "seq2seq-batch": "repl.batch:main", "seq2seq-serve": "repl.serve.command:main",
 }
 
 
@@ -131,7 +131,7 @@ def reversal_corpus(tmp_path_factory) -> Path:
 def train_toy(path: Path, corpus: Path, **overrides):
     from engine.config import RunConfig
     from engine.runs import RunFolder
-    from engine.train import train
+    from engine.training.train import train
 
     settings = dict(
         corpus=str(corpus), units=64, embed_dim=16, optimizer="adam", learning_rate=1e-2,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config import DecodeOptions
-from engine.direction import EN_ZH, ZH_EN
+from engine.decoding.translation import Hypothesis, Translation
+from engine.text.direction import EN_ZH, ZH_EN
 from engine.text.segment import split_sentences
-from engine.translation import Hypothesis, Translation
 
 
 class ReverseTranslator:

@@ -6,15 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.corpus import (
-    CorpusError,
-    Pair,
-    addition_pairs,
-    load_pairs,
-    read_anki,
-    resolve_corpus,
-    split_pairs,
-)
+from engine.data.corpus import addition_pairs, load_pairs, resolve_corpus, split_pairs
+from engine.data.files import CorpusError, Pair, read_anki
 
 
 def write(tmp_path, data: bytes, name="c.txt"):

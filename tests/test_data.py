@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from engine.data import BatchPlan
-from engine.vocab import BOS, EOS
+from engine.data.vocab import BOS, EOS
+from engine.training.batches import BatchPlan
 
 
 def plan(count=103, batch_size=10, seed=3):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from engine.direction import EN_ZH, ZH_EN, direction_of_script, mismatch, simplify_unknown
+from engine.text.direction import EN_ZH, ZH_EN, direction_of_script, mismatch, simplify_unknown
 from engine.text.script import script_of
 from tests.conftest import run_script, train_toy
 

@@ -6,8 +6,10 @@ import pytest
 import sacrebleu
 
 from engine.config import PRESETS
-from engine.corpus import Pair, read_anki, split_pairs
-from engine.evaluate import (
+from engine.data.corpus import split_pairs
+from engine.data.files import Pair, read_anki
+from engine.decoding.translate import Translator
+from engine.evaluation.evaluate import (
     align_names,
     bleu_tokenizer,
     group_references,
@@ -17,7 +19,6 @@ from engine.evaluate import (
     scores_by_length,
     source_words,
 )
-from engine.translate import Translator
 from tests.conftest import reversal_lines, train_toy
 
 HYPOTHESES = ["我爱你。", "他走了", "今天天气很好。"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from engine.data.vocab import BOS, EOS
 from engine.models import search
-from engine.vocab import BOS, EOS
 
 VOCAB = 12
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from engine.corpus import text_lines
+from engine.data.files import text_lines
 from engine.text.formats import FormatError, tag_sequence, translate_html, translate_srt
 from engine.text.glossary import Glossary, GlossaryCache, GlossaryError
 from engine.text.htmldoc import HtmlDocument, TooSlow
@@ -272,7 +272,7 @@ def test_fuzz_the_pipeline_keeps_every_span_once(text):
 def test_a_file_line_over_the_char_limit_is_refused_naming_it():
     from starlette.testclient import TestClient
 
-    from repl.limits import Limits
+    from repl.serve.limits import Limits
     from tests.test_serve import app_of
 
     with TestClient(app_of(limits=Limits(char_limit=100, file_lines=3))) as client:
@@ -328,7 +328,7 @@ def test_a_lone_surrogate_in_a_glossary_is_a_400_not_a_500():
 def _guarded_client(**settings):
     from starlette.testclient import TestClient
 
-    from repl.origins import AllowedHosts
+    from repl.serve.origins import AllowedHosts
     from tests.test_serve import app_of
 
     hosts = AllowedHosts(settings.pop("bound", "127.0.0.1"), settings.pop("extra", ()))
@@ -403,7 +403,7 @@ def test_batch_with_stdout_closed_is_one_line(tmp_path, monkeypatch, capsys):
 
 def test_an_api_keys_file_that_is_not_utf8_is_named(tmp_path):
     from repl.console import UsageError
-    from repl.limits import read_api_keys
+    from repl.serve.limits import read_api_keys
 
     path = tmp_path / "keys.txt"
     path.write_bytes(b"good\n\xff\xfe\n")
@@ -422,7 +422,7 @@ def test_a_short_request_overtakes_a_long_one_between_its_batches():
     import threading
 
     from engine.config import DecodeOptions
-    from repl.batcher import Batcher, Job
+    from repl.serve.batcher import Batcher, Job
 
     order, small_queued = [], threading.Event()
 

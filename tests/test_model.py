@@ -6,7 +6,7 @@ import pytest
 
 from engine.config import RunConfig
 from engine.models.base import build_model, load_model
-from engine.train import compile_model
+from engine.training.train import compile_model
 
 VARIANTS = [
     dict(cell="lstm"),

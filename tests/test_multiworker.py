@@ -12,9 +12,9 @@ import time
 import keras
 import pytest
 
-from engine.prepare import prepare_data
+from engine.data.prepare import prepare_data
+from engine.decoding.translate import Translator
 from engine.runs import RunFolder
-from engine.translate import Translator
 from tests.conftest import script
 
 EPOCHS = 3

@@ -3,8 +3,9 @@
 import pytest
 
 from engine.config import DecodeOptions
-from repl import batch, chat, scores, serve
+from repl import batch, chat, scores
 from repl.console import decode_options
+from repl.serve import command as serve
 
 PARSERS = {
     "seq2seq-chat": (chat.parser, []),

@@ -2,7 +2,8 @@
 
 import pytest
 
-from engine.corpus import load_pairs, read_anki, split_pairs
+from engine.data.corpus import load_pairs, split_pairs
+from engine.data.files import read_anki
 from engine.runs import PROJECT_ROOT, RunFolder
 from tests.conftest import REAL_CORPUS, needs_corpus, run_script
 

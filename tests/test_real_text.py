@@ -119,8 +119,8 @@ def translators():
     from repl.console import import_tensorflow
 
     import_tensorflow()
+    from engine.decoding.translate import Translator
     from engine.runs import RunFolder
-    from engine.translate import Translator
 
     return {name: Translator(RunFolder(ROOT / "checkpoints" / name), graphs="dynamic", warn=lambda m: None)
             for name in ("default", "default-zh-en")}

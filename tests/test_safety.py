@@ -111,7 +111,7 @@ def backup_of(run: RunFolder, states: list[tuple[int, int, float]]) -> list[Path
     """Write backup state files for `run` as an interrupted training would: (epoch, step, value
     every weight is set to). Returns their paths, oldest first."""
     from engine.models.base import build_model
-    from engine.train import compile_model
+    from engine.training.train import compile_model
 
     config = run.config()
     src, tgt = run.vocabs()
@@ -143,9 +143,9 @@ def test_backup_pointer_outside_the_folder_is_not_followed(toy_run, copy_of, tmp
 
 
 def test_resume_falls_back_to_the_newest_intact_backup(toy_run, copy_of):
-    from engine.callbacks import ResumableBackup
     from engine.models.base import build_model
-    from engine.train import compile_model
+    from engine.training.callbacks import ResumableBackup
+    from engine.training.train import compile_model
 
     run = copy_of(toy_run)
     older, newer = backup_of(run, [(3, 40, 0.25), (3, 60, 0.5)])

@@ -1,4 +1,4 @@
-"""The budget learning-rate schedule (engine/callbacks.py BudgetDecay): its rates, and the step
+"""The budget learning-rate schedule (engine/training/schedule.py BudgetDecay): its rates, and the step
 count it fixes once in run.json. Training with it, killed and resumed, is in test_train.py."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.callbacks import BudgetDecay
 from engine.runs import RunFolder
+from engine.training.schedule import BudgetDecay
 
 
 def schedule(tmp_path, **kwargs) -> BudgetDecay:
@@ -93,7 +93,7 @@ def test_a_time_budget_is_fitted_to_whole_epochs_and_the_run_stops_when_the_rate
     """One minute at 10 steps an epoch: 2.4 epochs fit at 2.5 s a step (2 are trained), 2.7 at
     2.2 s (3), 12 at 0.5 s. The rate falls to its floor over exactly those epochs, then it stops."""
     clock = Clock()
-    monkeypatch.setattr("engine.callbacks.time.perf_counter", clock)
+    monkeypatch.setattr("engine.training.callbacks.time.perf_counter", clock)
     said = []
     decay = schedule(tmp_path, max_minutes=1, epochs=60, say=said.append)
     assert run_epochs(decay, clock, seconds_per_step, 60) == epochs

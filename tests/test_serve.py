@@ -155,8 +155,8 @@ class Reverser:
 
 
 def app_of(pairs=(("en", "en"),), translator=None, **settings):
-    from repl.api import create_app
-    from repl.batcher import Batcher
+    from repl.serve.app import create_app
+    from repl.serve.batcher import Batcher
 
     translator = translator or Reverser()
     return create_app({pair: Batcher(translator) for pair in pairs}, **settings)
@@ -174,7 +174,7 @@ def client():
 def served(app, **limits):
     """`app` behind the real uvicorn server with this server's limits, in a thread, on a free
     localhost port; yields the port."""
-    from repl.serve import bind, make_server
+    from repl.serve.command import bind, make_server
 
     sock = bind("127.0.0.1", 0)
     server = make_server(app, **limits)
@@ -419,7 +419,7 @@ def _closed(sock) -> bool:
 
 
 def _limits(**fields):
-    from repl.limits import Limits
+    from repl.serve.limits import Limits
 
     return Limits(**fields)
 
@@ -439,7 +439,7 @@ def _limits(**fields):
     (["--shutdown-timeout", "inf"], "--shutdown-timeout"),
 ])
 def test_bad_options_are_one_line_and_exit_2(capsys, args, named):
-    from repl.serve import main
+    from repl.serve.command import main
 
     with pytest.raises(SystemExit) as exit:
         main([*args, "--model", "/no/such/run"])
@@ -448,7 +448,7 @@ def test_bad_options_are_one_line_and_exit_2(capsys, args, named):
 
 
 def test_a_host_that_is_not_this_machine_is_a_usage_error_before_the_models_load(capsys, tmp_path):
-    from repl.serve import main
+    from repl.serve.command import main
 
     assert main(["--host", "192.0.2.1", "--model", str(tmp_path / "no-such-run")]) == 2  # TEST-NET-1: never ours
     err = capsys.readouterr().err
@@ -464,7 +464,7 @@ def test_the_page_comes_from_the_package_and_asks_nothing_of_other_hosts(client)
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     for path in ("/static/app.js", "/static/cards.js", "/static/style.css"):
         assert client.get(path).status_code == 200
-    web = ROOT / "repl" / "web"
+    web = ROOT / "repl" / "serve" / "web"
     for name in ("index.html", "app.js", "cards.js", "style.css"):
         urls = set(re.findall(r"(?:https?:)?//[\w.-]+", (web / name).read_text(encoding="utf-8")))
         assert urls <= {"http://www.w3.org"}, (name, urls)  # (the SVG namespace: a name, never fetched)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from engine.config import DecodeOptions
+from engine.data.vocab import UNK, SubwordVocab
+from engine.decoding.translate import Translator
 from engine.text.glossary import Glossary
 from engine.text.normalise import normalise
-from engine.translate import Translator
-from engine.vocab import UNK, SubwordVocab
 
 LEGACY_RUN = Path(__file__).parent / "data" / "legacy-word-run"
 

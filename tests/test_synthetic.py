@@ -1,5 +1,5 @@
-"""Back-translation and self-training (engine/synthetic.py), and reverse-model reranking
-(engine/rerank.py), on toy models: synthetic pairs made by a real reverse run, cached with their
+"""Back-translation and self-training (engine/data/synthetic.py), and reverse-model reranking
+(engine/decoding/rerank.py), on toy models: synthetic pairs made by a real reverse run, cached with their
 provenance, continued after an interruption, kept in the run folder and read back by --resume,
 tagged; a reranker that prefers the candidate the reverse model explains better."""
 
@@ -10,9 +10,9 @@ import json
 import pytest
 
 from engine.config import DecodeOptions, RunConfig
-from engine.corpus import load_split
+from engine.data.corpus import load_split
+from engine.data.synthetic import SYNTHETIC_TAG, monolingual_lines, synthetic_cache_dir, synthetic_pairs
 from engine.runs import RunFolder
-from engine.synthetic import SYNTHETIC_TAG, monolingual_lines, synthetic_cache_dir, synthetic_pairs
 from tests.conftest import toy_chinese_lines
 
 pytestmark = pytest.mark.slow
@@ -57,19 +57,19 @@ def test_back_translation_is_made_by_the_reverse_run_cached_and_reused(tmp_path,
     assert made["mode"] == "back-translation" and made["done"] == made["sentences"] == len(set(chinese))
     assert {p.target for p in pairs} <= set(chinese) and len(pairs) >= len(set(chinese)) * 0.9
     assert all(p.source and not any("\u4e00" <= c <= "\u9fff" for c in p.source) for p in pairs)  # English made by the reverse run
-    from engine.translate import Translator
+    from engine.decoding.translate import Translator
 
     expected = Translator(reverse_toy_run).translate([pairs[0].target], options=DecodeOptions(beam=2))[0].text
     assert pairs[0].source == " ".join(expected.split())
     # a second preparation reads the cache: no model is loaded
-    monkeypatch.setattr("engine.translate.Translator.__init__", lambda *a, **k: pytest.fail("translated again"))
+    monkeypatch.setattr("engine.decoding.translate.Translator.__init__", lambda *a, **k: pytest.fail("translated again"))
     again, _ = synthetic_pairs(config, split)
     assert again == pairs
 
 
 def test_an_interrupted_translation_continues_where_it_stopped(tmp_path, monkeypatch, toy_chinese_corpus, reverse_toy_run, mono_file):
-    import engine.synthetic as synthetic
-    from engine.translate import Translator
+    import engine.data.synthetic as synthetic
+    from engine.decoding.translate import Translator
 
     monkeypatch.setenv("SEQ2SEQ_SYNTHETIC", str(tmp_path / "cache"))
     monkeypatch.setattr(synthetic, "CHUNK", 8)
@@ -102,8 +102,8 @@ def test_an_interrupted_translation_continues_where_it_stopped(tmp_path, monkeyp
 
 
 def test_a_run_keeps_its_synthetic_pairs_tagged_and_resumes_from_its_own_copy(tmp_path, monkeypatch, toy_chinese_corpus, reverse_toy_run, mono_file):
-    from engine.prepare import text_pairs
-    from engine.train import resume, train
+    from engine.data.prepare import text_pairs
+    from engine.training.train import resume, train
 
     monkeypatch.setenv("SEQ2SEQ_SYNTHETIC", str(tmp_path / "cache"))
     path, _ = mono_file
@@ -127,7 +127,7 @@ def test_a_run_keeps_its_synthetic_pairs_tagged_and_resumes_from_its_own_copy(tm
     # resuming reads the run's own copy: the cache is gone and no model may be loaded
     for stale in synthetic_cache_dir().iterdir():
         stale.unlink()
-    monkeypatch.setattr("engine.translate.Translator.__init__", lambda *a, **k: pytest.fail("translated again"))
+    monkeypatch.setattr("engine.decoding.translate.Translator.__init__", lambda *a, **k: pytest.fail("translated again"))
     resume(run, epochs=2)
     assert run.facts()["epochs_done"] == 2
 
@@ -162,8 +162,8 @@ def test_the_reranker_prefers_the_candidate_the_reverse_model_explains_better(re
     """Two candidates the forward model scores alike: the reverse (zh → en) model reads the
     English back from the right Chinese far better than from a wrong one, so reranking picks it;
     weight 0 leaves the forward order."""
-    from engine.rerank import Channel, rerank
-    from engine.translate import Translator
+    from engine.decoding.rerank import Channel, rerank
+    from engine.decoding.translate import Translator
 
     channel = Channel(Translator(reverse_toy_run))
     right, wrong = _Hyp("汤姆喜欢猫。", -2.0, [5] * 6), _Hyp("我们想要车。", -1.9, [5] * 6)
@@ -179,9 +179,9 @@ def test_the_reranker_prefers_the_candidate_the_reverse_model_explains_better(re
 def test_tuning_writes_the_decoding_defaults_the_translator_then_uses(tmp_path, toy_subword_run, reverse_toy_run):
     import shutil
 
-    from engine.evaluate import held_out
-    from engine.rerank import DecodingDefaults, tune
-    from engine.translate import Translator
+    from engine.decoding.rerank import DecodingDefaults, tune
+    from engine.decoding.translate import Translator
+    from engine.evaluation.evaluate import held_out
 
     run = RunFolder(tmp_path / "copy")
     shutil.copytree(toy_subword_run.path, run.path)

@@ -6,9 +6,10 @@ import bz2
 import pytest
 
 from engine.config import RunConfig
-from engine.corpus import CorpusError, load_split, read_anki
-from engine.dictionary import DictionaryError, first_senses, parse_lines, word_pairs
-from engine.tatoeba import build_pairs, tatoeba_corpus
+from engine.data.corpus import load_split
+from engine.data.dictionary import DictionaryError, first_senses, parse_lines, word_pairs
+from engine.data.files import CorpusError, read_anki
+from engine.data.tatoeba import build_pairs, tatoeba_corpus
 
 
 def write_bz2(path, lines):
@@ -109,7 +110,7 @@ def test_a_share_of_the_second_corpus_is_a_second_validation_split_never_trained
     assert facts["extra"][0]["held_out_as_valid_extra"] == len(split.valid_extra)
     again, _ = load_split(config)
     assert again.valid_extra == split.valid_extra  # the same on every run
-    from engine.evaluate import held_out
+    from engine.evaluation.evaluate import held_out
 
     sources, references = held_out(config, "valid-extra")
     assert len(sources) == len(split.valid_extra) and references[0] == [split.valid_extra[0].target]

@@ -12,7 +12,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from engine.config import DecodeOptions
-from engine.direction import EN_ZH, ZH_EN
+from engine.text.direction import EN_ZH, ZH_EN
 from repl import batch
 from repl.chat import Chat, private_history, run_interactive
 from tests.fakes import fake_models

@@ -14,12 +14,13 @@ import keras
 import pytest
 
 import engine.models.recurrent  # noqa: F401 (registers Seq2Seq and, below, SequenceLoss:
-import engine.train  # noqa: F401  the tests load last.keras with its optimizer and loss)
+import engine.training.train  # noqa: F401  the tests load last.keras with its optimizer and loss)
 from engine.config import RunConfig
-from engine.corpus import read_anki, split_pairs
-from engine.prepare import prepare_data
+from engine.data.corpus import split_pairs
+from engine.data.files import read_anki
+from engine.data.prepare import prepare_data
+from engine.decoding.translate import Translator
 from engine.runs import RunFolder
-from engine.translate import Translator
 from tests.conftest import reversal_lines, run_script, script
 
 
@@ -127,7 +128,7 @@ def test_mirrored_training_on_two_logical_cpus(tmp_path, reversal_corpus):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from engine.config import preset
         from engine.runs import RunFolder
-        from engine.train import make_strategy, train
+        from engine.training.train import make_strategy, train
         assert make_strategy("mirrored").num_replicas_in_sync == 2
         config = preset("tiny", corpus={str(reversal_corpus)!r}, distribute="mirrored", epochs=3, units=32)
         train(config, RunFolder({str(tmp_path / "m")!r}))
@@ -168,7 +169,7 @@ def test_help_explains_options_and_defaults():
 
 def test_free_running_training_mode_trains(tmp_path, reversal_corpus):
     from engine.config import preset
-    from engine.train import train
+    from engine.training.train import train
 
     config = preset("tiny", corpus=str(reversal_corpus), teacher_forcing=False, epochs=3, units=32)
     train(config, RunFolder(tmp_path / "free"))
@@ -178,8 +179,8 @@ def test_free_running_training_mode_trains(tmp_path, reversal_corpus):
 
 
 def test_joined_pairs_are_two_training_pairs_end_to_end():
-    from engine.corpus import Pair
-    from engine.prepare import joined_pairs
+    from engine.data.files import Pair
+    from engine.data.prepare import joined_pairs
 
     english = [Pair(f"Sentence {i}.", f"le {i}") for i in range(40)]
     joined = joined_pairs(english, 0.5, seed=3)
@@ -194,11 +195,11 @@ def test_joined_pairs_are_two_training_pairs_end_to_end():
 
 
 def test_training_runs_one_thread_per_operation_and_operations_side_by_side():
-    """seq2seq-train's thread settings (engine/train.py use_cores_op_by_op) take effect in a
+    """seq2seq-train's thread settings (engine/training/train.py use_cores_op_by_op) take effect in a
     fresh process and hold after TensorFlow has started."""
     code = textwrap.dedent("""
         import os, tensorflow as tf
-        from engine.train import use_cores_op_by_op
+        from engine.training.train import use_cores_op_by_op
         first = use_cores_op_by_op()
         tf.constant(1.0) + 1.0
         print(first, tf.config.threading.get_intra_op_parallelism_threads(),

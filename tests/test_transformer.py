@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from engine.config import RunConfig, preset
-from engine.translate import Translator
-from engine.vocab import BOS, EOS, UNK
+from engine.data.vocab import BOS, EOS, UNK
+from engine.decoding.translate import Translator
 from tests.conftest import run_script, train_toy
 
 SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]

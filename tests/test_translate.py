@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.tutorial import StepByStepDecoder
-from engine.corpus import read_anki, split_pairs
-from engine.translate import Translator
-from engine.vocab import UNK
+from engine.data.corpus import split_pairs
+from engine.data.files import read_anki
+from engine.data.vocab import UNK
+from engine.decoding.translate import Translator
 
 SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]
 
@@ -72,7 +73,7 @@ def test_beam_search_finds_more_probable_translations_on_held_out_data(toy_run, 
 
 
 def test_unknown_is_never_chosen_unless_allowed(toy_run):
-    from engine.vocab import UNK
+    from engine.data.vocab import UNK
 
     strict = Translator(toy_run)
     loose = Translator(toy_run, allow_unknown=True)

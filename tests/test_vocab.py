@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.vocab import EOS, PAD, UNK, Vocab, detokenize, tokenize
+from engine.data.vocab import EOS, PAD, UNK, Vocab, detokenize, tokenize
 
 
 def test_word_level_splits_latin_words_and_each_cjk_character():

@@ -18,11 +18,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from engine.data.vocab import BOS, PAD
 from engine.models.attention import LuongAttention, TwoMemoryAttention, WordKeyedAttention
 from engine.models.base import PACKAGE, BuildsItself, TiedOutput
 from engine.models.registry import ATTENTIONS
 from engine.models.settings import RecurrentSettings, settings_of
-from engine.vocab import BOS, PAD
 
 RECURRENT_FIELDS = {f.name for f in dataclasses.fields(RecurrentSettings)}
 

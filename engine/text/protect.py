@@ -79,7 +79,7 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
     know is kept as it is); chinese_source: every Latin-script word is kept (a run of them with
     spaces between is one span); glossary: a Glossary whose terms are replaced by their targets;
     fallback(word) → translation or None: for another word the model does not know, a
-    dictionary's translation (engine/dictionary.py); names(text) → [(start, end, English)]: Chinese
+    dictionary's translation (engine/data/dictionary.py); names(text) → [(start, end, English)]: Chinese
     names to carry into English (engine/text/names.py); convert(text) → [(start, end, output)]:
     dates and abbreviations written the other language's way (engine/text/conversions.py);
     known_names(word) → translation or None: where a sentence carries an unknown name, a name

@@ -35,3 +35,28 @@ class Translation:
     simplified: list[tuple[str, str]] = field(default_factory=list)  # traditional → simplified read
     parts: list[Translation] = field(default_factory=list)  # a line of several sentences: each one's translation
     src_ids: list[int] = field(default_factory=list)  # what the model read (one sentence)
+
+
+def passthrough(source: str, text: str, simplified) -> Translation:
+    """A unit with nothing to translate (a number, a URL, a name): it is its own output `text`."""
+    return Translation(source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], simplified=simplified)
+
+
+def line_translation(line: str, parts: list[Translation], warnings: list[str], join) -> Translation:
+    """One line's translation from its units' (usually one sentence); `join` joins their texts."""
+    simplified = list(dict.fromkeys(change for part in parts for change in part.simplified))
+    if not parts:
+        return Translation(line, "", 0.0, 0.0, [], [], [], [], [], None, warnings, simplified)
+    if len(parts) == 1:
+        result = parts[0]
+        result.source, result.warnings, result.simplified = line, warnings, simplified
+        return result
+    joined = Hypothesis(
+        join([p.text for p in parts]), sum(p.score for p in parts) / len(parts),
+        sum(p.log_prob for p in parts), [i for p in parts for i in p.ids], [t for p in parts for t in p.tokens],
+    )
+    return Translation(
+        line, joined.text, joined.score, joined.log_prob, joined.ids, joined.tokens,
+        [t for p in parts for t in p.source_tokens], [w for p in parts for w in p.unknown], [joined], None,
+        warnings, simplified, parts=parts,
+    )

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from engine.corpus import CorpusError, Pair, file_lines, sentence_key
+from engine.data.corpus import sentence_key
+from engine.data.files import CorpusError, Pair, file_lines
 from engine.runs import RunFolder, named_run, write_atomic
 from engine.text.script import is_chinese
 
@@ -166,7 +167,7 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
             rows = _translated(cache, provenance)
         if len(rows) < len(lines):
             if translator is None:
-                from engine.translate import Translator
+                from engine.decoding.translate import Translator
 
                 stage(f"loading {spec_run.path} to translate {provenance.file} …")
                 translator = Translator(spec_run, warn=lambda message: None)  # (a long line is cut: fine for training text)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.corpus import load_split
+from engine.data.corpus import load_split
 from engine.runs import RunFolder, named_run, write_atomic
 
 FILE = "decoding.json"
@@ -89,7 +89,7 @@ class Channel:
     def __init__(self, reverse):
         import tensorflow as tf
 
-        self.reverse = reverse  # an engine.translate.Translator of the other direction
+        self.reverse = reverse  # an engine.decoding.translate.Translator of the other direction
         self.memo: dict | None = None  # {} keeps every score (tuning scores the same candidates again)
         spec = [tf.TensorSpec([None, None], tf.int32)] * 3
         self._scores = tf.function(self._score_graph, input_signature=spec)
@@ -115,7 +115,7 @@ class Channel:
         is as long as its longest pair: sorted, little of it is padding)."""
         import tensorflow as tf
 
-        from engine.vocab import BOS, EOS, UNK
+        from engine.data.vocab import BOS, EOS, UNK
 
         rev = self.reverse
         srcs = [rev.src_vocab.encode(y)[: rev.max_source_tokens] or [UNK] for y, _ in pairs]
@@ -144,7 +144,7 @@ def combined(forward_log_prob: float, length: int, reverse_log_prob: float, sour
 
 
 def rerank(channel: Channel, sources: list[str], candidates: list[list], alpha: float, weight: float) -> list[list]:
-    """Each sentence's candidates (engine.translation.Hypothesis, raw model text), best first by
+    """Each sentence's candidates (engine.decoding.translation.Hypothesis, raw model text), best first by
     `combined`; each hypothesis's score becomes its combined score."""
     pairs = [(h.text, source) for source, hyps in zip(sources, candidates) for h in hyps]
     scored = iter(channel.log_probs(pairs))
@@ -166,7 +166,7 @@ def tune(translator, sources: list[str], references: list[list[str]], beam: int 
     (memoised); every setting after that only re-sorts. The translator's decoding.json, or its
     defaults' rerank_with, names the reverse run."""
     from engine.config import DecodeOptions
-    from engine.evaluate import score
+    from engine.evaluation.evaluate import score
 
     subset = list(range(len(sources))) if rerank_on is None else rerank_on
     sub_sources, sub_references = [sources[i] for i in subset], [references[i] for i in subset]

@@ -15,7 +15,8 @@ import numpy as np
 import sacrebleu
 
 from engine.config import DecodeOptions
-from engine.corpus import SPLITS, Pair, load_split
+from engine.data.corpus import SPLITS, load_split
+from engine.data.files import Pair
 from engine.text.script import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
@@ -88,7 +89,7 @@ def rare_word_sentences(sources: list[str], counts: collections.Counter) -> list
 def unrepresentable_share(translations) -> float | None:
     """The share of the source tokens the model read as <unk> (0 with subwords and byte
     fallback; word and character vocabularies lose whatever they did not keep)."""
-    from engine.vocab import UNK
+    from engine.data.vocab import UNK
 
     ids = [i for t in translations for part in (t.parts or [t]) for i in part.src_ids]
     return round(sum(i == UNK for i in ids) / len(ids), 4) if ids else None

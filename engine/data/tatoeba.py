@@ -28,7 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.corpus import CorpusError
+from engine.data.files import CorpusError
+from engine.text.direction import traditional_to_simplified
 
 EXPORTS = "https://downloads.tatoeba.org/exports/per_language"
 LICENCE = "Sentences from the Tatoeba Project (tatoeba.org), CC-BY 2.0 France; each line names its two sentence ids."
@@ -180,9 +181,7 @@ def build_pairs(source_file: Path, target_file: Path, links_file: Path, source: 
 
 
 def _simplifier():
-    from engine.direction import _t2s
-
-    return _t2s().convert
+    return traditional_to_simplified().convert
 
 
 def write_pairs(path: Path, pairs) -> None:

@@ -14,24 +14,23 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from engine.callbacks import (
+from engine.config import RunConfig
+from engine.data.prepare import prepare_data
+from engine.data.synthetic import keep_in_run
+from engine.models.base import PACKAGE, build_model
+from engine.runs import RunFolder, RunFolderError, first_line
+from engine.training.batches import BatchPlan
+from engine.training.callbacks import (
     AtomicModelCheckpoint,
-    BudgetDecay,
     KeepLastWeights,
     ResumableBackup,
     RunBookkeeping,
     TrainingReport,
-    Warmup,
     best_val_loss,
     keep_average_if_better,
 )
-from engine.config import RunConfig
-from engine.data import BatchPlan
-from engine.distribute import is_chief, make_strategy
-from engine.models.base import PACKAGE, build_model
-from engine.prepare import prepare_data
-from engine.runs import RunFolder, RunFolderError, first_line
-from engine.synthetic import keep_in_run
+from engine.training.distribute import is_chief, make_strategy
+from engine.training.schedule import BudgetDecay, Warmup
 
 # ----------------------------------------------------------------------------------------------
 # Loss

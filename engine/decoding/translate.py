@@ -2,16 +2,14 @@
 
 `Translator(run)` loads the model and vocabularies once and keeps compiled functions for the
 encoder + decoder loop. Each call decodes a batch in one graph: a `tf.while_loop` that runs
-`decode_step` until every sentence has produced EOS (no Python per character). Graphs are
-compiled with XLA; to keep the number of compilations small, batches are padded to a few batch
-sizes and source lengths (the `BATCH_SIZES` × multiples of `LENGTH_STEP`).
+`decode_step` until every sentence has produced EOS (no Python per character). XLA graphs are
+compiled per padded shape (engine/decoding/batches.py keeps the shapes few); dynamic ones once.
 
 Shapes: B batch, K beam, S source length, T output steps, V target vocabulary.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -23,33 +21,23 @@ import numpy as np
 import tensorflow as tf
 
 from engine.config import DecodeOptions
-from engine.direction import run_direction, simplify_unknown
+from engine.data.vocab import BOS, EOS, SUBWORD, UNK, tokenize
+from engine.decoding.batches import LENGTH_STEP, padded_batches
+from engine.decoding.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
+from engine.decoding.translation import Hypothesis, Translation, line_translation, passthrough
 from engine.models import search
 from engine.models.base import load_model
 from engine.models.search import NEG_INF
-from engine.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.runs import RunFolder, RunFolderError, first_line
+from engine.text.direction import run_direction, simplify_unknown
 from engine.text.pipeline import TextPipeline, Unit
 from engine.text.protect import PLACEHOLDERS
 from engine.text.protect import WORD as WORD_PATTERN
 from engine.text.script import HAN
-from engine.translation import Hypothesis, Translation
-from engine.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 
 GRAPH_MODES = ("xla", "dynamic")
-BATCH_SIZES = (1, 8, 32, 128, 256)
 BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
-LENGTH_STEP = 8
 WORD = re.compile(WORD_PATTERN)
-
-
-def guard_settings(vocab) -> dict:
-    """The repetition guard for a target vocabulary: the n-gram never repeated (Chinese: 4
-    characters or pieces; English: 3 words or pieces, since most English pieces are whole words:
-    with 4 pieces a repeated three-word phrase got through, in 27% of zh→en outputs of 600
-    Chinese lines of 30 characters or more, 4.7% with 3, valid BLEU 35.46 → 35.48) and the output
-    bound (3 × source tokens + 10)."""
-    return {"no_repeat": 4 if vocab.chinese else 3, "ratio": 3.0, "extra": 10}
 
 
 def _trained_names(facts: dict) -> set[str]:
@@ -57,10 +45,6 @@ def _trained_names(facts: dict) -> set[str]:
     names_for_placeholders): left to the model."""
     names = facts.get("names_for_placeholders")
     return {v for v in names.values() if isinstance(v, str)} if isinstance(names, dict) else set()
-
-
-def _round_up(value: int, choices) -> int:
-    return next((c for c in choices if c >= value), value)
 
 
 def _warn(message: str) -> None:
@@ -110,7 +94,7 @@ class Translator:
             chinese_target=self.target_is_chinese, knows=getattr(self.src_vocab, "knows", None), read=self._read,
             never_seen=getattr(self.src_vocab, "never_seen", None), trained_names=_trained_names(facts),
         )
-        self.guard = guard_settings(self.tgt_vocab)
+        self.guard = search.guard_settings(self.tgt_vocab)
         self.copies = self._copies()  # always applied, with or without the guard
         try:
             self.defaults = DecodingDefaults.of(self.run)  # the alpha and reranking chosen on its validation split
@@ -168,7 +152,7 @@ class Translator:
     # ------------------------------------------------------------------ preparing input
     def _read(self, sentence: str) -> tuple[str, list[tuple[str, str]]]:
         """The text the model reads: for a Chinese source, traditional characters it does not
-        know become their simplified forms (see engine/direction.py). Returns (text, changes)."""
+        know become their simplified forms (see engine/text/direction.py). Returns (text, changes)."""
         return simplify_unknown(sentence, self.src_vocab.index) if self.source_is_chinese else (sentence, [])
 
     def _source_ids(self, unit: Unit, warnings: list[str]) -> list[int]:
@@ -179,23 +163,6 @@ class Translator:
                 f"input of {len(ids)} tokens truncated to the {self.max_source_tokens} the model was trained on: {unit.text[:40]!r}…"
             )
         return ids[: self.max_source_tokens]
-
-    def _batches(self, id_lists: list[list[int]], batch_size: int):
-        """Sort by length, cut into batches, pad each to (B, S): bucketed for XLA graphs (a few
-        compiled shapes), exact for dynamic ones (any shape runs, so filler rows and columns would
-        only be decoded for nothing). Yields (indices, array)."""
-        order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width, rows = max(1, max(len(id_lists[i]) for i in chunk)), len(chunk)
-            if self.graphs == "xla":
-                width = math.ceil(width / LENGTH_STEP) * LENGTH_STEP
-                rows = _round_up(rows, [b for b in BATCH_SIZES if b <= batch_size] + [batch_size])
-            array = np.zeros((rows, width), np.int32)
-            array[len(chunk) :, 0] = UNK  # filler rows: one token, so nothing is fully masked
-            for row, i in enumerate(chunk):
-                array[row, : len(id_lists[i])] = id_lists[i]
-            yield chunk, array
 
     # ------------------------------------------------------------------ public API
     def translate(
@@ -246,8 +213,8 @@ class Translator:
             results[id(unit)] = self._unit_translation(unit, src_ids, options_of_unit, attention)
         by_line: list[list[Translation]] = [[] for _ in sentences]
         for unit in units:
-            by_line[unit.line].append(results.get(id(unit)) or self._passthrough(unit))
-        return [self._line_translation(s, parts, notes[i]) for i, (s, parts) in enumerate(zip(sentences, by_line))]
+            by_line[unit.line].append(results.get(id(unit)) or passthrough(unit.source, self.pipeline.finish(unit, ""), unit.simplified))
+        return [line_translation(s, parts, notes[i], self.pipeline.join) for i, (s, parts) in enumerate(zip(sentences, by_line))]
 
     # ------------------------------------------------------------------ decoding defaults, reranking
     def alpha(self, options: DecodeOptions) -> float:
@@ -279,7 +246,7 @@ class Translator:
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         decode = self.graph(options.strategy, options.guard)
         keep, alpha = (options.beam if self.reranks(options) else options.n_best), self.alpha(options)
-        for chunk, array in self._batches(id_lists, batch_size):
+        for chunk, array in padded_batches(id_lists, batch_size, bucketed=self.graphs == "xla"):
             ids, log_prob, length = self._search(decode, array, options, max_steps)
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
@@ -345,30 +312,6 @@ class Translator:
         if self.pipeline.legacy:
             return tokenize(unit.text, self.src_vocab.level)
         return [self.src_vocab.tokens[i] for i in src_ids]
-
-    def _passthrough(self, unit: Unit) -> Translation:
-        """A unit with nothing to translate (a number, a URL, a name): it is its own output."""
-        text = self.pipeline.finish(unit, "")
-        return Translation(unit.source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], simplified=unit.simplified)
-
-    def _line_translation(self, line: str, parts: list[Translation], warnings: list[str]) -> Translation:
-        """One line's translation from its units (usually one sentence)."""
-        simplified = list(dict.fromkeys(change for part in parts for change in part.simplified))
-        if not parts:
-            return Translation(line, "", 0.0, 0.0, [], [], [], [], [], None, warnings, simplified)
-        if len(parts) == 1:
-            result = parts[0]
-            result.source, result.warnings, result.simplified = line, warnings, simplified
-            return result
-        joined = Hypothesis(
-            self.pipeline.join([p.text for p in parts]), sum(p.score for p in parts) / len(parts),
-            sum(p.log_prob for p in parts), [i for p in parts for i in p.ids], [t for p in parts for t in p.tokens],
-        )
-        return Translation(
-            line, joined.text, joined.score, joined.log_prob, joined.ids, joined.tokens,
-            [t for p in parts for t in p.source_tokens], [w for p in parts for w in p.unknown], [joined], None,
-            warnings, simplified, parts=parts,
-        )
 
     def _attention(self, src_ids: list[int], out_ids: list[int]) -> np.ndarray:
         """(len(out_ids) + 1 incl. EOS, len(src_ids)) weights of the model reading `out_ids`."""

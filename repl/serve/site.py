@@ -1,6 +1,6 @@
 """The web page of `seq2seq-serve` and the routes only it uses.
 
-- `GET /` the page (repl/web/index.html; its script and style under `/static/`): files inside the
+- `GET /` the page (repl/serve/web/index.html; its script and style under `/static/`): files inside the
   package, nothing fetched from elsewhere (its Content-Security-Policy allows this server only).
 - `GET /info` the model card of each model served, with its training curve (metrics.csv).
 - `POST /file` a .txt, .html or .srt file (multipart field `file`) translated in chunks, answered
@@ -25,13 +25,18 @@ import re
 import time
 from pathlib import Path
 
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
 from engine.text.formats import FormatError
 from engine.text.htmldoc import HtmlDocument, TooSlow
 from engine.text.script import script_of
 from engine.text.subtitles import Subtitles
-from repl.api import answers, check_access, fields, text_field
 from repl.console import console
-from repl.routing import ApiError, route, translate_many
+from repl.serve.api import answers
+from repl.serve.fields import check_access, fields, text_field
+from repl.serve.routing import ApiError, route, translate_many
 
 WEB = Path(__file__).parent / "web"
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
@@ -41,9 +46,6 @@ OTHER = {"en": "zh", "zh": "en"}
 
 
 def routes() -> list:
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
-
     return [
         Route("/", page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=WEB), name="static"),
@@ -53,8 +55,6 @@ def routes() -> list:
 
 
 async def page(request):
-    from starlette.responses import HTMLResponse
-
     headers = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     return HTMLResponse((WEB / "index.html").read_text(encoding="utf-8"), headers=headers)
 
@@ -126,8 +126,6 @@ def model_card(pair, translator) -> dict:
 
 @answers
 async def info(request):
-    from starlette.responses import JSONResponse
-
     batchers = request.app.state.batchers
     return JSONResponse({"models": [model_card(pair, batcher.translator) for pair, batcher in batchers.items()]})
 
@@ -203,8 +201,6 @@ def output_name(name: str, pairs: list) -> str:
 
 @answers
 async def translate_file(request):
-    from starlette.responses import StreamingResponse
-
     state = request.app.state
     data = await fields(request)
     check_access(request, data)

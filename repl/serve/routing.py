@@ -2,7 +2,7 @@
 `/translate` (text and HTML) and the web page's `/file`.
 
 A string goes to the model of its language (given, or detected by script) and the target. A
-string already in the target language (by `engine.direction.script_of`) comes back as it is,
+string already in the target language (by `engine.text.direction.script_of`) comes back as it is,
 unless this server has a model that reads and writes that very language; so does one with
 nothing to translate (blank, digits, punctuation) when no model takes its language. Any other
 string that no model here translates fails the request (400), naming the pairs it has.
@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from engine.text.script import script_of
-from repl.batcher import Job, QueueFull, Stopping
+from repl.serve.batcher import Job, QueueFull, Stopping
 
 
 class ApiError(Exception):
@@ -28,7 +28,7 @@ class Outcome:
     """One string's answer: its translation, or the string itself when it was passed through."""
 
     text: str
-    result: object = None  # engine.translate.Translation, None when passed through
+    result: object = None  # engine.decoding.translate.Translation, None when passed through
     maps: list = field(default_factory=list)  # attention maps of its sentences (on request)
 
     def alternatives(self, count: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""Parallel corpora: the Anki tab-separated format, named downloads, a synthetic task, and the split.
+"""Parallel corpora by name or path: named downloads, Tatoeba exports, a synthetic task, the
+clean-up and the held-out splits (reading the files: engine/data/files.py).
 
 A corpus is a list of `Pair(source, target)`. Everything here is plain Python (no TensorFlow), so
 the command-line tools can validate a file before paying TensorFlow's import time.
@@ -7,18 +8,18 @@ the command-line tools can validate a file before paying TensorFlow's import tim
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import random
-import re
 import shutil
 import tempfile
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+
+from engine.data.files import CorpusError, Pair, read_anki
+from engine.data.tatoeba import export_facts, tatoeba_corpus
 
 ANKI_URL = "https://www.manythings.org/anki/{name}.zip"
 # Named corpora: any `xxx-eng` name of manythings.org/anki (cmn-eng, fra-eng, deu-eng, …).
@@ -32,16 +33,6 @@ TATOEBA_PREFIX = "tatoeba:"
 SPLITS = ("test", "valid", "valid-extra")  # the held-out splits a run can be scored on (valid-extra: see load_split)
 
 
-class CorpusError(ValueError):
-    """A corpus that cannot be read; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class Pair:
-    source: str
-    target: str
-
-
 @dataclass(frozen=True)
 class Split:
     train: list[Pair]
@@ -50,125 +41,6 @@ class Split:
     # pairs of the extra corpora held out as a second validation split (`extra_valid_fraction`):
     # sentences from outside the first corpus, so that a choice is not made on Anki-like text alone
     valid_extra: list[Pair] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------------------------
-# Text lines: UTF-8 with or without a byte-order mark, LF or CRLF
-
-
-def decode_line(raw: bytes, number: int, errors: str = "strict") -> str:
-    """Line `number` (1-based) of a UTF-8 text, without its line ending and, on line 1, without
-    a byte-order mark. Raises UnicodeDecodeError unless errors='replace'."""
-    return raw.decode("utf-8-sig" if number == 1 else "utf-8", errors).rstrip("\r\n")
-
-
-def not_utf8(err: UnicodeDecodeError) -> str:
-    return f"not valid UTF-8 (byte {err.start + 1})"
-
-
-_NEWLINE = re.compile(rb"\r\n|\r|\n")
-
-
-def raw_lines(handle, block: int = 1 << 16):
-    """The byte lines of a binary stream, without their endings: LF, CRLF and a lone CR (old Mac
-    files) each end a line. Reads what is there (`read1`), so a pipe is translated as it comes."""
-    read = getattr(handle, "read1", handle.read)
-    parts: list[bytes] = []  # the current line, as it arrives
-    after_cr = False
-    while chunk := read(block):
-        if after_cr and chunk.startswith(b"\n"):  # the LF of a CRLF cut between two reads
-            chunk = chunk[1:]
-        after_cr = chunk.endswith(b"\r")
-        *ended, rest = _NEWLINE.split(chunk)
-        for piece in ended:
-            parts.append(piece)
-            yield b"".join(parts)
-            parts = []
-        if rest:
-            parts.append(rest)
-    if parts:
-        yield b"".join(parts)
-
-
-def file_lines(path: str | Path, error=None, name: str | None = None) -> list[str]:
-    """The lines of a small UTF-8 text file (a byte-order mark allowed), read whole. A file that
-    cannot be read is `error` (CorpusError by default) naming it; bytes that are not UTF-8, naming
-    the line too."""
-    error, name = error or CorpusError, name or str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise error(f"{name}: {err.strerror or err}") from None
-    lines = []
-    for number, raw in enumerate(data.splitlines(), start=1):
-        try:
-            lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-        except UnicodeDecodeError as err:
-            raise error(f"{name}:{number}: not valid UTF-8 (byte {err.start + 1})") from None
-    return lines
-
-
-def text_lines(handle, name: str, errors: str = "strict", hint: str = ""):
-    """Yield the text lines of a binary stream (LF, CRLF or CR endings). An undecodable line is a
-    CorpusError naming `name:line` (followed by `hint`), unless errors='replace'."""
-    for number, raw in enumerate(raw_lines(handle), start=1):
-        try:
-            line = decode_line(raw, number, errors)
-        except UnicodeDecodeError as err:
-            raise CorpusError(f"{name}:{number}: {not_utf8(err)}{hint}") from err
-        yield line
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading the Anki format: `source<TAB>target[<TAB>attribution]`
-
-
-def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """Parse byte lines of an Anki file. Returns (pairs, number of skipped bad lines).
-
-    Handles a UTF-8 byte-order mark on the first line and CRLF endings. Blank lines are ignored;
-    a line that has no tab, an empty side or bytes that are not UTF-8 is an error naming
-    `name:line`, unless `skip_bad_lines` counts it instead.
-    """
-    pairs: list[Pair] = []
-    skipped = 0
-    for lineno, raw in enumerate(raw_lines, start=1):
-        problem = None
-        try:
-            line = decode_line(raw, lineno)
-        except UnicodeDecodeError as err:
-            problem, line = not_utf8(err), ""
-        if problem is None and not line.strip():
-            continue
-        if problem is None:
-            columns = line.split("\t")
-            if len(columns) < 2:
-                problem = "expected 'source<TAB>target[<TAB>attribution]', found no tab"
-            elif not columns[0].strip() or not columns[1].strip():
-                problem = "empty source or target"
-        if problem is not None:
-            if skip_bad_lines:
-                skipped += 1
-                continue
-            raise CorpusError(f"{name}:{lineno}: {problem} (use --skip-bad-lines to skip such lines)")
-        pairs.append(Pair(columns[0].strip(), columns[1].strip()))
-    return pairs, skipped
-
-
-def read_anki(path: str | os.PathLike, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """Read an Anki `.txt`, or the `.zip` as distributed (the one text file that is not `_about`)."""
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"{path}: no such file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [n for n in archive.namelist() if n.endswith(".txt") and "about" not in n.lower()]
-            if len(members) != 1:
-                raise CorpusError(f"{path}: expected one corpus .txt in the zip, found {members}")
-            data = archive.read(members[0])
-        return parse_anki_lines(io.BytesIO(data), f"{path}!{members[0]}", skip_bad_lines)
-    with open(path, "rb") as handle:
-        return parse_anki_lines(handle, str(path), skip_bad_lines)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,8 +95,6 @@ def resolve_corpus(spec: str, simplify: bool = True) -> Path:
     """A local path as given, a tatoeba:<a>-<b> corpus built from the tatoeba.org exports, or a
     named Anki corpus from the cache (downloading it the first time)."""
     if spec.startswith(TATOEBA_PREFIX):
-        from engine.tatoeba import tatoeba_corpus
-
         return tatoeba_corpus(spec[len(TATOEBA_PREFIX) :], corpus_cache_dir(), simplify)
     path = Path(spec).expanduser()
     if path.exists() or os.sep in spec or spec.endswith((".txt", ".zip")):
@@ -292,8 +162,6 @@ def load_pairs(
         "licence": licence,
     }
     if spec.startswith(TATOEBA_PREFIX):
-        from engine.tatoeba import export_facts
-
         facts["export"] = export_facts(path)
     return pairs, facts
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from engine.config import DecodeOptions
-from engine.corpus import file_lines
+from engine.data.files import file_lines
 from repl.console import UsageError
 
 

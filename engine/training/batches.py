@@ -22,8 +22,8 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from engine.corpus import Pair
-from engine.vocab import BOS, EOS, Vocab
+from engine.data.files import Pair
+from engine.data.vocab import BOS, EOS, Vocab
 
 
 def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None = None):

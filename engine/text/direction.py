@@ -51,7 +51,7 @@ def mismatch(text: str, direction: str) -> str | None:
 _converter = None
 
 
-def _t2s():
+def traditional_to_simplified():
     global _converter
     if _converter is None:
         from opencc import OpenCC  # pure Python, loads its tables once (about 0.1 s)
@@ -65,7 +65,7 @@ def simplify_unknown(text: str, known) -> tuple[str, list[tuple[str, str]]]:
     whose simplified form is, replaced by that form. Returns (text, [(traditional, simplified)])."""
     if not HAN.search(text) or all(c in known for c in HAN.findall(text)):
         return text, []
-    simplified = _t2s().convert(text)
+    simplified = traditional_to_simplified().convert(text)
     if len(simplified) != len(text):  # t2s is character for character on the text we read
         return text, []
     out, changed = [], []

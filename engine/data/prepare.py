@@ -1,6 +1,6 @@
 """The training data of a run: the corpora's pairs as the model reads them (the text pipeline of
 engine/text for subword runs, joined pairs, dictionary pairs, placeholders), its vocabularies,
-and the batch plans of engine/data.py."""
+and the batch plans of engine/training/batches.py."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import RunConfig
-from engine.corpus import Pair, load_split
-from engine.data import BatchPlan, encode_pairs
-from engine.dictionary import word_pairs
-from engine.evaluate import name_lexicon
-from engine.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
+from engine.data.corpus import load_split
+from engine.data.dictionary import word_pairs
+from engine.data.files import Pair
+from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
+from engine.data.vocab import SUBWORD, SubwordVocab, Vocab, word_counts
+from engine.evaluation.evaluate import name_lexicon
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
 from engine.text.script import is_chinese
-from engine.vocab import SUBWORD, SubwordVocab, Vocab, word_counts
+from engine.training.batches import BatchPlan, encode_pairs
 
 
 def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
@@ -37,7 +38,7 @@ def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
 
 def text_pairs(config: RunConfig, split, synthetic: list[Pair] = ()) -> tuple[list[Pair], list[Pair], dict]:
     """The training and validation pairs as the model reads them. Subword runs: normalised, with
-    joined pairs, dictionary pairs and synthetic pairs (engine/synthetic.py: tagged after their
+    joined pairs, dictionary pairs and synthetic pairs (engine/data/synthetic.py: tagged after their
     spans are protected) added, shared spans as placeholders (engine/text); other levels: as the
     corpus has them, with joined pairs. Returns (train, valid, facts)."""
     if config.level != SUBWORD:

@@ -2,7 +2,7 @@
 
 Clients that speak LibreTranslate (editor plugins, browser extensions, bots, scripts) can point
 at this server unchanged: `POST /translate`, `POST /detect`, `GET /languages`, plus `GET /health`;
-`GET /` is a page to translate in a browser (repl/site.py, repl/web/).
+`GET /` is a page to translate in a browser (repl/serve/site.py, repl/serve/web/).
 
 Stack: Starlette on uvicorn. Starlette is the small ASGI toolkit FastAPI is built on; this API
 has a few routes with LibreTranslate's own request shapes (JSON or form fields), so FastAPI's
@@ -10,9 +10,9 @@ schema layer would add a dependency (pydantic) without doing any of the work her
 the standard ASGI server: on SIGTERM it stops accepting connections and lets in-flight requests
 finish, within `--shutdown-timeout`.
 
-Where things are: the routes in repl/api.py (and the page's in repl/site.py) over `app.state`;
-the dynamic batcher in repl/batcher.py; the limits on keys, rates, bodies, headers and
-connections in repl/limits.py. Everything a command line can get wrong (port, host, ranges,
+Where things are: the routes in repl/serve/api.py (and the page's in repl/serve/site.py) over `app.state`;
+the dynamic batcher in repl/serve/batcher.py; the limits on keys, rates, bodies, headers and
+connections in repl/serve/limits.py. Everything a command line can get wrong (port, host, ranges,
 origins) is refused here, before the models load.
 """
 
@@ -29,8 +29,6 @@ import sys
 import threading
 import time
 
-from repl.api import create_app, language_of
-from repl.batcher import Batcher
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -41,8 +39,11 @@ from repl.console import (
     import_tensorflow,
     run_main,
 )
-from repl.limits import Limits, guarded_protocol, open_files_for, read_api_keys
-from repl.origins import AllowedHosts
+from repl.serve.api import language_of
+from repl.serve.app import create_app
+from repl.serve.batcher import Batcher
+from repl.serve.limits import Limits, guarded_protocol, open_files_for, read_api_keys
+from repl.serve.origins import AllowedHosts
 
 
 def number_in(low: float, high: float, unit: str = ""):
@@ -143,7 +144,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, keep_alive: float = 5.0, shutdown_timeout: float = 30.0,
                 backlog: int = 2048):
-    """The uvicorn server of `app` with this server's limits (see repl/limits.py); run it with
+    """The uvicorn server of `app` with this server's limits (see repl/serve/limits.py); run it with
     `server.run(sockets=[a bound socket])`."""
     import uvicorn
 
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
             console.print(f"[yellow]warning:[/] --max-connections {args.max_connections} lowered to {connections} by the open-files limit (ulimit -n)", soft_wrap=True)
         models = Models.for_session(args.model, options=decode_options(args))  # the shipped model of each direction, or --model
         import_tensorflow()
-        from engine.translate import Translator
+        from engine.decoding.translate import Translator
 
         batchers = {}
         for run_folder in models.runs.values():  # a server loads every model it serves before it listens

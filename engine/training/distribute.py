@@ -123,7 +123,7 @@ def patch_keras_for_multi_worker() -> None:
 
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
         if iterator is not None and is_multi_worker(self._distribute_strategy):
-            ids = np.full((1, 2), 3, "int32")  # ((source, decoder input), target, weight), as engine/data.py
+            ids = np.full((1, 2), 3, "int32")  # ((source, decoder input), target, weight), as engine/training/batches.py
             return original_build(self, data_batch=((ids, ids), ids, np.ones((1, 2), "float32")))
         return original_build(self, iterator, data_batch)
 
