@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+from importlib.resources import files
 from pathlib import Path
 
 from engine.config import RunConfig
@@ -229,8 +230,6 @@ SHIPPED_NAMES = ("default", "default-zh-en")
 
 def packaged_dir() -> Path:
     """Where an installed wheel keeps the shipped models (absent in a checkout)."""
-    from importlib.resources import files
-
     return Path(str(files("engine"))) / "shipped"
 
 

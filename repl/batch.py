@@ -18,7 +18,10 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.data.files import CorpusError, raw_lines, text_lines
+from engine.evaluation.evaluate import score
 from engine.text.direction import ARROWS, DIRECTIONS
+from engine.text.formats import translate_html, translate_srt
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -65,8 +68,6 @@ def parser() -> argparse.ArgumentParser:
 
 def decoded_lines(handle, name: str, errors: str):
     """Text lines of INPUT or REFS; an undecodable line stops with an error naming it."""
-    from engine.data.files import text_lines
-
     return text_lines(handle, name, errors, hint="; use --errors replace to replace such bytes")
 
 
@@ -115,8 +116,6 @@ def check_paths(args) -> None:
 
 def count_lines(path: str) -> int | None:
     """The lines of INPUT as seq2seq-batch reads them (LF, CRLF or CR endings), for the progress bar."""
-    from engine.data.files import raw_lines
-
     if path == "-":
         return None
     with open(path, "rb") as handle:
@@ -125,8 +124,6 @@ def count_lines(path: str) -> int | None:
 
 def read_document(handle, name: str, errors: str) -> str:
     """A whole HTML or SRT file as text, its line endings as they are (written back the same)."""
-    from engine.data.files import CorpusError
-
     raw = handle.read().removeprefix(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8", errors)
@@ -181,8 +178,6 @@ def plural(count: int, noun: str) -> str:
 def translate_document(args, models, source, write) -> dict:
     """An HTML or SRT file as a whole: its text translated (each piece routed by its script),
     its markup or timings kept. Returns the statistics of the summary table."""
-    from engine.text.formats import translate_html, translate_srt
-
     stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [],
              "hypotheses": [], "directions": {}, "mismatched": []}
 
@@ -239,8 +234,6 @@ def _rate(count: int, seconds: float) -> str:
 
 
 def score_against_refs(args, hypotheses: list[str], sources_count: int) -> dict:
-    from engine.evaluation.evaluate import score
-
     with open(args.refs, "rb") as handle:
         references = [line.split("\t") for line in decoded_lines(handle, args.refs, args.errors)]
     if len(references) != sources_count:

@@ -24,7 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.config import DecodeOptions
+from engine.runs import first_line
 from engine.text.direction import ARROWS, DIRECTIONS
+from engine.text.glossary import Glossary
 from repl.cards import alignment_heatmap, alignment_peaks, model_card, n_best_table
 from repl.console import (
     UsageError,
@@ -202,7 +204,6 @@ class Chat:
         except Exception as err:
             if models is not None:
                 models.close()
-            from engine.runs import first_line
 
             raise UsageError(f"{first_line(err)} (still using {self.loader.run.path})") from err
         self.models.close()
@@ -227,8 +228,6 @@ class Chat:
             console.print(alignment_peaks(part), soft_wrap=True, markup=False, highlight=False)
 
     def cmd_glossary(self, argument):
-        from engine.text.glossary import Glossary
-
         glossary = self.models.glossary
         action, _, rest = argument.partition(" ")
         if action == "add":

@@ -13,6 +13,8 @@ import typing
 from engine.config import PRESETS, RunConfig, preset
 from engine.models.registry import ARCHITECTURES, ATTENTIONS
 from engine.models.settings import allowed, out_of_range
+from engine.runs import NotARunFolder, RunFolder
+from engine.training.distribute import is_chief, task, tf_config_for
 from repl.console import UsageError, at_least, console, import_tensorflow, run_main
 
 # ----------------------------------------------------------------------------------------------
@@ -110,8 +112,8 @@ def train_shown(run, work) -> None:
     Ctrl-C the one line says how to resume the run."""
     with console.status("loading TensorFlow …"):  # (a spinner on a terminal; nothing in a log)
         import_tensorflow()
-    from engine.training import train as training
-    from repl.training import RichTrainingReport
+    from engine.training import train as training  # (deferred: imports TensorFlow, seconds)
+    from repl.training import RichTrainingReport  # (deferred with it: it draws Keras callbacks)
 
     training.use_cores_op_by_op()
     report = RichTrainingReport(run.path)
@@ -128,9 +130,6 @@ def train_main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def main():
-        from engine.runs import RunFolder
-        from engine.training.distribute import is_chief, task, tf_config_for
-
         if (args.workers is None) != (args.worker_index is None):
             raise UsageError("--workers and --worker-index go together")
         if args.workers is not None:
@@ -150,8 +149,6 @@ def train_main(argv=None) -> int:
                 raise UsageError(f"{run.path} was not trained with --distribute multiworker; resume it without --workers/TF_CONFIG")
             train_shown(run, lambda report, training: training.resume(run, epochs=args.epochs, report=report))
         else:
-            from engine.runs import NotARunFolder
-
             config = config_from_args(args)
             if config.distribute == "multiworker" and not os.environ.get("TF_CONFIG"):
                 raise UsageError("--distribute multiworker needs --workers HOST:PORT,… with --worker-index N, or TF_CONFIG")

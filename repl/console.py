@@ -14,6 +14,10 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from engine.config import DecodeOptions
+from engine.data.files import CorpusError
+from engine.text.glossary import Glossary
+
 console = Console(stderr=True, highlight=False)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -50,7 +54,7 @@ def quiet_stderr_fd():
 
 def import_tensorflow() -> None:
     """Import TensorFlow and Keras once, without their start-up noise."""
-    import engine  # noqa: F401  (sets the quiet defaults)
+    import engine  # noqa: F401  (sets the quiet defaults; TensorFlow itself is imported here, deferred on purpose)
 
     with quiet_stderr_fd():
         import keras  # noqa: F401
@@ -95,8 +99,6 @@ def positive_number(text: str) -> float:
 def add_decode_options(parser, n_best: bool = False) -> None:
     """--beam, --alpha and --max-len (and --n-best where a tool shows alternatives), with the one
     set of defaults of `DecodeOptions` that chat, batch, eval and serve share."""
-    from engine.config import DecodeOptions
-
     default = DecodeOptions()
     group = parser.add_argument_group("decoding")
     group.add_argument("--beam", type=at_least(1), default=default.beam, help=f"beam size (1 = greedy; default: {default.beam})")
@@ -114,8 +116,6 @@ def add_decode_options(parser, n_best: bool = False) -> None:
 
 def decode_options(args):
     """The DecodeOptions of parsed arguments (see add_decode_options)."""
-    from engine.config import DecodeOptions
-
     return DecodeOptions(args.beam, 1, args.alpha, args.max_len, guard=not args.no_guard, dictionary=args.dictionary, names=not args.no_names, rerank=args.rerank).with_(
         n_best=getattr(args, "n_best", 1)
     )
@@ -125,7 +125,6 @@ def glossary_of(args):
     """The --glossary of parsed arguments, read now (a bad line is a one-line error naming it), or None."""
     if not getattr(args, "glossary", None):
         return None
-    from engine.text.glossary import Glossary
 
     return Glossary.load(args.glossary)
 
@@ -141,8 +140,6 @@ def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
 
 def run_main(main) -> int:
     """Run a tool's main, turning expected failures into one-line errors and exit codes."""
-    from engine.data.files import CorpusError
-
     try:
         return main() or EXIT_OK
     except UsageError as err:

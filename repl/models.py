@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from engine.config import DecodeOptions
+from engine.runs import RunFolder, find_default_run, shipped_run
 from engine.text.direction import (
     ARROWS,
     DIRECTIONS,
@@ -33,8 +34,6 @@ TRAIN_HINT = {EN_ZH: "seq2seq-train --preset default", ZH_EN: "seq2seq-train --p
 
 def resolve_run(name: str | None):
     """The run folder NAME (a path), or the shipped default model, else the newest run."""
-    from engine.runs import RunFolder, find_default_run
-
     run = RunFolder(name) if name else find_default_run()
     if run is None:
         raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
@@ -50,8 +49,6 @@ def direction_of_run(run) -> str:
 
 def shipped_runs() -> dict:
     """direction → run folder of each shipped model present (checkpoints, else the package)."""
-    from engine.runs import shipped_run
-
     runs = {}
     for direction, name in SHIPPED.items():
         run = shipped_run(name)
@@ -76,7 +73,7 @@ class ModelLoader:
     def _load(self):
         try:
             import_tensorflow()
-            from engine.decoding.translate import Translator
+            from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
             translator = Translator(self.run, graphs=self.graphs, warn=self.warn)
             translator.warm_up(self.options)

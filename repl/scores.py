@@ -8,7 +8,13 @@ import json
 import sys
 from pathlib import Path
 
+from rich.table import Table
+
 from engine.data.corpus import SPLITS
+from engine.data.files import text_lines
+from engine.decoding.rerank import FILE, reverse_run_of, tune, unseen_by
+from engine.evaluation.evaluate import evaluate, held_out, run_lexicon, training_counts
+from engine.runs import is_packaged, is_shipped
 from engine.text.direction import ARROWS, DIRECTIONS
 from repl.console import (
     UsageError,
@@ -21,6 +27,7 @@ from repl.console import (
     key_value_table,
     run_main,
 )
+from repl.models import Models, resolve_run, shipped_runs
 from repl.output import Output
 
 POSITIVE = at_least(1)
@@ -52,15 +59,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def read_lines(path: str) -> list[str]:
-    from engine.data.files import text_lines
-
     with open(path, "rb") as handle:
         return list(text_lines(handle, path))
 
 
 def print_report(report: dict, title: str) -> None:
-    from rich.table import Table
-
     console.print(key_value_table(title, [
         ("BLEU", report["bleu"]), ("chrF", report["chrf"]), ("sentences", report["sentences"]),
         ("references", report["references"]), ("beam", report["decoding"]["beam"]),
@@ -123,10 +126,6 @@ def main(argv=None) -> int:
 
 def tune_run(args) -> None:
     """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
-    from engine.decoding.rerank import FILE, reverse_run_of, unseen_by
-    from engine.evaluation.evaluate import held_out
-    from repl.models import resolve_run
-
     if args.src or args.json:
         raise UsageError("--tune-decoding uses the run's valid split; it takes no --src or --json")
     run = resolve_run(args.run)
@@ -134,8 +133,7 @@ def tune_run(args) -> None:
     if args.max_sentences:
         sources, references = sources[: args.max_sentences], references[: args.max_sentences]
     import_tensorflow()
-    from engine.decoding.rerank import tune
-    from engine.decoding.translate import Translator
+    from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
     translator = Translator(run)
     if args.rerank_with:
@@ -172,8 +170,6 @@ def run_jobs(args, report_file) -> None:
 def file_jobs(args) -> list:
     """--src/--refs: each line goes to the model of its direction; each direction is scored on
     its own (its own BLEU tokenizer: zh for Chinese output, 13a for English)."""
-    from repl.models import Models
-
     sources = read_lines(args.src)
     references = [line.split("\t") for line in read_lines(args.refs)]
     if len(sources) != len(references):
@@ -192,9 +188,6 @@ def file_jobs(args) -> list:
 
 def held_out_jobs(args) -> list:
     """A run's held-out split (the shipped model of --direction, or RUN)."""
-    from engine.evaluation.evaluate import held_out
-    from repl.models import resolve_run, shipped_runs
-
     if args.run or args.direction == "auto":
         run = resolve_run(args.run)
     elif args.direction in shipped_runs():
@@ -213,13 +206,10 @@ def held_out_jobs(args) -> list:
 def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     """Translate and score one run on sources with references; print the report, record it in
     the run's eval.json (unless --no-record) and return it."""
-    from engine.evaluation.evaluate import run_lexicon, training_counts
-
     lexicon, lexicon_from = run_lexicon(run.config(), run.vocabs())
     counts = training_counts(run.config())
     import_tensorflow()
-    from engine.decoding.translate import Translator
-    from engine.evaluation.evaluate import evaluate
+    from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
     translator = Translator(run)
     options = decode_options(args)
@@ -228,7 +218,6 @@ def evaluate_run(run, sources, references, split_name: str, args) -> dict:
     report["alignment"]["names_from"] = lexicon_from
     report = {"split": split_name, "run": str(run.path), "direction": translator.direction, **report}
     print_report(report, f"{run.path.name} ({ARROWS[translator.direction]}) on {split_name}")
-    from engine.runs import is_packaged, is_shipped
 
     if is_packaged(run):  # an installed package's files are not ours to change
         console.print(f"[dim]not recorded in {run.eval_path}: the model is part of the installed package[/]")

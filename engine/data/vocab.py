@@ -6,11 +6,17 @@ sentence) and UNK (anything the training data never had). Encoding never fails.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
+import sentencepiece
+
+from engine.text.normalise import fold_case
 from engine.text.script import CJK_CHAR, is_chinese
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -133,8 +139,6 @@ class SubwordVocab:
     level = SUBWORD
 
     def __init__(self, model: bytes, lowercase: bool = False, words=(), kind: str = "unigram", chinese: bool | None = None):
-        import sentencepiece
-
         self.model, self.lowercase, self.kind = bytes(model), lowercase, kind
         self.sp = sentencepiece.SentencePieceProcessor(model_proto=self.model)
         self.tokens = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
@@ -152,12 +156,6 @@ class SubwordVocab:
         """Train on `texts` (already normalised and protected). kind: "unigram" or "char";
         symbols: pieces that are never split (the placeholders). A vocabulary larger than the
         text supports is cut to what it supports."""
-        import io
-
-        import sentencepiece
-
-        from engine.text.normalise import fold_case
-
         texts = [fold_case(t) if lowercase else t for t in texts]
         # The 256 byte pieces, the specials, the symbols and every character are pieces whatever
         # the size asked for (it is a floor: hard_vocab_limit off lets SentencePiece stop short).
@@ -184,13 +182,9 @@ class SubwordVocab:
         return word.lower() not in self.words
 
     def pieces(self, text: str) -> list[str]:
-        from engine.text.normalise import fold_case
-
         return self.sp.encode(fold_case(text) if self.lowercase else text, out_type=str)
 
     def encode(self, text: str) -> list[int]:
-        from engine.text.normalise import fold_case
-
         return self.sp.encode(fold_case(text) if self.lowercase else text)
 
     def ids(self, tokens: list[str]) -> list[int]:
@@ -204,8 +198,6 @@ class SubwordVocab:
         return self.sp.decode(_content(ids, len(self.tokens)))
 
     def to_json(self) -> str:
-        import base64
-
         return json.dumps(
             {"level": SUBWORD, "kind": self.kind, "chinese": self.chinese, "lowercase": self.lowercase,
              "words": dict(sorted(self.words.items())),
@@ -215,9 +207,6 @@ class SubwordVocab:
 
     @classmethod
     def from_dict(cls, data: dict) -> SubwordVocab:
-        import base64
-        import binascii
-
         try:
             model = base64.b64decode(data["model"], validate=True)
         except (binascii.Error, TypeError) as err:

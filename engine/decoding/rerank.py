@@ -21,7 +21,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from engine.config import DecodeOptions
 from engine.data.corpus import load_split
+from engine.data.vocab import BOS, EOS, UNK
+from engine.evaluation.evaluate import score
 from engine.runs import RunFolder, named_run, write_atomic
 
 FILE = "decoding.json"
@@ -87,7 +90,7 @@ class Channel:
     read it, is its target."""
 
     def __init__(self, reverse):
-        import tensorflow as tf
+        import tensorflow as tf  # (deferred: the tools read decoding.json without TensorFlow)
 
         self.reverse = reverse  # an engine.decoding.translate.Translator of the other direction
         self.memo: dict | None = None  # {} keeps every score (tuning scores the same candidates again)
@@ -95,7 +98,7 @@ class Channel:
         self._scores = tf.function(self._score_graph, input_signature=spec)
 
     def _score_graph(self, src, tgt_in, tgt_out):
-        import tensorflow as tf
+        import tensorflow as tf  # (deferred: the tools read decoding.json without TensorFlow)
 
         logits, _ = self.reverse.model.teacher_forced(src, tgt_in)  # (N, T, V)
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
@@ -113,9 +116,8 @@ class Channel:
     def log_probs_now(self, pairs: list[tuple[str, str]], batch: int = 64) -> list[tuple[float, int]]:
         """(log P(x | y), |x| + 1) for each (y, x), scored in batches of similar lengths (a batch
         is as long as its longest pair: sorted, little of it is padding)."""
-        import tensorflow as tf
+        import tensorflow as tf  # (deferred: the tools read decoding.json without TensorFlow)
 
-        from engine.data.vocab import BOS, EOS, UNK
 
         rev = self.reverse
         srcs = [rev.src_vocab.encode(y)[: rev.max_source_tokens] or [UNK] for y, _ in pairs]
@@ -165,9 +167,6 @@ def tune(translator, sources: list[str], references: list[list[str]], beam: int 
     reranking wins there by MIN_GAIN. The beam is decoded once and each candidate scored once
     (memoised); every setting after that only re-sorts. The translator's decoding.json, or its
     defaults' rerank_with, names the reverse run."""
-    from engine.config import DecodeOptions
-    from engine.evaluation.evaluate import score
-
     subset = list(range(len(sources))) if rerank_on is None else rerank_on
     sub_sources, sub_references = [sources[i] for i in subset], [references[i] for i in subset]
 

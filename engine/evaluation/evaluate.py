@@ -17,6 +17,8 @@ import sacrebleu
 from engine.config import DecodeOptions
 from engine.data.corpus import SPLITS, load_split
 from engine.data.files import Pair
+from engine.data.vocab import UNK
+from engine.text.normalise import normalise
 from engine.text.script import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
@@ -67,8 +69,6 @@ _RARE_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 def word_counts(train_pairs: list[Pair]) -> collections.Counter:
     """How often each source word (English: lowercased words; Chinese: characters) is in training."""
-    from engine.text.normalise import normalise
-
     counts = collections.Counter()
     for pair in train_pairs:
         counts.update(_words(normalise(pair.source)))
@@ -81,16 +81,12 @@ def _words(text: str) -> list[str]:
 
 def rare_word_sentences(sources: list[str], counts: collections.Counter) -> list[int]:
     """Indices of the sources with a word seen fewer than RARE times in training."""
-    from engine.text.normalise import normalise
-
     return [i for i, s in enumerate(sources) if any(counts[w] < RARE for w in _words(normalise(s)))]
 
 
 def unrepresentable_share(translations) -> float | None:
     """The share of the source tokens the model read as <unk> (0 with subwords and byte
     fallback; word and character vocabularies lose whatever they did not keep)."""
-    from engine.data.vocab import UNK
-
     ids = [i for t in translations for part in (t.parts or [t]) for i in part.src_ids]
     return round(sum(i == UNK for i in ids) / len(ids), 4) if ids else None
 

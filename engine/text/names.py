@@ -28,6 +28,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from engine.data.dictionary import load
 from engine.text.script import HAN
 
 # Common surnames (in order of frequency) that are seldom anything else at the start of a word:
@@ -173,8 +174,6 @@ def _english_name(entry) -> str | None:
 
 @lru_cache(maxsize=1)
 def shipped() -> NameTables:
-    from engine.data.dictionary import load
-
     return NameTables(load())
 
 

@@ -15,7 +15,9 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from engine.data import dictionary
 from engine.data.files import Pair
+from engine.text import names
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
 from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, single_spaced, split_overflow
@@ -85,9 +87,7 @@ class TextPipeline:
         """word → its CC-CEDICT translation, for words the training data never had."""
         if self.chinese_source or not self.chinese_target or self.never_seen is None:
             return None
-        from engine.data.dictionary import shipped
-
-        entries = shipped()
+        entries = dictionary.shipped()  # (read once, on first use)
         return lambda word: entries.english(word) if self.never_seen(word) else None
 
     def _conversions(self):
@@ -101,17 +101,13 @@ class TextPipeline:
         """English → Chinese: word → its Chinese name in CC-CEDICT (carried beside an unknown name)."""
         if self.chinese_source or not self.chinese_target or self.knows is None:
             return None
-        from engine.text.names import chinese_of_names
-
-        return lambda word: chinese_of_names().get(word)
+        return lambda word: names.chinese_of_names().get(word)
 
     def _names(self):
         """text → Chinese names in it, for a run that reads Chinese and writes another language."""
         if not self.chinese_source or self.chinese_target:
             return None
-        from engine.text.names import shipped  # (the tables are built on first use: CC-CEDICT is read once)
-
-        tables, trained = shipped(), self.trained_names
+        tables, trained = names.shipped(), self.trained_names  # (the tables are built on first use: CC-CEDICT is read once)
         return lambda text: [(a, b, english) for a, b, english in tables.find(text) if text[a:b] not in trained]
 
     def _units(self, index: int, sentence: str, glossary, fallback=None, finders=None) -> list[Unit]:

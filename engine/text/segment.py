@@ -33,7 +33,7 @@ _SPAN = re.compile(rf"{MASK}|{MARK}|{URL}|{EMAIL}|{NUMBER}")
 
 @lru_cache(maxsize=1)
 def _english_segmenter():
-    import pysbd
+    import pysbd  # (deferred: its rules load in a fifth of a second, and only English text needs them)
 
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 KINDS = ("none", "mirrored", "multiworker")
 
 
@@ -58,7 +60,7 @@ def make_strategy(kind: str):
     """none: the default strategy; mirrored: all local GPUs, or all logical CPU devices where
     there is no GPU; multiworker: MultiWorkerMirroredStrategy from TF_CONFIG (made before any
     other TensorFlow work: collectives are configured at start-up)."""
-    import tensorflow as tf
+    import tensorflow as tf  # (deferred: seq2seq-train reads TF_CONFIG before TensorFlow loads)
 
     if kind == "none":
         return tf.distribute.get_strategy()
@@ -74,7 +76,7 @@ def make_strategy(kind: str):
 
 
 def is_multi_worker(strategy) -> bool:
-    import tensorflow as tf
+    import tensorflow as tf  # (deferred: seq2seq-train reads TF_CONFIG before TensorFlow loads)
 
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._num_workers > 1
 
@@ -85,7 +87,7 @@ def chief_value(strategy, value: float) -> float:
     worker stops while the others wait for it forever."""
     if not is_multi_worker(strategy):
         return value
-    import tensorflow as tf
+    import tensorflow as tf  # (deferred: seq2seq-train reads TF_CONFIG before TensorFlow loads)
 
     mine = float(value) if is_chief() else 0.0
     summed = strategy.reduce("SUM", strategy.run(lambda: tf.constant(mine, tf.float32)), axis=None)
@@ -96,7 +98,6 @@ def patch_keras_for_multi_worker() -> None:
     """Two repairs to Keras 3's TensorFlow trainer under MultiWorkerMirroredStrategy (Keras
     3.15; keras-team/keras#20585, tensorflow/tensorflow#72388), both checked by
     tests/test_multiworker.py:
-
     - each step's logs are averaged across workers with `reduce("MEAN", axis=0)`, which fails on
       the scalar loss ("Invalid reduction dimension 0 for input with 0 dimensions"): scalars are
       averaged with axis=None instead;
@@ -104,8 +105,7 @@ def patch_keras_for_multi_worker() -> None:
       (which fails across workers, and takes a batch out of the stream): a one-row batch of the
       same structure, made here, gives the shapes instead.
     """
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # (deferred: seq2seq-train reads TF_CONFIG before TensorFlow loads)
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
     if getattr(tf_trainer.reduce_per_replica, "seq2seq_patched", False):

@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+import uvicorn
+
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -39,6 +41,7 @@ from repl.console import (
     import_tensorflow,
     run_main,
 )
+from repl.models import Models
 from repl.serve.api import language_of
 from repl.serve.app import create_app
 from repl.serve.batcher import Batcher
@@ -146,8 +149,6 @@ def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, 
                 backlog: int = 2048):
     """The uvicorn server of `app` with this server's limits (see repl/serve/limits.py); run it with
     `server.run(sockets=[a bound socket])`."""
-    import uvicorn
-
     class Server(uvicorn.Server):
         """uvicorn's server that marks the app as closing (new requests on open connections get
         503) and never waits past the graceful-shutdown timeout for a connection to go away."""
@@ -173,8 +174,6 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
 
     def run():
-        from repl.models import Models
-
         sock = bind(args.host, args.port)  # before the models load: a bad --host or --port fails at once
         api_keys = read_api_keys(args.api_keys)
         glossary = glossary_of(args)
@@ -185,7 +184,7 @@ def main(argv=None) -> int:
             console.print(f"[yellow]warning:[/] --max-connections {args.max_connections} lowered to {connections} by the open-files limit (ulimit -n)", soft_wrap=True)
         models = Models.for_session(args.model, options=decode_options(args))  # the shipped model of each direction, or --model
         import_tensorflow()
-        from engine.decoding.translate import Translator
+        from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
         batchers = {}
         for run_folder in models.runs.values():  # a server loads every model it serves before it listens

@@ -18,9 +18,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import resource
 import threading
 import time
 from dataclasses import dataclass
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from engine.config import DecodeOptions
 from engine.data.files import file_lines
@@ -141,9 +145,6 @@ class BodyLimit:
 def guarded_protocol(header_timeout: float, max_connections: int):
     """uvicorn's h11 protocol with a header deadline and a cap on open connections (see the
     module's doc); pass it as `uvicorn.Config(http=...)`."""
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
     too_slow = raw_response(408, "Request Timeout", f"Request headers too slow: they must arrive within {header_timeout:g} s")
     too_many = raw_response(503, "Service Unavailable", "Too many connections: try again shortly")
 
@@ -222,8 +223,6 @@ def open_files_for(connections: int) -> tuple[int, int]:
     be turned away, and a closed socket is freed an iteration later: the cap leaves a quarter of
     the limit (64 to 512) to the server's own files and to those bursts, and the backlog is sized
     from what is left (8 to 2048; connections beyond it wait in the kernel)."""
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return connections, 2048
