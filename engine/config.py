@@ -11,8 +11,13 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from engine.models.settings import RecurrentSettings, TransformerSettings, check, setting, settings_of
 
@@ -193,93 +198,33 @@ def _type_name(hint) -> str:
     return "null" if hint is type(None) else names.get(typing.get_origin(hint) or hint, str(hint))
 
 
-_RECIPE_2026_12 = dict(
-    corpus="cmn-eng", extra_corpora=["tatoeba:eng-cmn"], level="subword", source_vocab_size=4000,
-    target_vocab_size=4000, chinese_chars=True, placeholders=True, name_share=0.3,
-    cell="lstm", layers=1, units=256, embed_dim=128, tie_embeddings=True,
-    attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
-    join_fraction=0.5, optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
-    epochs=60, patience=5, lr_patience=2, max_minutes=42, average_last=3,
-)
+# ----------------------------------------------------------------------------------------------
+# Recipes (presets): engine/recipes/<name>.toml, each saying what it sets, and `base = "<name>"`
+# for a recipe that differs from another only in what it says; RunConfig's defaults are the base
+# of all. The shipped models' cards give the command that makes their config from one of these.
 
-_RECIPE_ZH_EN_2026_12 = dict(
-    _RECIPE_2026_12, reverse=True, decoder_init="zeros", memory="encoder",
-)
+RECIPES = Path(__file__).parent / "recipes"
 
-PRESETS: dict[str, dict] = {
-    # The Keras tutorial's model: character level, one LSTM layer of 256 units, rmsprop, batch 64,
-    # 10,000 pairs, 100 epochs (it uses one-hot inputs; we use embeddings of the same role).
-    "tutorial": dict(
-        level="char", cell="lstm", layers=1, units=256, embed_dim=128, attention="none",
-        bidirectional=False, optimizer="rmsprop", learning_rate=1e-3, batch_size=64,
-        max_pairs=10000, epochs=100, dropout=0.0, patience=0,
-    ),
-    # The default recipe: English → Chinese on every Tatoeba pair (the Anki file first: its
-    # valid and test splits; 5% of the other pairs' sources held out as a second validation
-    # split, valid-extra), English in 8,000 SentencePiece subwords read without case (+0.9 valid
-    # BLEU over 4,000 at 12 minutes), Chinese out in unigram pieces over characters (+0.7 over
-    # single characters; shorter targets: fewer decoder steps), the text pipeline of engine/text
-    # (normalisation, placeholders to copy numbers and unknown names, sentences; paragraphs are
-    # cut into sentences before the model, so no joined pairs); bidirectional LSTM encoder, Luong
-    # attention keyed by word windows with input feeding, the decoder started from the encoder,
-    # output layer tied to the target embedding; the learning rate (3e-3, after 400 steps of
-    # warm-up) falls over the training budget. Tuned for minutes to quality on the validation
-    # split (docs/results.md, "Ten minutes to a good model"). The shipped English → Chinese model
-    # is this recipe (with --back-translate: see its model card).
-    "default": dict(
-        _RECIPE_2026_12, chinese_chars=False, join_fraction=0.0, decay="budget", dropout=0.2, lr_patience=0, learning_rate=3e-3,
-        warmup_steps=400, source_vocab_size=8000, extra_valid_fraction=0.05,
-    ),
-    # The recipe the shipped English → Chinese model was trained with (2026-12-01), the default
-    # until the one above: joined pairs, Chinese in single characters, the rate held and halved
-    # on plateaus, dropout 0.3. Kept to compare with (time_to_quality.py, train_speed.py) and to
-    # retrain that model.
-    "default-2026-12": _RECIPE_2026_12,
-    # The shipped Chinese → English model: the recipe of default-zh-en-2026-12 with English out in
-    # 8,000 pieces and valid-extra held out (as in the default).
-    "default-zh-en": dict(_RECIPE_ZH_EN_2026_12, target_vocab_size=8000, extra_valid_fraction=0.05),
-    # The Chinese → English model shipped until 2026-12-06: the recipe of default-2026-12 the other
-    # way round (Chinese in as characters, English out in subwords), with the attention reading
-    # the encoder's outputs and a decoder that starts empty: chosen on the validation split over
-    # word-keyed scores (best valid BLEU 34.83 against 32.83, both trained 45 minutes side by side).
-    "default-zh-en-2026-12": _RECIPE_ZH_EN_2026_12,
-    # The recipes of the models shipped until 2026-11 (word level, the Anki file only), kept to
-    # compare with (benchmarks/time_to_quality.py). The first: English words in, Chinese characters out, bidirectional encoder with
-    # Luong attention that aligns: input feeding, scaled scores, and a decoder that starts empty,
-    # so every source word it uses comes through the attention (started from the encoder's final
-    # states, the decoder wrote even names without looking at them: 0.28 of name characters
-    # looked at the name, against 1.00 when it starts empty; valid BLEU within 0.6 either way).
-    # Tuned on the validation split; trains in about 42 minutes on 2 CPU cores.
-    "word-2026-11": dict(
-        # Sized to ship: about 2.36 M parameters, under 10 MB as float32.
-        level="word", min_freq=2, cell="lstm", layers=1, units=256, embed_dim=96,
-        attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
-        join_fraction=0.5, optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
-        epochs=60, patience=5, lr_patience=2, max_minutes=42,
-    ),
-    # The shipped Chinese → English model: Chinese characters in, English words out (chosen on the
-    # validation split over characters out: see checkpoints/default-zh-en/README.md), the
-    # default's layout otherwise. min_freq 3 keeps it under 10 MB (English words seen twice add
-    # 1,100 rows to the output layer). Trains in about 42 minutes on 2 CPU cores.
-    "word-zh-en-2026-11": dict(
-        reverse=True, level="word", min_freq=3, cell="lstm", layers=1, units=256, embed_dim=96,
-        attention="luong", bidirectional=True, input_feeding=True, decoder_init="zeros", join_fraction=0.5,
-        optimizer="adam", learning_rate=2e-3, batch_size=64, dropout=0.3, label_smoothing=0.1,
-        epochs=60, patience=5, lr_patience=2, max_minutes=42,
-    ),
-    # A small Transformer in the default's place (English words in, Chinese characters out):
-    # 3 + 3 pre-norm blocks 128 wide, 4 heads, tied output embedding; sized to ship under 10 MB.
-    "transformer": dict(
-        arch="transformer", level="word", min_freq=2, layers=3, units=128, heads=4, ff_dim=512,
-        dropout=0.2, join_fraction=0.5, optimizer="adam", learning_rate=1e-3, warmup_steps=1000,
-        batch_size=64, label_smoothing=0.1, epochs=200, patience=5, lr_patience=2, max_minutes=42,
-    ),
-    # A seconds-long model for the synthetic addition task (tests, demos).
-    "tiny": dict(
-        corpus="addition", level="char", cell="lstm", units=64, embed_dim=32, optimizer="adam",
-        learning_rate=5e-3, batch_size=64, epochs=10, patience=0, max_pairs=5000,
-    ),
-}
+
+def read_recipe(name: str, path: Path | None = None, _seen: tuple = ()) -> dict:
+    """The settings of recipe `name` (its base's first, then its own), checked to be RunConfig's."""
+    path = path or RECIPES / f"{name}.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"{path}: not a readable recipe: {err}") from err
+    unknown = sorted(set(data) - {"base"} - {f.name for f in fields(RunConfig)})
+    if unknown:
+        raise ValueError(f"{path}: not a setting: {', '.join(unknown)}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if base in (*_seen, name):
+        raise ValueError(f"{path}: its bases go round in a circle: {' → '.join((*_seen, name, base))}")
+    return {**read_recipe(base, None, (*_seen, name)), **data}
+
+
+PRESETS: dict[str, dict] = {path.stem: read_recipe(path.stem) for path in sorted(RECIPES.glob("*.toml"))}
 
 
 def preset(name: str, **overrides) -> RunConfig:

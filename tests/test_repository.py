@@ -89,3 +89,26 @@ def test_the_han_range_is_written_in_one_module():
     writers = [str(p.relative_to(ROOT)) for p in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]
                if "\\u4e00" in p.read_text(encoding="utf-8") or "一-" in p.read_text(encoding="utf-8")]
     assert writers == ["engine/text/script.py"]
+
+
+@pytest.mark.parametrize("model", ["default", "default-zh-en"])
+def test_each_model_cards_command_makes_the_shipped_config_but_for_the_budget(model):
+    """The command a shipped model's card gives, parsed by seq2seq-train with a tiny budget,
+    makes the config the model was trained with (config.json), the budget aside."""
+    import dataclasses
+    import json
+    import re
+    import shlex
+
+    from engine.config import RunConfig
+    from repl.cli import config_from_args, train_parser
+
+    folder = ROOT / "checkpoints" / model
+    if not (folder / "config.json").exists():
+        pytest.skip(f"no shipped model {model} in this checkout")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"`(?:\w+=\S+ )*seq2seq-train ([^`]+)`", card).group(1)
+    config = config_from_args(train_parser().parse_args([*shlex.split(command), "--max-minutes", "0.1"]))
+    shipped = RunConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    assert config.max_minutes == 0.1
+    assert dataclasses.replace(config, max_minutes=None) == dataclasses.replace(shipped, max_minutes=None)
