@@ -455,6 +455,31 @@ def test_a_host_that_is_not_this_machine_is_a_usage_error_before_the_models_load
     assert "--host 192.0.2.1" in err and "no-such-run" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_every_setting_comes_from_one_table_with_its_environment_variable(monkeypatch, capsys):
+    from repl.serve.command import main, parser
+    from repl.serve.limits import Limits
+    from repl.serve.settings import DEFAULTS, SETTINGS
+
+    text = parser().format_help()
+    for setting in SETTINGS:
+        assert setting.flag in text and f"${setting.env})" in text  # (argparse wraps at spaces only)
+    limits = Limits()
+    assert (limits.char_limit, limits.batch_limit, limits.max_body_bytes, limits.file_lines) == (
+        DEFAULTS["char_limit"], DEFAULTS["batch_limit"], DEFAULTS["max_body_bytes"], DEFAULTS["file_lines"])
+    monkeypatch.setenv("SEQ2SEQ_SERVE_CHAR_LIMIT", "123")
+    monkeypatch.setenv("SEQ2SEQ_SERVE_BODY_TIMEOUT", "7.5")
+    from repl.serve.settings import from_environment
+
+    command = parser()
+    command.set_defaults(**from_environment())
+    assert (command.parse_args([]).char_limit, command.parse_args([]).body_timeout) == (123, 7.5)
+    assert command.parse_args(["--char-limit", "9"]).char_limit == 9  # the command line wins
+    monkeypatch.setenv("SEQ2SEQ_SERVE_PORT", "70000")
+    assert main(["--model", "/no/such/run"]) == 2
+    err = capsys.readouterr().err
+    assert "$SEQ2SEQ_SERVE_PORT: must be from 0 to 65535, not 70000" in err and len(err.strip().splitlines()) == 1
+
+
 # ----------------------------------------------------------------------------------------------
 # Fast tier: the page, the model cards, files
 

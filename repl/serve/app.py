@@ -14,10 +14,11 @@ from repl.serve import site
 from repl.serve.api import detect_route, health, languages, not_found, server_error, settings, translate
 from repl.serve.limits import BodyLimit, Limits, RateLimiter
 from repl.serve.origins import OriginGuard
+from repl.serve.settings import DEFAULTS
 
 
 def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_keys: set[str] | None = None,
-               rate_limit: int = 0, limits: Limits | None = None, glossary=None, cors_origins=(), body_timeout: float = 30.0,
+               rate_limit: int = 0, limits: Limits | None = None, glossary=None, cors_origins=(), body_timeout: float = DEFAULTS["body_timeout"],
                allowed_hosts=None):
     """The Starlette app over one batcher per direction: `batchers` maps (source, target)
     language codes to a repl.serve.batcher.Batcher, or is one Batcher for source_lang → target_lang.

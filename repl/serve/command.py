@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import math
 import os
 import signal
 import socket
@@ -32,11 +31,12 @@ import time
 import uvicorn
 
 from repl.console import (
+    EXIT_USAGE,
     UsageError,
     add_decode_options,
-    at_least,
     console,
     decode_options,
+    error,
     glossary_of,
     import_tensorflow,
     run_main,
@@ -47,47 +47,7 @@ from repl.serve.app import create_app
 from repl.serve.batcher import Batcher
 from repl.serve.limits import Limits, guarded_protocol, open_files_for, read_api_keys
 from repl.serve.origins import AllowedHosts
-
-
-def number_in(low: float, high: float, unit: str = ""):
-    """An argparse type: a number from `low` to `high`, refused at parse time with the range named."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}{unit}, not {text}")
-        return value
-
-    return parse
-
-
-def port_number(text: str) -> int:
-    value = at_least(0)(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, not {value}")
-    return value
-
-
-def origins(text: str) -> list[str]:
-    """--cors-origins: '*' or a comma-separated list of origins (scheme://host[:port])."""
-    found = [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
-    for origin in found:
-        if origin != "*" and (origin.count("://") != 1 or not origin.split("://")[1] or "/" in origin.split("://")[1]):
-            raise argparse.ArgumentTypeError(f"{origin!r} is not an origin (like http://localhost:8080, or *)")
-    if not found:
-        raise argparse.ArgumentTypeError("give '*' or origins separated by commas")
-    return found
-
-
-def host_names(text: str) -> list[str]:
-    """--allowed-hosts: '*' or names (or addresses) separated by commas."""
-    found = [name.strip() for name in text.split(",") if name.strip()]
-    if not found or any(any(c in name for c in "/ @") for name in found):
-        raise argparse.ArgumentTypeError(f"give '*' or host names separated by commas, not {text!r}")
-    return found
+from repl.serve.settings import SETTINGS, from_environment
 
 
 class Parser(argparse.ArgumentParser):
@@ -101,26 +61,9 @@ def parser() -> argparse.ArgumentParser:
         prog="seq2seq-serve",
         description="Serve translations over HTTP with LibreTranslate's API (POST /translate, /detect; GET /languages, /health) and a web page (GET /).",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=port_number, default=5000, help="port, 0–65535 (default: 5000; 0 picks a free one)")
-    p.add_argument("--model", help="run folder: serve only it (default: the shipped model of each direction, else the newest run)")
-    p.add_argument("--api-keys", metavar="FILE", help="require one of these keys (one a line) as api_key")
-    p.add_argument("--char-limit", type=at_least(1), default=5000, help="most characters of q in one request (default: 5000)")
-    p.add_argument("--batch-limit", type=at_least(1), default=64, help="most strings in a list q (default: 64)")
-    p.add_argument("--req-limit", type=at_least(0), default=0, help="requests a minute per client address (default: 0, no limit)")
-    p.add_argument("--queue-size", type=at_least(1), default=256, help="requests waiting for the decoder before 503 (default: 256)")
-    p.add_argument("--batch-window-ms", type=number_in(0, 1000, " ms"), default=5.0, help="how long the decoder waits to gather requests, 0–1000 (default: 5)")
-    limits = p.add_argument_group("limits on clients")
-    limits.add_argument("--max-body-bytes", type=at_least(1024), default=1_000_000, help="largest request body; more is answered 413 before it is read (default: 1000000)")
-    limits.add_argument("--max-connections", type=at_least(1), default=1000, help="open connections at once; beyond it the oldest idle one is closed, else 503 (default: 1000, fewer where the open-files limit is lower)")
-    limits.add_argument("--header-timeout", type=number_in(0.1, 3600, " s"), default=10.0, help="seconds for a request's headers to arrive, else 408 (default: 10)")
-    limits.add_argument("--body-timeout", type=number_in(0.1, 3600, " s"), default=30.0, help="seconds for a request's body to arrive, else 408 (default: 30)")
-    limits.add_argument("--keep-alive", type=number_in(0.1, 3600, " s"), default=5.0, help="seconds an idle connection stays open (default: 5)")
-    limits.add_argument("--shutdown-timeout", type=number_in(0.1, 3600, " s"), default=30.0, help="seconds SIGTERM waits for requests in flight before it stops anyway (default: 30)")
-    limits.add_argument("--cors-origins", type=origins, metavar="ORIGINS", help="let pages of these origins call the API: '*' or a comma-separated list (default: none)")
-    limits.add_argument("--allowed-hosts", type=host_names, metavar="NAMES", default=[], help="more names this server answers to in the Host header, comma-separated, or '*' for any (default: localhost, 127.0.0.1, ::1 and the --host address)")
-    limits.add_argument("--file-lines", type=at_least(1), default=10_000, help="most lines (or texts between tags, or cues) of a file at /file (default: 10000)")
-    limits.add_argument("--file-timeout", type=number_in(1, 86400, " s"), default=300.0, help="seconds a file at /file may take, reading to writing back; then 503 and the server goes on (default: 300)")
+    groups = {None: p, "limits": p.add_argument_group("limits on clients")}
+    for setting in SETTINGS:
+        groups[setting.group].add_argument(setting.flag, **setting.argparse_options())
     add_decode_options(p)
     return p
 
@@ -171,7 +114,13 @@ def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, 
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    command = parser()
+    try:
+        command.set_defaults(**from_environment())  # (SEQ2SEQ_SERVE_CHAR_LIMIT=… and the like: the options' defaults)
+    except UsageError as err:
+        error(str(err))
+        return EXIT_USAGE
+    args = command.parse_args(argv)
 
     def run():
         sock = bind(args.host, args.port)  # before the models load: a bad --host or --port fails at once

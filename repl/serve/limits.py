@@ -29,6 +29,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from engine.config import DecodeOptions
 from engine.data.files import file_lines
 from repl.console import UsageError
+from repl.serve.settings import DEFAULTS
 
 
 class RateLimiter:
@@ -67,14 +68,14 @@ def read_api_keys(path: str | None) -> set[str] | None:
 
 @dataclass
 class Limits:
-    char_limit: int = 5000  # characters of q per request
-    batch_limit: int = 64  # strings in a list q
+    char_limit: int = DEFAULTS["char_limit"]  # characters of q per request (the defaults: repl/serve/settings.py)
+    batch_limit: int = DEFAULTS["batch_limit"]  # strings in a list q
     max_alternatives: int = 8
     options: DecodeOptions = DecodeOptions()
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = DEFAULTS["max_body_bytes"]
     max_glossary_terms: int = 256
-    file_lines: int = 10_000  # lines (or texts between tags, or cues) of one file at /file
-    file_timeout: float = 300.0  # seconds for one file at /file, reading to writing back
+    file_lines: int = DEFAULTS["file_lines"]  # lines (or texts between tags, or cues) of one file at /file
+    file_timeout: float = DEFAULTS["file_timeout"]  # seconds for one file at /file, reading to writing back
 
 
 def raw_response(status: int, reason: str, message: str) -> bytes:
