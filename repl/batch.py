@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.data.files import CorpusError, raw_lines, text_lines
+from engine.decoding.batches import BATCH_SIZE
 from engine.evaluation.evaluate import score
 from engine.text.direction import ARROWS, DIRECTIONS
 from engine.text.formats import translate_html, translate_srt
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-", help="output file ('-' or absent: stdout)")
     p.add_argument("--model", help="run folder: every line goes to it (default: the shipped model of each direction, else the newest run)")
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
-    p.add_argument("--batch-size", type=at_least(1), default=256, help="sentences decoded together (default: 256)")
+    p.add_argument("--batch-size", type=at_least(1), default=BATCH_SIZE, help=f"sentences decoded together (default: {BATCH_SIZE})")
     p.add_argument(
         "--format", choices=("auto", "txt", "tsv", "jsonl", "html", "srt"), default="auto",
         help="txt: translations; tsv/jsonl: source, translation, score; html: the document with its text translated and "

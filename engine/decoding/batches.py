@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.data.vocab import UNK
 
+BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 BATCH_SIZES = (1, 8, 32, 128, 256)  # the rows an XLA batch is padded to
 LENGTH_STEP = 8  # and its width, in steps of this many tokens
 

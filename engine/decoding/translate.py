@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from engine.config import DecodeOptions
 from engine.data.vocab import BOS, EOS, SUBWORD, UNK, tokenize
-from engine.decoding.batches import LENGTH_STEP, padded_batches
+from engine.decoding.batches import BATCH_SIZE, LENGTH_STEP, padded_batches
 from engine.decoding.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.decoding.translation import Hypothesis, Translation, line_translation, passthrough
 from engine.models import search
@@ -36,7 +36,6 @@ from engine.text.protect import WORD as WORD_PATTERN
 from engine.text.script import HAN
 
 GRAPH_MODES = ("xla", "dynamic")
-BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
 WORD = re.compile(WORD_PATTERN)
 
 
