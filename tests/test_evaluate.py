@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from engine.config import PRESETS
+from engine.config import preset
 from engine.data.corpus import split_pairs
 from engine.data.files import Pair, read_anki
 from engine.decoding.translate import Translator
@@ -57,9 +57,9 @@ def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_
     corpus.write_text("\n".join(reversal_lines(4000, alphabet="abcdefgh", lengths=(8, 14), seed=3)) + "\n", encoding="utf-8")
     pairs, _ = read_anki(corpus)
     accuracy, aligned = {}, 0
-    default = PRESETS["default"]
+    default = preset("default")  # (a recipe states only what differs from the defaults: read the whole config)
     for attention in ("none", "luong"):  # "luong" in the default preset's layout (word-keyed scores)
-        layout = {k: default[k] for k in ("bidirectional", "input_feeding", "decoder_init", "memory")} if attention != "none" else {}
+        layout = {k: getattr(default, k) for k in ("bidirectional", "input_feeding", "decoder_init", "memory")} if attention != "none" else {}
         run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=7, seed=11, **layout)
         config = run.config()
         test = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test
