@@ -133,6 +133,9 @@ class RunConfig(TrainSettings, TransformerSettings, RecurrentSettings, VocabSett
             raise ValueError("valid_fraction and test_fraction must leave some data to train on")
 
 
+BATCH_SIZE = 256  # sentences decoded together by default (divided by the beam size)
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How to decode, with the one set of defaults that chat, batch, eval and serve share.

@@ -18,9 +18,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.config import BATCH_SIZE
 from engine.data.files import CorpusError, raw_lines, text_lines
-from engine.decoding.batches import BATCH_SIZE
-from engine.evaluation.evaluate import score
 from engine.text.direction import ARROWS, DIRECTIONS
 from engine.text.formats import translate_html, translate_srt
 from repl.console import (
@@ -235,6 +234,10 @@ def _rate(count: int, seconds: float) -> str:
 
 
 def score_against_refs(args, hypotheses: list[str], sources_count: int) -> dict:
+    from engine.evaluation.evaluate import (
+        score,  # (deferred: sacrebleu and numpy, a third of a second, only for --refs)
+    )
+
     with open(args.refs, "rb") as handle:
         references = [line.split("\t") for line in decoded_lines(handle, args.refs, args.errors)]
     if len(references) != sources_count:

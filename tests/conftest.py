@@ -3,10 +3,14 @@ trained once per session (seconds each) for the translator, chat and batch tests
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
 import random
+import signal
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -68,12 +72,8 @@ def run_script(name: str, *args, input: str | bytes | None = None, env=None, tim
     """The console script `name` run in this process, as a process would see it: its main(argv)
     with stdin, stdout and stderr of its own (bytes in, text or bytes out as subprocess.run gives
     them), the environment and working folder given, and its exit code. TensorFlow is imported
-    once per test session instead of once per call (about 5 s each)."""
-    import importlib
-    import io
-    import signal
-    import traceback
-
+    once per test session instead of once per call (about 5 s each). `timeout` is accepted for
+    the callers written for run_process, and unused: an in-process call cannot be cut short."""
     module, function = TOOLS[name].split(":")
     main = getattr(importlib.import_module(module), function)
     data = input.encode("utf-8") if isinstance(input, str) else (input or b"")

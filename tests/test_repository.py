@@ -3,6 +3,7 @@ checkout's parent, a temporary folder), and the README stays a front door."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -37,13 +38,18 @@ def test_the_readme_is_a_front_door():
         assert f"docs/{page}.md" in readme and (ROOT / "docs" / f"{page}.md").is_file()
 
 
+def package_files() -> list[Path]:
+    """The Python files of the two packages, engine/ and repl/."""
+    return sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")])
+
+
 def project_imports() -> dict[str, set[str]]:
     """Each module of engine/ and repl/ → the project modules it imports anywhere in its text
     (at the top or inside a function: a cycle hidden in a function is still a cycle)."""
     import ast
 
     modules = {}
-    for path in sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]):
+    for path in package_files():
         parts = path.relative_to(ROOT).with_suffix("").parts
         modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     graph = {}
@@ -80,14 +86,12 @@ def test_no_import_cycle_and_engine_never_imports_the_tools():
 
 
 def test_no_module_of_the_packages_is_over_350_lines():
-    long = {str(p.relative_to(ROOT)): n for p in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 350}
+    long = {str(p.relative_to(ROOT)): n for p in package_files() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 350}
     assert long == {}
 
 
 def test_the_han_range_is_written_in_one_module():
-    writers = [str(p.relative_to(ROOT)) for p in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("repl/**/*.py")]
-               if "\\u4e00" in p.read_text(encoding="utf-8") or "一-" in p.read_text(encoding="utf-8")]
+    writers = [str(p.relative_to(ROOT)) for p in package_files() if re.search(r"\\u4e00|一-", p.read_text(encoding="utf-8"))]
     assert writers == ["engine/text/script.py"]
 
 
@@ -97,7 +101,6 @@ def test_each_model_cards_command_makes_the_shipped_config_but_for_the_budget(mo
     makes the config the model was trained with (config.json), the budget aside."""
     import dataclasses
     import json
-    import re
     import shlex
 
     from engine.config import RunConfig

@@ -75,7 +75,7 @@ def file_lines(path: str | Path, error=None, name: str | None = None) -> list[st
         try:
             lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
         except UnicodeDecodeError as err:
-            raise error(f"{name}:{number}: not valid UTF-8 (byte {err.start + 1})") from None
+            raise error(f"{name}:{number}: {not_utf8(err)}") from None
     return lines
 
 

@@ -24,6 +24,7 @@ SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 
 # Word level: Latin-script words (with inner apostrophes, "don't"), numbers, each CJK character
 # on its own, and any other non-space character on its own (punctuation).
+_CJK = re.compile(rf"[{CJK_CHAR}]")
 _WORD_RE = re.compile(rf"[^\W{CJK_CHAR}]+(?:['’][^\W{CJK_CHAR}]+)*|\S")
 
 
@@ -34,7 +35,7 @@ def tokenize(text: str, level: str) -> list[str]:
 
 
 def _is_wordlike(char: str) -> bool:
-    return char.isalnum() and not re.match(rf"[{CJK_CHAR}]", char)
+    return char.isalnum() and not _CJK.match(char)
 
 
 def detokenize(tokens: list[str], level: str) -> str:

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from engine.config import DecodeOptions
+from engine.config import BATCH_SIZE, DecodeOptions
 from engine.data.vocab import BOS, EOS, SUBWORD, UNK, tokenize
-from engine.decoding.batches import BATCH_SIZE, LENGTH_STEP, padded_batches
+from engine.decoding.batches import LENGTH_STEP, padded_batches
 from engine.decoding.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.decoding.translation import Hypothesis, Translation, line_translation, passthrough
 from engine.models import search
@@ -58,12 +58,10 @@ class Translator:
         None: $SEQ2SEQ_GRAPHS, else "xla". Both give the same translations (tests/test_subword.py).
         allow_unknown: let the decoder choose <unk> (off: the best known token is taken instead;
         the training targets map rare characters to <unk>, which a reader cannot use)."""
-        if graphs is None:
-            graphs = os.environ.get("SEQ2SEQ_GRAPHS") or "xla"
-            if graphs not in GRAPH_MODES:
-                raise ValueError(f"SEQ2SEQ_GRAPHS must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
+        given = "graphs" if graphs is not None else "SEQ2SEQ_GRAPHS"
+        graphs = graphs if graphs is not None else os.environ.get("SEQ2SEQ_GRAPHS") or "xla"
         if graphs not in GRAPH_MODES:
-            raise ValueError(f"graphs must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
+            raise ValueError(f"{given} must be one of {', '.join(GRAPH_MODES)}, not {graphs!r}")
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)
         self.config = self.run.config()
         self.src_vocab, self.tgt_vocab = self.run.vocabs()

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
 KINDS = ("none", "mirrored", "multiworker")
 
 
@@ -105,6 +103,7 @@ def patch_keras_for_multi_worker() -> None:
       (which fails across workers, and takes a batch out of the stream): a one-row batch of the
       same structure, made here, gives the shapes instead.
     """
+    import numpy as np  # (deferred with TensorFlow: seq2seq-train reads TF_CONFIG before either loads)
     import tensorflow as tf  # (deferred: seq2seq-train reads TF_CONFIG before TensorFlow loads)
     from keras.src.backend.tensorflow import trainer as tf_trainer
 

@@ -33,7 +33,7 @@ from repl.serve.routing import ApiError, route, translate_many
 
 def detect(text: str) -> tuple[str, float]:
     """("zh" or "en", confidence 0–100): the script of the text as the tools route it
-    (engine.text.direction.script_of), with the share of its letters in that script."""
+    (engine.text.script.script_of), with the share of its letters in that script."""
     if not any(c.isalpha() for c in text):
         return "en", 0.0
     han = han_share(text)

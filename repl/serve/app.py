@@ -24,7 +24,6 @@ def create_app(batchers, source_lang: str = "en", target_lang: str = "zh", api_k
     language codes to a repl.serve.batcher.Batcher, or is one Batcher for source_lang → target_lang.
     allowed_hosts: a repl.serve.origins.AllowedHosts (seq2seq-serve always gives one); None answers any
     Host and form posts from anywhere (an app mounted behind a proxy that checks them)."""
-
     if not isinstance(batchers, dict):
         batchers = {(source_lang, target_lang): batchers}
     limits = limits or Limits()

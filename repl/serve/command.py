@@ -31,12 +31,10 @@ import time
 import uvicorn
 
 from repl.console import (
-    EXIT_USAGE,
     UsageError,
     add_decode_options,
     console,
     decode_options,
-    error,
     glossary_of,
     import_tensorflow,
     run_main,
@@ -47,7 +45,7 @@ from repl.serve.app import create_app
 from repl.serve.batcher import Batcher
 from repl.serve.limits import Limits, guarded_protocol, open_files_for, read_api_keys
 from repl.serve.origins import AllowedHosts
-from repl.serve.settings import SETTINGS, from_environment
+from repl.serve.settings import DEFAULTS, SETTINGS, from_environment
 
 
 class Parser(argparse.ArgumentParser):
@@ -88,8 +86,8 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, keep_alive: float = 5.0, shutdown_timeout: float = 30.0,
-                backlog: int = 2048):
+def make_server(app, header_timeout: float = DEFAULTS["header_timeout"], max_connections: int = DEFAULTS["max_connections"],
+                keep_alive: float = DEFAULTS["keep_alive"], shutdown_timeout: float = DEFAULTS["shutdown_timeout"], backlog: int = 2048):
     """The uvicorn server of `app` with this server's limits (see repl/serve/limits.py); run it with
     `server.run(sockets=[a bound socket])`."""
     class Server(uvicorn.Server):
@@ -114,15 +112,10 @@ def make_server(app, header_timeout: float = 10.0, max_connections: int = 1000, 
 
 
 def main(argv=None) -> int:
-    command = parser()
-    try:
-        command.set_defaults(**from_environment())  # (SEQ2SEQ_SERVE_CHAR_LIMIT=… and the like: the options' defaults)
-    except UsageError as err:
-        error(str(err))
-        return EXIT_USAGE
-    args = command.parse_args(argv)
-
     def run():
+        command = parser()
+        command.set_defaults(**from_environment())  # (SEQ2SEQ_SERVE_CHAR_LIMIT=… and the like: the options' defaults)
+        args = command.parse_args(argv)
         sock = bind(args.host, args.port)  # before the models load: a bad --host or --port fails at once
         api_keys = read_api_keys(args.api_keys)
         glossary = glossary_of(args)

@@ -2,7 +2,7 @@
 `/translate` (text and HTML) and the web page's `/file`.
 
 A string goes to the model of its language (given, or detected by script) and the target. A
-string already in the target language (by `engine.text.direction.script_of`) comes back as it is,
+string already in the target language (by `engine.text.script.script_of`) comes back as it is,
 unless this server has a model that reads and writes that very language; so does one with
 nothing to translate (blank, digits, punctuation) when no model takes its language. Any other
 string that no model here translates fails the request (400), naming the pairs it has.
