@@ -3,14 +3,17 @@ trained once per session (seconds each) for the translator, chat and batch tests
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import io
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -121,11 +124,47 @@ def reversal_lines(count: int, alphabet: str = "abcdef", lengths=(2, 5), seed: i
     return sorted(lines)
 
 
+def suite_folder(tmp_path_factory) -> Path:
+    """A folder all of this suite's workers share: the parent of a worker's base temporary
+    folder under xdist (made for this run by the controller), the base folder itself without."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def made_once(tmp_path_factory, name: str):
+    """`(path, missing)` for the suite-wide `name`, under a lock that the other workers wait on:
+    the first worker to need it makes it (when `missing`), the others reuse what it made. A toy
+    model is trained once per suite, whichever workers its tests land on."""
+    root = suite_folder(tmp_path_factory) / "made-once"
+    root.mkdir(exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (released when the file closes)
+        done = root / f"{name}.done"
+        yield root / name, not done.exists()
+        done.touch()
+
+
+def written_once(tmp_path_factory, name: str, lines: list[str]) -> Path:
+    with made_once(tmp_path_factory, name) as (path, missing):
+        if missing:
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def trained_once(tmp_path_factory, name: str, corpus: Path, **overrides):
+    from engine.runs import RunFolder
+
+    with made_once(tmp_path_factory, name) as (path, missing):
+        if missing:
+            shutil.rmtree(path, ignore_errors=True)  # (what a worker that failed half-way left)
+            train_toy(path, corpus, **overrides)
+    return RunFolder(path)
+
+
 @pytest.fixture(scope="session")
 def reversal_corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "reverse.txt"
-    path.write_text("\n".join(reversal_lines(3000)) + "\n", encoding="utf-8")
-    return path
+    return written_once(tmp_path_factory, "reverse.txt", reversal_lines(3000))
 
 
 def train_toy(path: Path, corpus: Path, **overrides):
@@ -146,14 +185,13 @@ def train_toy(path: Path, corpus: Path, **overrides):
 @pytest.fixture(scope="session")
 def toy_run(tmp_path_factory, reversal_corpus):
     """A plain LSTM (the tutorial's architecture, small) that reverses short strings."""
-    return train_toy(tmp_path_factory.mktemp("runs") / "toy", reversal_corpus)
+    return trained_once(tmp_path_factory, "toy", reversal_corpus)
 
 
 @pytest.fixture(scope="session")
 def toy_attention_run(tmp_path_factory, reversal_corpus):
     """A GRU with a bidirectional encoder and Luong attention on the same task."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-attention", reversal_corpus,
+    return trained_once(tmp_path_factory, "toy-attention", reversal_corpus,
         cell="gru", attention="luong", bidirectional=True,
     )
 
@@ -163,8 +201,7 @@ def toy_aligned_run(tmp_path_factory, reversal_corpus):
     """The default preset's attention layout, small: bidirectional LSTM encoder, Luong attention
     with input feeding and scaled scores keyed by word windows, a decoder started from the
     encoder's states."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-aligned", reversal_corpus,
+    return trained_once(tmp_path_factory, "toy-aligned", reversal_corpus,
         attention="luong", bidirectional=True, input_feeding=True, decoder_init="encoder", memory="keyed",
     )
 
@@ -178,9 +215,8 @@ def toy_word_run(tmp_path_factory):
     while len(lines) < 1500:
         sentence = [rng.choice(words) for _ in range(rng.randint(1, 4))]
         lines.add(" ".join(sentence) + ".\t" + " ".join(reversed(sentence)) + ".")
-    corpus = tmp_path_factory.mktemp("corpus") / "words.txt"
-    corpus.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
-    return train_toy(tmp_path_factory.mktemp("runs") / "toy-word", corpus, level="word", epochs=4)
+    corpus = written_once(tmp_path_factory, "words.txt", sorted(lines))
+    return trained_once(tmp_path_factory, "toy-word", corpus, level="word", epochs=4)
 
 
 SUBJECTS = {"Tom": "汤姆", "Mary": "玛丽", "I": "我", "You": "你", "We": "我们", "Anna": "Anna", "Ben": "Ben", "Carl": "Carl"}
@@ -206,17 +242,14 @@ def toy_chinese_lines(seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="session")
 def toy_chinese_corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "toy-zh.txt"
-    path.write_text("\n".join(toy_chinese_lines()) + "\n", encoding="utf-8")
-    return path
+    return written_once(tmp_path_factory, "toy-zh.txt", toy_chinese_lines())
 
 
 @pytest.fixture(scope="session")
 def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
     """A subword model with the text pipeline (placeholders, sentences) in the default's layout,
     small: English words in (SentencePiece), Chinese characters out."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-subword", toy_chinese_corpus,
+    return trained_once(tmp_path_factory, "toy-subword", toy_chinese_corpus,
         level="subword", source_vocab_size=420, target_vocab_size=320, attention="luong", bidirectional=True,
         input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=14, valid_fraction=0.1,
         test_fraction=0.1, name_share=0.5,
@@ -227,8 +260,7 @@ def toy_subword_run(tmp_path_factory, toy_chinese_corpus):
 def toy_subword_zh_en_run(tmp_path_factory, toy_chinese_corpus):
     """The toy Chinese corpus the other way round (Chinese in, English out), in the same layout:
     the second direction of the web page and the reverse model of back-translation."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-zh-en", toy_chinese_corpus, reverse=True,
+    return trained_once(tmp_path_factory, "toy-zh-en", toy_chinese_corpus, reverse=True,
         level="subword", source_vocab_size=320, target_vocab_size=420, attention="luong", bidirectional=True,
         input_feeding=True, decoder_init="encoder", memory="keyed", embed_dim=32, epochs=14, valid_fraction=0.1,
         test_fraction=0.1, name_share=0.5,
@@ -250,24 +282,20 @@ LEARNING_TESTS = {  # (each trains or compiles a model for seconds)
 PROCESS_MODULES = {"test_train", "test_multiworker", "test_safety", "test_wheel", "test_batch", "test_chat", "test_hardening", "test_real_corpus"}
 
 
-# In parallel (pytest-xdist, `--dist loadgroup`): the tests of one trained fixture go to one
-# worker, so each toy model is trained once per suite, not once per worker; module-scoped
-# fixtures (a server, a browser, the shipped checkpoints) keep their module on one worker too.
-# The web page and back-translation both need the two subword toys: one worker trains them once.
-MODULE_GROUPS = {
-    "test_direction": "test_direction", "test_serve": "test_serve", "test_transformer": "test_transformer",
-    "test_real_text": "test_real_text", "test_web": "subword-both-ways", "test_synthetic": "subword-both-ways",
-}
+# In parallel (pytest-xdist, `--dist loadgroup`): the tests spread over the workers one by one,
+# and a toy model is trained once per suite whichever worker needs it first (`trained_once`);
+# module-scoped fixtures (a server, a browser, a module's own models) keep their module on one
+# worker.
+MODULE_GROUPS = {name: name for name in (
+    "test_direction", "test_serve", "test_transformer", "test_real_text", "test_web", "test_synthetic",
+)}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks off the items
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        trained = sorted(TRAINED_FIXTURES & set(item.fixturenames))
-        if trained or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
+        if TRAINED_FIXTURES & set(item.fixturenames) or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
             item.add_marker(pytest.mark.slow)
         if module in MODULE_GROUPS:
             item.add_marker(pytest.mark.xdist_group(MODULE_GROUPS[module]))
-        elif trained:
-            item.add_marker(pytest.mark.xdist_group(trained[0]))

@@ -57,3 +57,14 @@ def test_teacher_forcing_shift_and_sparse_targets():
         assert np.array_equal(tgt_in[:, 1:] * (tgt_out[:, :-1] != 0), tgt_out[:, :-1])
         assert np.array_equal(weight, (tgt_out != 0).astype(np.float32))
         assert ((tgt_out == EOS).sum(1) == 1).all()
+
+
+def test_batches_fill_out_to_the_replicas_with_rows_that_weigh_nothing():
+    p, *_ = plan()  # 103 pairs in batches of 10: the last batch has 3 rows
+    plain = epoch_batches(p, 0)
+    filled = [tuple(t.numpy() for t in (x[0], x[1], y, w)) for x, y, w in p.dataset(0, epochs=1, replicas=4)]
+    assert [b[0].shape[0] for b in filled] == [-(-b[0].shape[0] // 4) * 4 for b in plain]
+    for (src, _, _, weight), (src_f, _, _, weight_f) in zip(plain, filled):
+        n = src.shape[0]
+        assert np.array_equal(src_f[:n], src) and np.array_equal(weight_f[:n], weight)
+        assert (weight_f[n:] == 0).all() and (src_f[n:] == src[0]).all()

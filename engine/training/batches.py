@@ -45,13 +45,16 @@ def _ragged(sequences: list[list[int]]) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_row_lengths(flat, lengths)
 
 
-def _to_model_inputs(src, tgt):
-    """Padded (B, S), (B, T+1) → ((source, decoder input), decoder target, per-token weight).
+def _to_model_inputs(src, tgt, real):
+    """Padded (B, S), (B, T+1), the number of real rows → ((source, decoder input), decoder
+    target, per-token weight); rows past `real` (copies that fill a batch out to the replicas)
+    weigh nothing.
 
     Teacher-forcing shift: the decoder reads BOS y1 … yn and must predict y1 … yn EOS.
     """
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
     weight = tf.cast(tf.not_equal(tgt_out, 0), tf.float32)
+    weight *= tf.cast(tf.sequence_mask(real, tf.shape(tgt_out)[0]), tf.float32)[:, None]
     return (src, tgt_in), tgt_out, weight
 
 
@@ -79,18 +82,26 @@ class BatchPlan:
             return np.arange(len(self.batches))
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.batches))
 
-    def dataset(self, first_epoch: int = 0, skip: int = 0, epochs: int | None = None) -> tf.data.Dataset:
+    def dataset(self, first_epoch: int = 0, skip: int = 0, epochs: int | None = None, replicas: int = 1) -> tf.data.Dataset:
         """((source, decoder input), target, weight) batches of epochs first_epoch, first_epoch+1, …
-        (`epochs` of them, or endlessly); the first epoch starts `skip` batches in."""
+        (`epochs` of them, or endlessly); the first epoch starts `skip` batches in.
+
+        replicas: under a distribution strategy, each batch is filled out to a multiple of the
+        replicas with copies of its first row that weigh nothing, so every replica gets as many
+        rows (Keras averages the first batch's replica shares element-wise when it builds the
+        model for fit and evaluate, and fails on a batch that does not divide evenly)."""
         src, tgt = self._src, self._tgt
         epoch_numbers = itertools.count(first_epoch) if epochs is None else range(first_epoch, first_epoch + epochs)
 
         def batch_indices():
             for epoch in epoch_numbers:
                 for b in self.batch_order(epoch)[skip if epoch == first_epoch else 0 :]:
-                    yield self.batches[b]
+                    rows = self.batches[b]
+                    yield np.concatenate([rows, np.repeat(rows[:1], -len(rows) % replicas)]), len(rows)
 
-        indices = tf.data.Dataset.from_generator(batch_indices, output_signature=tf.TensorSpec([None], tf.int64))
+        indices = tf.data.Dataset.from_generator(
+            batch_indices, output_signature=(tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int64))
+        )
         pad_to = self.pad_to
 
         def padded(ragged, extra=0):
@@ -103,7 +114,7 @@ class BatchPlan:
             return tf.pad(dense, [[0, 0], [0, (pad_to - width % pad_to) % pad_to]])
 
         batches = indices.map(
-            lambda idx: (padded(tf.gather(src, idx)), padded(tf.gather(tgt, idx), extra=1)),
+            lambda idx, real: (padded(tf.gather(src, idx)), padded(tf.gather(tgt, idx), extra=1), real),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )

@@ -197,7 +197,7 @@ class KeepLastWeights(keras.callbacks.Callback):
         return [np.mean(ws, axis=0) for ws in zip(*self.kept)]
 
 
-def keep_average_if_better(model, keeper: KeepLastWeights, run: RunFolder, valid_plan, report) -> None:
+def keep_average_if_better(model, keeper: KeepLastWeights, run: RunFolder, valid_plan, report, replicas: int = 1) -> None:
     """Checkpoint averaging: the mean of the last epochs' weights becomes best.keras when its
     validation loss is lower than the best single epoch's (often it is: the mean sits in the
     middle of the region the last epochs wandered around)."""
@@ -206,7 +206,7 @@ def keep_average_if_better(model, keeper: KeepLastWeights, run: RunFolder, valid
         return
     current = model.get_weights()
     model.set_weights(keeper.average())
-    loss = float(model.evaluate(valid_plan.dataset(epochs=1), verbose=0, return_dict=True)["loss"])
+    loss = float(model.evaluate(valid_plan.dataset(epochs=1, replicas=replicas), verbose=0, return_dict=True)["loss"])
     better = loss < best
     if better:
         save_atomic(inference_copy(model), run.best_path)

@@ -135,13 +135,14 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
     epoch, skip = start
     callbacks = make_callbacks(config, run, plan, backup, valid_plan is not None, resuming, report, strategy)
     phases = [(epoch, epoch + 1, skip), (epoch + 1, config.epochs, 0)] if skip else [(epoch, config.epochs, 0)]
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     for first, last, skip in phases:
         if first >= last:
             continue
         model.fit(
-            plan.dataset(first, skip),
+            plan.dataset(first, skip, replicas=replicas),
             steps_per_epoch=len(plan) - skip,
-            validation_data=valid_plan.dataset(epochs=1) if valid_plan is not None else None,
+            validation_data=valid_plan.dataset(epochs=1, replicas=replicas) if valid_plan is not None else None,
             epochs=last,
             initial_epoch=first,
             callbacks=callbacks,
@@ -152,7 +153,7 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
             break
     keeper = next((c for c in callbacks if isinstance(c, KeepLastWeights)), None)
     if keeper is not None and (strategy is None or config.distribute == "none" or is_chief()):
-        keep_average_if_better(model, keeper, run, valid_plan, report)
+        keep_average_if_better(model, keeper, run, valid_plan, report, replicas)
     backup.finish()
     return model
 
