@@ -24,7 +24,7 @@ from engine.models.settings import RecurrentSettings, TransformerSettings, check
 
 @dataclass
 class DataSettings:
-    corpus: str = setting("cmn-eng", "one or more corpora: a named one (downloaded once: cmn-eng, fra-eng, …), tatoeba:eng-cmn (every linked pair of tatoeba.org's exports), a local Anki .txt/.zip, or 'addition'; the valid and test splits come from the first")
+    corpus: str = setting("cmn-eng", "one or more corpora: a named one (downloaded once: cmn-eng, fra-eng, …), tatoeba:eng-cmn (every linked pair of tatoeba.org's exports), a local file (Anki .txt/.zip, TSV, TMX, OPUS's Moses .zip, optionally .gz/.xz/.bz2) or two aligned files as train.en+train.zh, or 'addition'; the valid and test splits come from the first")
     extra_corpora: list[str] = setting([], "more corpora whose pairs are only trained on (valid/test come from the first)", flag=False)
     simplify: bool = setting(True, "tatoeba: corpora: Mandarin read in simplified characters (OpenCC)")
     reverse: bool = setting(False, "train the other direction (target → source)")

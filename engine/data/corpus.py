@@ -19,6 +19,7 @@ from pathlib import Path
 import platformdirs
 
 from engine.data.files import CorpusError, Pair, read_anki
+from engine.data.formats import CORPUS_SUFFIXES, aligned_files, corpus_name, read_corpus
 from engine.data.tatoeba import export_facts, tatoeba_corpus
 
 ANKI_URL = "https://www.manythings.org/anki/{name}.zip"
@@ -97,8 +98,8 @@ def resolve_corpus(spec: str, simplify: bool = True) -> Path:
     if spec.startswith(TATOEBA_PREFIX):
         return tatoeba_corpus(spec[len(TATOEBA_PREFIX) :], corpus_cache_dir(), simplify)
     path = Path(spec).expanduser()
-    if path.exists() or os.sep in spec or spec.endswith((".txt", ".zip")):
-        return path
+    if path.exists() or os.sep in spec or spec.lower().endswith(CORPUS_SUFFIXES) or aligned_files(spec) is not None:
+        return path  # (a pair of aligned files stays one spec, `a.en+a.zh`)
     cache = corpus_cache_dir()
     found = _cached_corpus_file(spec, cache)
     return found if found is not None else download_corpus(spec, cache)
@@ -142,8 +143,10 @@ def load_pairs(
         pairs, skipped, source_file, licence = addition_pairs(max_pairs or 20000, seed), 0, None, None
     else:
         path = resolve_corpus(spec, simplify)
-        pairs, skipped = read_anki(path, skip_bad_lines)
-        source_file, licence = Path(path).name, TATOEBA_LICENCE  # (the file's name: no machine's path in a run folder)
+        pairs, skipped = read_corpus(path, skip_bad_lines)
+        # (the file's name: no machine's path in a run folder; the Anki files are Tatoeba's)
+        source_file = corpus_name(str(path))
+        licence = TATOEBA_LICENCE if Path(source_file).suffix.lower() in (".txt", ".zip") and "+" not in source_file else None
     read = len(pairs)
     if reverse:
         pairs = [Pair(p.target, p.source) for p in pairs]
