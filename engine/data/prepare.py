@@ -4,14 +4,13 @@ and the batch plans of engine/training/batches.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from engine.config import RunConfig
 from engine.data.corpus import load_split
 from engine.data.dictionary import word_pairs
 from engine.data.files import Pair
+from engine.data.formats import corpus_name
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.data.vocab import SUBWORD, SubwordVocab, Vocab, word_counts
 from engine.evaluation.evaluate import name_lexicon
@@ -85,14 +84,16 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     """Corpus → split (+ synthetic pairs) → pairs as the model reads them → vocabularies (built on
     the train split unless given) → batch plans. stage(message): each stage as it starts
     (seq2seq-train shows them); run: the run folder whose synthetic pairs a resume reads."""
-    stage(f"reading {' + '.join(Path(c).name for c in [config.corpus, *config.extra_corpora])} …")
+    stage(f"reading {' + '.join(corpus_name(c) for c in [config.corpus, *config.extra_corpora])} …")
     split, facts = load_split(config)
     synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage)
-    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: normalising, protecting spans" + (", training the vocabularies" if vocabs is None else "") + " …")
+    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: normalising, protecting spans …")
     train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic)
     if vocabs is None:
+        stage("training the vocabularies …")
         vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)
     src_vocab, tgt_vocab = vocabs
+    stage(f"encoding {len(train_pairs) + len(valid_pairs):,} pairs …")
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     pad_to = 8 if config.jit_compile else 1

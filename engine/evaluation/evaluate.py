@@ -64,6 +64,7 @@ def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str
 # Rare words: sentences with a source word the training split has fewer than RARE times
 
 RARE = 3
+_WORD_RUN = re.compile(r"\w+")
 _RARE_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
@@ -225,13 +226,21 @@ def scores_by_length(sources, hypotheses, references) -> list[dict]:
 def name_lexicon(train_pairs: list[Pair], candidates: dict[str, str] = NAME_CANDIDATES) -> dict[str, str]:
     """The candidate names that the training data translates one fixed way: the English name
     occurs in at least MIN_NAME_PAIRS pairs, and the Chinese form is in MIN_NAME_AGREEMENT of them."""
-    lexicon = {}
-    for english, chinese in candidates.items():
-        word = re.compile(rf"\b{re.escape(english)}\b")
-        with_name = [p.target for p in train_pairs if word.search(p.source)]
-        if len(with_name) >= MIN_NAME_PAIRS and sum(chinese in t for t in with_name) >= MIN_NAME_AGREEMENT * len(with_name):
-            lexicon[english] = chinese
-    return lexicon
+    # One pass over the pairs: a one-word name stands in a sentence as a whole run of word
+    # characters (what `\bTom\b` finds), so the sentence's runs say which names it has.
+    single = {e for e in candidates if _WORD_RUN.fullmatch(e)}
+    pairs_with = {english: 0 for english in candidates}
+    agreeing = dict(pairs_with)
+    for pair in train_pairs:
+        present = single.intersection(_WORD_RUN.findall(pair.source))
+        present.update(e for e in candidates if e not in single and re.search(rf"\b{re.escape(e)}\b", pair.source))
+        for english in present:
+            pairs_with[english] += 1
+            agreeing[english] += candidates[english] in pair.target
+    return {
+        english: chinese for english, chinese in candidates.items()
+        if pairs_with[english] >= MIN_NAME_PAIRS and agreeing[english] >= MIN_NAME_AGREEMENT * pairs_with[english]
+    }
 
 
 @dataclass

@@ -32,9 +32,10 @@ def normalised_pairs(pairs: list[Pair]) -> list[Pair]:
 
 
 def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str], seed: int, name_share: float) -> list[Pair]:
-    """Normalised pairs whose shared spans are placeholders (see engine/text/protect.py)."""
+    """Normalised pairs (as normalised_pairs gives them: not normalised again) with their shared
+    spans as placeholders (see engine/text/protect.py)."""
     rng = random.Random(seed)
-    protected = (protect_pair(p.source, p.target, chinese_source, names, rng, name_share) for p in normalised_pairs(pairs))
+    protected = (protect_pair(p.source, p.target, chinese_source, names, rng, name_share) for p in pairs)
     return [Pair(source, target) for source, target in protected]
 
 

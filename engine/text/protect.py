@@ -16,6 +16,7 @@ else. `restore` puts the spans back; one the model dropped is placed by its atte
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -278,7 +279,7 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
     for name, translated in names.items():
         if rng.random() >= name_share:
             continue
-        for match in re.finditer(rf"\b{re.escape(name)}\b", english):
+        for match in _whole_word(name).finditer(english):
             found = chinese.find(translated)
             overlaps = any(a < match.end() and match.start() < b for a, b, _ in spans_en) or any(
                 a < found + len(translated) and found < b for a, b, _ in spans_zh
@@ -300,6 +301,12 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
     english = _replace(english, [(*spans_en[i][:2], labels[i]) for i in labels])
     chinese = _replace(chinese, [(*spans_zh[i][:2], labels[i]) for i in labels])
     return (chinese, english) if chinese_source else (english, chinese)
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole_word(word: str) -> re.Pattern:
+    """`word` as a whole word, compiled once (protect_pair looks for each name in every pair)."""
+    return re.compile(rf"\b{re.escape(word)}\b")
 
 
 def _find_word(text: str, word: str) -> int:
