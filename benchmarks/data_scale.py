@@ -100,7 +100,8 @@ def main() -> None:
         row["rss_growth_from_smallest"] = round(row["peak_rss_mb"] / ours[0]["peak_rss_mb"] - 1, 3)
     print(json.dumps({
         "benchmark": "data_scale", "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-        "command": "python benchmarks/data_scale.py --corpus cmn.txt --sizes " + args.sizes, "rows": rows,
+        "command": f"python benchmarks/data_scale.py --corpus {args.corpus.name} --sizes {args.sizes}"
+        + (" --baseline <another checkout>" if args.baseline else ""), "rows": rows,
     }))
 
 

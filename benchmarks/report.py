@@ -265,6 +265,23 @@ def time_to_quality_section(r: dict) -> list[str]:
     return lines + ["", f"Validation BLEU after each epoch (training minutes′ BLEU): {curves}.", ""]
 
 
+def data_scale_section(r: dict) -> list[str]:
+    lines = [
+        f"## Preparing big corpora (`benchmarks/data_scale.py`, {r['date']}, {r['machine']})",
+        "",
+        f"`{r['command']}`: joined pairs of the corpus, each size prepared in a process of its own with the default "
+        "recipe (everything before the first training step); `encoded` is a digest of the encoded training pairs "
+        "(equal digests: byte-identical data).",
+        "",
+        "| pairs | code | seconds | pairs/s | peak RSS MB | encoded |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| {row['pairs']:,} | {row['code']} | {row['seconds']:.0f} | {row['pairs_per_second']:,} | "
+                     f"{row['peak_rss_mb']:,} | `{row['encoded_sha256']}` |")
+    return lines + [""]
+
+
 def _cell(value) -> str:
     return "–" if value is None else f"{value}"
 
@@ -274,6 +291,7 @@ def render(results: Path) -> str:
     for name, section in (
         ("quality", quality_section), ("time_to_quality", time_to_quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
+        ("data_scale_side_by_side", data_scale_section), ("data_scale", data_scale_section),
     ):
         data = load(results, name)
         if data:

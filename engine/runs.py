@@ -33,7 +33,7 @@ MARKER = ".seq2seq-run"
 # Every name a run writes in its folder; `claim` never lets one of them overwrite a stranger's file.
 RUN_FILES = (
     "config.json", "run.json", "vocab-source.json", "vocab-target.json", "best.keras", "last.keras",
-    "metrics.csv", "eval.json", "backup",
+    "metrics.csv", "eval.json", "backup", "data",
 )
 
 

@@ -81,6 +81,10 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", help="run folder name or path (default: checkpoints/run-<date>-<time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last backup (or extend it with --epochs)")
     parser.add_argument(
+        "--prepare-only", action="store_true",
+        help="prepare the run's data (read, split, vocabularies, encoded pairs in RUN/data/) and stop; train it later with --resume RUN",
+    )
+    parser.add_argument(
         "--into-existing", action="store_true",
         help="allow --run to name a non-empty folder that is not a run (none of the run's own file names may exist there)",
     )
@@ -141,6 +145,8 @@ def train_main(argv=None) -> int:
             index, count = task()
         except ValueError as err:
             raise UsageError(str(err)) from err
+        if args.resume and args.prepare_only:
+            raise UsageError("--prepare-only starts a new run; a run to --resume is prepared already")
         if args.resume:
             run = RunFolder(args.resume)
             if not run.config_path.exists():
@@ -158,8 +164,10 @@ def train_main(argv=None) -> int:
                     run.check_new(args.into_existing)  # before TensorFlow loads: answers at once
             except NotARunFolder as err:
                 raise UsageError(str(err)) from err
-            train_shown(run, lambda report, training: training.train(config, run, into_existing=args.into_existing, report=report))
-        if is_chief():
+            train_shown(run, lambda report, training: training.train(config, run, into_existing=args.into_existing, report=report, prepare_only=args.prepare_only))
+        if args.prepare_only:
+            console.print(f"[green]prepared:[/] {run.path}  (train: seq2seq-train --resume {run.path})")
+        elif is_chief():
             console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
         else:
             console.print(f"[green]done:[/] worker {index} of {count} (the chief wrote the run folder)")

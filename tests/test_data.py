@@ -68,3 +68,22 @@ def test_batches_fill_out_to_the_replicas_with_rows_that_weigh_nothing():
         n = src.shape[0]
         assert np.array_equal(src_f[:n], src) and np.array_equal(weight_f[:n], weight)
         assert (weight_f[n:] == 0).all() and (src_f[n:] == src[0]).all()
+
+
+def test_encoded_splits_are_kept_whole_on_disk_and_read_back_memory_mapped(tmp_path):
+    import pytest
+
+    from engine.data.encoded import EncodedDataError, load_encoded, save_encoded
+
+    p, sources, targets = plan()
+    assert load_encoded(tmp_path) is None  # a run from before data/ prepares as it did
+    save_encoded(tmp_path, {"train": p.encoded, "valid": None})
+    kept = load_encoded(tmp_path)
+    assert kept["valid"] is None and [path.name for path in tmp_path.iterdir()] == ["data"]
+    again = BatchPlan(*kept["train"], 10, 3)
+    assert [b.tolist() for b in again.batches] == [b.tolist() for b in p.batches]
+    assert all(np.array_equal(a, b) for a, b in zip(epoch_batches(again, 1)[0], epoch_batches(p, 1)[0]))
+    lengths = tmp_path / "data" / "train-target-lengths.npy"
+    lengths.write_bytes(lengths.read_bytes()[:-16])  # a truncated file
+    with pytest.raises(EncodedDataError, match="train-target"):
+        load_encoded(tmp_path)

@@ -105,7 +105,7 @@ def test_two_workers_train_one_model_and_a_killed_worker_resumes_to_the_same_ste
     assert [row.split(",")[0] for row in run.metrics_path.read_text().splitlines()[1:]] == [str(e) for e in range(EPOCHS)]
     # Only the chief wrote the run; the other worker's temporary folder is gone.
     assert sorted(p.name for p in run.path.iterdir()) == sorted(
-        [".seq2seq-run", "best.keras", "config.json", "last.keras", "metrics.csv", "run.json", "vocab-source.json", "vocab-target.json"]
+        [".seq2seq-run", "best.keras", "config.json", "data", "last.keras", "metrics.csv", "run.json", "vocab-source.json", "vocab-target.json"]
     )
     assert list((tmp_path / "resumed-1").iterdir()) == []
     results = Translator(run).translate(["abc", "fedcb"])

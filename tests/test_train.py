@@ -36,7 +36,7 @@ def test_tutorial_style_model_learns_string_reversal(toy_run, reversal_corpus):
     assert exact_match(toy_run, reversal_corpus) >= 0.95
     facts = toy_run.facts()
     assert facts["epochs_done"] == 6 and facts["params"] > 0
-    for name in ("config.json", "vocab-source.json", "vocab-target.json", "best.keras", "last.keras", "metrics.csv"):
+    for name in ("config.json", "vocab-source.json", "vocab-target.json", "best.keras", "last.keras", "metrics.csv", "data/index.json"):
         assert (toy_run.path / name).exists(), name
     assert not toy_run.backup_dir.exists()  # removed when training completes
 
@@ -183,15 +183,15 @@ def test_joined_pairs_are_two_training_pairs_end_to_end():
     from engine.data.prepare import joined_pairs
 
     english = [Pair(f"Sentence {i}.", f"le {i}") for i in range(40)]
-    joined = joined_pairs(english, 0.5, seed=3)
-    assert len(joined) == 20 and joined == joined_pairs(english, 0.5, seed=3)  # seeded: resumable
+    joined = joined_pairs(english, 0.5, seed=3, chinese_target=False)
+    assert len(joined) == 20 and joined == joined_pairs(english, 0.5, seed=3, chinese_target=False)  # seeded: resumable
     for pair in joined:
         first, second = pair.source.split(". ", 1)
         assert pair.target.count("le ") == 2
         assert f"{first}." in {p.source for p in english} and second in {p.source for p in english}
-    chinese = joined_pairs([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0)
+    chinese = joined_pairs([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0, chinese_target=True)
     assert all(p.target.count("。") == 2 and " " not in p.target for p in chinese)  # Chinese joins without a space
-    assert joined_pairs(english, 0.0, seed=3) == []
+    assert joined_pairs(english, 0.0, seed=3, chinese_target=False) == []
 
 
 def test_training_runs_one_thread_per_operation_and_operations_side_by_side():
@@ -207,3 +207,24 @@ def test_training_runs_one_thread_per_operation_and_operations_side_by_side():
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["True", "1", "True"], result.stderr[-2000:]
+
+
+def test_prepare_only_then_resume_trains_from_the_kept_data(tmp_path, reversal_corpus):
+    run = RunFolder(tmp_path / "r")
+    args = ["--preset", "tiny", "--corpus", reversal_corpus, "--units", "16", "--epochs", "1"]
+    prepared = run_script("seq2seq-train", *args, "--run", run.path, "--prepare-only")
+    assert prepared.returncode == 0, prepared.stderr
+    assert "prepared:" in prepared.stderr and f"seq2seq-train --resume {run.path}" in prepared.stderr
+    assert (run.path / "data" / "index.json").is_file() and not run.last_path.exists() and not run.best_path.exists()
+    assert run.facts()["epochs_done"] == 0 and run.facts()["train_pairs_used"] > 0
+    trained = run_script("seq2seq-train", "--resume", run.path)
+    assert trained.returncode == 0, trained.stderr
+    assert "on its prepared data (data/)" in trained.stderr
+    assert run.facts()["epochs_done"] == 1 and run.facts()["params"] > 0 and run.best_path.exists()
+    # the kept data is the data: damaged, it is prepared again from the corpus, and said so
+    (run.path / "data" / "index.json").write_text("{", encoding="utf-8")
+    again = run_script("seq2seq-train", "--resume", run.path, "--epochs", "2")
+    assert again.returncode == 0, again.stderr
+    assert "index.json: cannot be read" in again.stderr and "preparing the data again from the corpus" in again.stderr
+    assert "on the corpus, prepared again" in again.stderr
+    assert run_script("seq2seq-train", "--resume", run.path, "--prepare-only").returncode == 2

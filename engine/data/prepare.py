@@ -9,6 +9,7 @@ import numpy as np
 from engine.config import RunConfig
 from engine.data.corpus import load_split
 from engine.data.dictionary import word_pairs
+from engine.data.encoded import FOLDER, EncodedDataError, load_encoded
 from engine.data.files import Pair
 from engine.data.formats import corpus_name
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
@@ -17,11 +18,11 @@ from engine.evaluation.evaluate import name_lexicon
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
-from engine.text.script import is_chinese
+from engine.text.script import chinese_sides
 from engine.training.batches import BatchPlan, encode_pairs
 
 
-def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
+def joined_pairs(pairs: list[Pair], fraction: float, seed: int, chinese_target: bool) -> list[Pair]:
     """round(fraction × len(pairs)) extra training pairs, each two random pairs joined (source
     with a space, target as Chinese joins: directly, else with a space). Short Tatoeba sentences
     let a decoder get by on a summary of the sentence; two sentences in one example make it
@@ -29,26 +30,26 @@ def joined_pairs(pairs: list[Pair], fraction: float, seed: int) -> list[Pair]:
     if not fraction or len(pairs) < 2:
         return []
     rng = np.random.default_rng([seed, 7])
-    joiner = "" if is_chinese("".join(p.target for p in pairs[:200])) else " "
+    joiner = "" if chinese_target else " "
     firsts = rng.integers(0, len(pairs), round(fraction * len(pairs)))
     seconds = rng.integers(0, len(pairs), len(firsts))
     return [Pair(f"{pairs[a].source} {pairs[b].source}", pairs[a].target + joiner + pairs[b].target) for a, b in zip(firsts, seconds)]
 
 
-def text_pairs(config: RunConfig, split, synthetic: list[Pair] = ()) -> tuple[list[Pair], list[Pair], dict]:
+def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tuple[bool, bool] | None = None) -> tuple[list[Pair], list[Pair], dict]:
     """The training and validation pairs as the model reads them. Subword runs: normalised, with
     joined pairs, dictionary pairs and synthetic pairs (engine/data/synthetic.py: tagged after their
     spans are protected) added, shared spans as placeholders (engine/text); other levels: as the
-    corpus has them, with joined pairs. Returns (train, valid, facts)."""
+    corpus has them, with joined pairs. sides: (source is Chinese, target is Chinese), as
+    prepare_data decided them. Returns (train, valid, facts)."""
+    chinese_source, chinese_target = sides or chinese_sides(split.train)
     if config.level != SUBWORD:
-        return split.train + joined_pairs(split.train, config.join_fraction, config.seed), split.valid, {}
-    chinese_source = is_chinese("".join(p.source for p in split.train[:500]))
-    chinese_target = is_chinese("".join(p.target for p in split.train[:500]))
+        return split.train + joined_pairs(split.train, config.join_fraction, config.seed, chinese_target), split.valid, {}
     train = normalised_pairs(split.train)
     english_first = [Pair(p.target, p.source) for p in train] if chinese_source else train
     names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
     dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
-    train = train + joined_pairs(train, config.join_fraction, config.seed) + dictionary
+    train = train + joined_pairs(train, config.join_fraction, config.seed, chinese_target) + dictionary
     valid = normalised_pairs(split.valid)
     synthetic = normalised_pairs(list(synthetic))
     if config.placeholders:
@@ -60,17 +61,20 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = ()) -> tuple[li
     return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
 
-def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
+def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair], chinese_side: tuple[bool, bool]):
     """The run's vocabularies, from its training pairs; the words the source side knows are
-    those of the corpus's training split (not the dictionary's)."""
+    those of the corpus's training split (not the dictionary's). chinese_side: (source is Chinese,
+    target is Chinese), as prepare_data decided them."""
     if config.level != SUBWORD:
         return (
             Vocab.build((p.source for p in train), config.level, config.min_freq),
             Vocab.build((p.target for p in train), config.level, config.min_freq),
         )
     sides = []
-    for texts, size, source in (([p.source for p in train], config.source_vocab_size, True), ([p.target for p in train], config.target_vocab_size, False)):
-        chinese = is_chinese("".join(texts[:500]))
+    for texts, size, source, chinese in (
+        ([p.source for p in train], config.source_vocab_size, True, chinese_side[0]),
+        ([p.target for p in train], config.target_vocab_size, False, chinese_side[1]),
+    ):
         kind = "char" if chinese and config.chinese_chars else "unigram"
         # only a source side is read without case: a target side is written with its capitals
         symbols = PLACEHOLDERS + ([SYNTHETIC_TAG] if source and config.back_translate and config.synthetic_tag else [])
@@ -80,18 +84,41 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair]):
     return sides[0], sides[1]
 
 
-def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None, run=None):
+def kept_data(run, stage, warn):
+    """The run's encoded splits from its data/ folder, or None (a run from before it, or a
+    damaged folder: then the data is prepared again, as before, and `warn` says why)."""
+    try:
+        kept = load_encoded(run.path)
+    except EncodedDataError as err:
+        warn(f"{err}: preparing the data again from the corpus")
+        return None
+    if kept is not None:
+        stage(f"reading the run's prepared data ({FOLDER}/) …")
+    return kept
+
+
+def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None, run=None,
+                 warn=lambda message: None):
     """Corpus → split (+ synthetic pairs) → pairs as the model reads them → vocabularies (built on
     the train split unless given) → batch plans. stage(message): each stage as it starts
-    (seq2seq-train shows them); run: the run folder whose synthetic pairs a resume reads."""
+    (seq2seq-train shows them); run: the run folder a resume reads: its encoded data (data/)
+    when it has it, else its synthetic pairs. A resume returns no split (None)."""
+    kept = kept_data(run, stage, warn) if run is not None and vocabs is not None else None
+    if kept is not None:
+        pad_to = 8 if config.jit_compile else 1
+        train_plan = BatchPlan(*kept["train"], config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
+        valid_plan = BatchPlan(*kept["valid"], config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if kept["valid"] else None
+        return None, vocabs, train_plan, valid_plan, run.facts()
     stage(f"reading {' + '.join(corpus_name(c) for c in [config.corpus, *config.extra_corpora])} …")
     split, facts = load_split(config)
-    synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage)
+    sides = chinese_sides(split.train)  # decided once here; run.json keeps it
+    synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage, sides)
+    facts["languages"] = {side: "zh" if chinese else "other" for side, chinese in zip(("source", "target"), sides)}
     stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: normalising, protecting spans …")
-    train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic)
+    train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides)
     if vocabs is None:
         stage("training the vocabularies …")
-        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train)
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train, sides)
     src_vocab, tgt_vocab = vocabs
     stage(f"encoding {len(train_pairs) + len(valid_pairs):,} pairs …")
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)

@@ -32,7 +32,7 @@ from engine.config import DecodeOptions
 from engine.data.corpus import sentence_key
 from engine.data.files import CorpusError, Pair, file_lines
 from engine.runs import RunFolder, named_run, write_atomic
-from engine.text.script import is_chinese
+from engine.text.script import SIDE_SAMPLE, chinese_sides, is_chinese
 
 SYNTHETIC_TAG = "⟦bt⟧"  # (lower case: an English source is read without case)
 CHUNK = 512  # sentences translated (and written) at a time
@@ -131,21 +131,20 @@ def _translate_into(tsv: Path, lines: list[str], rows: list[tuple[str, str]], pr
     return rows
 
 
-def _mode(mono_chinese: bool, split) -> str:
-    sample = split.train[:500]
-    if is_chinese("".join(p.target for p in sample)) == mono_chinese:
+def _mode(mono_chinese: bool, sides: tuple[bool, bool]) -> str:
+    if sides[1] == mono_chinese:
         return "back-translation"
-    if is_chinese("".join(p.source for p in sample)) == mono_chinese:
+    if sides[0] == mono_chinese:
         return "self-training"
     raise CorpusError("a monolingual file must be in the run's target language (back-translation) or source language (self-training)")
 
 
-def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda message: None) -> tuple[list[Pair], dict]:
+def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda message: None, sides=None) -> tuple[list[Pair], dict]:
     """The synthetic training pairs of `config.back_translate`: read from the run folder's copy
     (a resumed run), else from the cache, made there first where missing. At most
     `synthetic_ratio` × the real training pairs are used (a seeded sample); none that shares a
     sentence with a held-out split. Returns (pairs, facts for run.json: "synthetic" names each
-    cache, see `keep_in_run`)."""
+    cache, see `keep_in_run`). sides: (source is Chinese, target is Chinese) of the run."""
     if not config.back_translate:
         return [], {}
     held_out = {sentence_key(t) for p in split.valid + split.test + split.valid_extra for t in (p.source, p.target)}
@@ -156,9 +155,9 @@ def synthetic_pairs(config, split, run: RunFolder | None = None, stage=lambda me
     model_sha = file_sha256(spec_run.model_path())
     for path in config.back_translate:
         lines = monolingual_lines(path)
-        mono_chinese = is_chinese("".join(lines[:500]))
+        mono_chinese = is_chinese("".join(lines[:SIDE_SAMPLE]))
         provenance = Provenance(Path(path).name, file_sha256(path), config.back_translate_with, model_sha,
-                                config.back_translate_beam, _mode(mono_chinese, split), len(lines))
+                                config.back_translate_beam, _mode(mono_chinese, sides or chinese_sides(split.train)), len(lines))
         own = run.path / SUBFOLDER / f"{provenance.key}.tsv" if run is not None else None
         cache = synthetic_cache_dir() / f"{provenance.key}.tsv"
         rows = _translated(own, provenance) if own is not None else []

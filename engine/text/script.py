@@ -4,7 +4,8 @@ Three questions, three functions, one range:
 - `is_han(char)`: is this character a Chinese character?
 - `is_chinese(text)`: is this body of text (a corpus side, a vocabulary, a hypothesis) Chinese,
   i.e. are at least half of its letters Han? It decides BLEU's tokenizer and which side of a run
-  is Chinese; runs record the answer (`vocab-*.json` "chinese") so it is decided once.
+  is Chinese (`chinese_sides`, once per run); runs record the answer (`run.json` "languages",
+  `vocab-*.json` "chinese") and read it after.
 - `script_of(line)`: is this one line a user typed Chinese or English? Mixed lines need more
   than a share ("我喜欢 Python programming 和 music。" is Chinese), so it also weighs Chinese
   punctuation and English function words. It routes lines in the chat, batch and server tools.
@@ -46,6 +47,17 @@ def han_share(text: str) -> float:
 def is_chinese(text: str) -> bool:
     """True when at least half the letters of `text` are Han: a body of text, not a mixed line."""
     return han_share(text) >= 0.5  # (a text without letters has a share of 0)
+
+
+SIDE_SAMPLE = 500  # sentences of a corpus side that decide its language
+
+
+def chinese_sides(pairs) -> tuple[bool, bool]:
+    """(source is Chinese, target is Chinese) for a corpus of pairs, from its first SIDE_SAMPLE
+    pairs. A run decides this once, when its data is prepared (run.json "languages"); its
+    vocabularies then carry the answer ("chinese") for everything that reads the run."""
+    sample = pairs[:SIDE_SAMPLE]
+    return is_chinese("".join(p.source for p in sample)), is_chinese("".join(p.target for p in sample))
 
 
 def script_of(text: str) -> str | None:

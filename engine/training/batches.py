@@ -18,6 +18,7 @@ that still advances the optimizer's step counter, and it builds the next epoch's
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -39,10 +40,24 @@ def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len:
     return sources, targets
 
 
-def _ragged(sequences: list[list[int]]) -> tf.RaggedTensor:
-    lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
-    flat = np.fromiter((t for s in sequences for t in s), np.int32, int(lengths.sum()))
-    return tf.RaggedTensor.from_row_lengths(flat, lengths)
+@dataclass(frozen=True)
+class Encoded:
+    """Token id sequences as one flat int32 array and their lengths (int64): a split's side as
+    it is held in memory and kept on disk (engine/data/encoded.py), a few bytes a token."""
+
+    flat: np.ndarray
+    lengths: np.ndarray
+
+    @classmethod
+    def of(cls, sequences: list[list[int]]) -> Encoded:
+        lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
+        return cls(np.fromiter((t for s in sequences for t in s), np.int32, int(lengths.sum())), lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def ragged(self) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_row_lengths(self.flat, self.lengths)
 
 
 def _to_model_inputs(src, tgt, real):
@@ -62,15 +77,18 @@ class BatchPlan:
     """Fixed length-bucketed batches of one split, visited in a per-epoch seeded order."""
 
     def __init__(self, sources, targets, batch_size: int, seed: int, shuffle: bool = True, pad_to: int = 1):
-        """pad_to: pad each batch's widths up to a multiple of this (XLA-compiled training
-        compiles once per shape; multiples of 8 leave a few shapes instead of hundreds)."""
-        if not sources:
+        """sources, targets: id lists or Encoded. pad_to: pad each batch's widths up to a multiple
+        of this (XLA-compiled training compiles once per shape; multiples of 8 leave a few shapes
+        instead of hundreds)."""
+        sources, targets = (side if isinstance(side, Encoded) else Encoded.of(side) for side in (sources, targets))
+        if not len(sources):
             raise ValueError("no sentence pairs left to batch (check --max-len and --max-pairs)")
         self.size = len(sources)
+        self.encoded = sources, targets
         self.seed, self.shuffle, self.pad_to = seed, shuffle, pad_to
-        self._src, self._tgt = _ragged(sources), _ragged(targets)
+        self._src, self._tgt = sources.ragged(), targets.ragged()
         rng = np.random.default_rng(seed)
-        lengths = np.array([max(len(s), len(t)) for s, t in zip(sources, targets)])
+        lengths = np.maximum(sources.lengths, targets.lengths)
         order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, ties shuffled
         self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 

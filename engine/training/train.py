@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from engine.config import RunConfig
+from engine.data.encoded import save_encoded
 from engine.data.prepare import prepare_data
 from engine.data.synthetic import keep_in_run
 from engine.models.base import PACKAGE, build_model
@@ -197,10 +198,13 @@ def _epochs_planned(config: RunConfig) -> str:
     return f"as many epochs as fit in {config.max_minutes:g} min, at most {config.epochs}{counted}"
 
 
-def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None) -> keras.Model:
+def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report: TrainingReport | None = None,
+          prepare_only: bool = False) -> keras.Model | None:
     """Train a new run into `run`: a new or empty folder (or, with `into_existing`, a folder
     whose files have none of the run's names; see RunFolder.claim). In a multi-worker run only
-    the chief writes `run`; the other workers train into a temporary folder."""
+    the chief writes `run`; the other workers train into a temporary folder. The encoded data
+    goes into the run (data/) first; with `prepare_only` the run stops there (train it with
+    `resume`)."""
     report = report or TrainingReport()
     config.validate()
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
@@ -217,6 +221,12 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     try:
         run.save_config(config)
         run.save_vocabs(src_vocab, tgt_vocab)
+        if chief:
+            save_encoded(run.path, {"train": plan.encoded, "valid": valid_plan.encoded if valid_plan is not None else None})
+        if prepare_only:
+            run.update_facts(**facts, epochs_done=0, training_seconds=0.0)
+            report.say(f"prepared {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches; train it with: seq2seq-train --resume {run.path}")
+            return None
         with strategy.scope():
             model = build_model(config, len(src_vocab), len(tgt_vocab))
             compile_model(model, config)
@@ -252,7 +262,7 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)
-    _, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run)
+    split, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run, warn=report.warn)
     if chief:
         keep_in_run(run, facts.get("synthetic", []))  # (where the run's own copy was missing or damaged)
     writes = run if chief else worker_scratch(run)
@@ -272,9 +282,12 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
                 except Exception as err:
                     raise RunFolderError(f"{run.last_path}: cannot be loaded ({first_line(err)})") from err
         where = "its backup" if start is not None else (f"epoch {done}" if run.last_path.exists() else "the start")
+        if chief and "params" not in run.facts():  # (a run prepared with --prepare-only: its first training)
+            run.update_facts(params=count_params(model), versions={"keras": keras.__version__, "tensorflow": tf.__version__})
         if epochs is not None:
             writes.save_config(config)  # only now: a resume that fails to load changes nothing
-        report.say(f"resuming {run.path} from {where}, up to {config.epochs} epochs")
+        data = "its prepared data (data/)" if split is None else "the corpus, prepared again"
+        report.say(f"resuming {run.path} from {where}, up to {config.epochs} epochs, on {data}")
         return _fit(config, writes, plan, valid_plan, model, backup, start or (done, 0), resuming=True, report=report, strategy=strategy)
     finally:
         if not chief:
