@@ -59,3 +59,26 @@ def test_json_round_trip(tmp_path):
     loaded = Vocab.load(tmp_path / "v.json")
     assert loaded.tokens == vocab.tokens and loaded.level == "word"
     assert loaded.encode("Tom 我们") == vocab.encode("Tom 我们")
+
+
+def test_a_big_corpus_learns_its_pieces_from_a_seeded_sample_and_counts_every_word(monkeypatch):
+    from engine.data import vocab as vocab_module
+    from engine.data.vocab import SubwordVocab
+
+    texts = [f"the cat number {i} sat on mat{i % 7}." for i in range(400)] + ["zebra crossing."]
+    trainer, seen = vocab_module.sentencepiece.SentencePieceTrainer.train, []
+
+    def counting(sentence_iterator, **options):  # the real trainer, told how many texts it got
+        sentences = list(sentence_iterator)
+        seen.append(len(sentences))
+        return trainer(sentence_iterator=iter(sentences), **options)
+
+    monkeypatch.setattr(vocab_module.sentencepiece.SentencePieceTrainer, "train", counting)
+    monkeypatch.setattr(vocab_module, "PIECE_SAMPLE", 100)
+    first = SubwordVocab.train(texts, 120, chinese=False)
+    second = SubwordVocab.train(texts, 120, chinese=False)
+    assert seen == [100, 100] and first.to_json() == second.to_json()  # a seeded sample: the same vocabulary
+    assert first.words["zebra"] == 1 and first.words["cat"] == 400  # every text's words are counted
+    monkeypatch.setattr(vocab_module, "PIECE_SAMPLE", 10_000)
+    SubwordVocab.train(texts, 120, chinese=False)
+    assert seen[-1] == 401  # a corpus under the sample size: every text

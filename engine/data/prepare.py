@@ -78,7 +78,8 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair], chine
         kind = "char" if chinese and config.chinese_chars else "unigram"
         # only a source side is read without case: a target side is written with its capitals
         symbols = PLACEHOLDERS + ([SYNTHETIC_TAG] if source and config.back_translate and config.synthetic_tag else [])
-        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols))
+        sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols,
+                                        count_words=not source))  # (the source side's words are counted below)
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
         sides[0].words = word_counts(normalise(p.source) for p in corpus)
     return sides[0], sides[1]
@@ -125,13 +126,13 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     pad_to = 8 if config.jit_compile else 1
     train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
-    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if valid_ids[0] else None
+    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if len(valid_ids[0]) else None
     facts |= text_facts | synthetic_facts | {
         "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)} | ({"valid_extra": len(split.valid_extra)} if split.valid_extra else {}),
         "train_pairs_used": train_plan.size,
         "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
         # the translator splits longer input and caps its output near these
-        "max_source_tokens": max(map(len, train_ids[0])),
-        "max_target_tokens": max(map(len, train_ids[1])) - 2,
+        "max_source_tokens": int(train_ids[0].lengths.max()),
+        "max_target_tokens": int(train_ids[1].lengths.max()) - 2,
     }
     return split, vocabs, train_plan, valid_plan, facts
