@@ -220,3 +220,17 @@ def test_restore_never_leaves_two_spaces_of_the_model_but_keeps_a_span_as_it_was
 
     protected = Protected("Mary sees ⟦N1⟧ apples.", {"⟦N1⟧": "1  2"})
     assert restore("Mary sees  ⟦N1⟧  apples.", protected) == "Mary sees 1  2 apples."
+
+
+def test_joined_chinese_sentences_are_normalised_like_every_training_pair():
+    from engine.config import RunConfig
+    from engine.data.corpus import Split
+    from engine.data.files import Pair
+    from engine.data.prepare import text_pairs
+
+    pairs = [Pair("我很好。", "I'm fine."), Pair("你呢？", "And you?"), Pair("谢谢。", "Thanks.")]
+    config = RunConfig(corpus="toy", level="subword", join_fraction=1.0, dictionary_pairs=0, name_share=0.0)
+    train, _, _ = text_pairs(config, Split(pairs, pairs[:1], []), sides=(True, False))
+    joined = train[len(pairs):]
+    assert len(joined) == 3 and all("。 " not in p.source and "？ " not in p.source for p in joined)
+    assert all(" " in p.target for p in joined)  # (English joins with a space)

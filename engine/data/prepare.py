@@ -49,7 +49,10 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     english_first = [Pair(p.target, p.source) for p in train] if chinese_source else train
     names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
     dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
-    train = train + joined_pairs(train, config.join_fraction, config.seed, chinese_target) + dictionary
+    added = joined_pairs(train, config.join_fraction, config.seed, chinese_target) + dictionary
+    if config.placeholders:  # (normalised like the rest: joining two Chinese sentences with a space, 好。 你, is not)
+        added = normalised_pairs(added)
+    train = train + added
     valid = normalised_pairs(split.valid)
     synthetic = normalised_pairs(list(synthetic))
     if config.placeholders:
