@@ -227,4 +227,6 @@ def test_prepare_only_then_resume_trains_from_the_kept_data(tmp_path, reversal_c
     assert again.returncode == 0, again.stderr
     assert "index.json: cannot be read" in again.stderr and "preparing the data again from the corpus" in again.stderr
     assert "on the corpus, prepared again" in again.stderr
+    last = run_script("seq2seq-train", "--resume", run.path, "--epochs", "3")  # (data/ was written anew)
+    assert last.returncode == 0 and "on its prepared data (data/)" in last.stderr, last.stderr
     assert run_script("seq2seq-train", "--resume", run.path, "--prepare-only").returncode == 2

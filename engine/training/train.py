@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from engine.config import RunConfig
+from engine.data.encoded import FOLDER as DATA_FOLDER
 from engine.data.encoded import save_encoded
 from engine.data.prepare import prepare_data
 from engine.data.synthetic import keep_in_run
@@ -265,6 +266,9 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     split, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run, warn=report.warn)
     if chief:
         keep_in_run(run, facts.get("synthetic", []))  # (where the run's own copy was missing or damaged)
+        if split is not None:  # prepared from the corpus (data/ missing or damaged): kept for the next resume
+            shutil.rmtree(run.path / DATA_FOLDER, ignore_errors=True)
+            save_encoded(run.path, {"train": plan.encoded, "valid": valid_plan.encoded if valid_plan is not None else None})
     writes = run if chief else worker_scratch(run)
     try:
         backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)
