@@ -42,8 +42,8 @@ config = preset("default", corpus=sys.argv[1], extra_corpora=[])
 split, vocabs, plan, valid_plan, facts = prepare_data(config, stage=stage)
 seconds = time.perf_counter() - start
 digest = hashlib.sha256()  # the encoded training pairs, to compare two checkouts byte for byte
-for ragged in (plan._src, plan._tgt):
-    digest.update(ragged.flat_values.numpy().tobytes() + ragged.row_lengths().numpy().tobytes())
+for side in plan.encoded:
+    digest.update(side.flat.tobytes() + side.lengths.tobytes())
 print(json.dumps({"encoded_sha256": digest.hexdigest()[:16],
     "seconds": round(seconds, 2), "import_seconds": round(imported, 2), "stages": stages,
     "pairs_read": facts["pairs_read"], "train_pairs": facts["train_pairs_used"], "batches": len(plan),

@@ -30,8 +30,14 @@ def _files(split: str, side: str) -> tuple[str, str]:
     return f"{split}-{side}-tokens.npy", f"{split}-{side}-lengths.npy"
 
 
+def save_plans(run_path: Path, plan, valid_plan) -> None:
+    """The encoded splits of a run's batch plans (engine/training/batches.py) as its data/."""
+    save_encoded(run_path, {"train": plan.encoded, "valid": valid_plan.encoded if valid_plan is not None else None})
+
+
 def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | None]) -> None:
-    """Write `splits` ("train", "valid": (source, target) or None) as `run_path/data/`."""
+    """Write `splits` ("train", "valid": (source, target) or None) as `run_path/data/`, in place
+    of a `data/` already there (one a resume found damaged)."""
     scratch = Path(tempfile.mkdtemp(prefix=".data-", dir=run_path))
     try:
         kept = {}
@@ -47,7 +53,12 @@ def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | Non
         for path in scratch.iterdir():  # (on disk before the folder is renamed into place)
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+        old = run_path / FOLDER
+        if old.is_dir() and not old.is_symlink():  # (a folder is not replaced by a rename: moved aside first)
+            old = old.rename(scratch.with_name(scratch.name + "-old"))
         os.replace(scratch, run_path / FOLDER)
+        if old != run_path / FOLDER:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

@@ -19,7 +19,7 @@ from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
 from engine.text.script import chinese_sides
-from engine.training.batches import BatchPlan, encode_pairs
+from engine.training.batches import BatchPlan, Encoded, encode_pairs
 
 
 def joined_pairs(pairs: list[Pair], fraction: float, seed: int, chinese_target: bool) -> list[Pair]:
@@ -88,6 +88,13 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair], chine
     return sides[0], sides[1]
 
 
+def batch_plans(config: RunConfig, train: tuple[Encoded, Encoded], valid: tuple[Encoded, Encoded] | None):
+    """The training plan (shuffled) and the validation plan (in order; None without pairs)."""
+    pad_to = 8 if config.jit_compile else 1
+    plan = lambda sides, shuffle: BatchPlan(*sides, config.batch_size, config.seed, shuffle=shuffle, pad_to=pad_to)  # noqa: E731
+    return plan(train, True), plan(valid, False) if valid is not None else None
+
+
 def kept_data(run, stage, warn):
     """The run's encoded splits from its data/ folder, or None (a run from before it, or a
     damaged folder: then the data is prepared again, as before, and `warn` says why)."""
@@ -109,10 +116,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     when it has it, else its synthetic pairs. A resume returns no split (None)."""
     kept = kept_data(run, stage, warn) if run is not None and vocabs is not None else None
     if kept is not None:
-        pad_to = 8 if config.jit_compile else 1
-        train_plan = BatchPlan(*kept["train"], config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
-        valid_plan = BatchPlan(*kept["valid"], config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if kept["valid"] else None
-        return None, vocabs, train_plan, valid_plan, run.facts()
+        return None, vocabs, *batch_plans(config, kept["train"], kept["valid"]), run.facts()
     stage(f"reading {' + '.join(corpus_name(c) for c in [config.corpus, *config.extra_corpora])} …")
     split, facts = load_split(config)
     sides = chinese_sides(split.train)  # decided once here; run.json keeps it
@@ -127,9 +131,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     stage(f"encoding {len(train_pairs) + len(valid_pairs):,} pairs …")
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
-    pad_to = 8 if config.jit_compile else 1
-    train_plan = BatchPlan(*train_ids, config.batch_size, config.seed, shuffle=True, pad_to=pad_to)
-    valid_plan = BatchPlan(*valid_ids, config.batch_size, config.seed, shuffle=False, pad_to=pad_to) if len(valid_ids[0]) else None
+    train_plan, valid_plan = batch_plans(config, train_ids, valid_ids if len(valid_ids[0]) else None)
     facts |= text_facts | synthetic_facts | {
         "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)} | ({"valid_extra": len(split.valid_extra)} if split.valid_extra else {}),
         "train_pairs_used": train_plan.size,

@@ -19,6 +19,7 @@ from engine.data.corpus import SPLITS, load_split
 from engine.data.files import Pair
 from engine.data.vocab import UNK
 from engine.text.normalise import normalise
+from engine.text.protect import whole_word
 from engine.text.script import is_chinese
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
@@ -229,11 +230,12 @@ def name_lexicon(train_pairs: list[Pair], candidates: dict[str, str] = NAME_CAND
     # One pass over the pairs: a one-word name stands in a sentence as a whole run of word
     # characters (what `\bTom\b` finds), so the sentence's runs say which names it has.
     single = {e for e in candidates if _WORD_RUN.fullmatch(e)}
+    longer = {e: whole_word(e) for e in candidates if e not in single}  # ("New York": searched as before)
     pairs_with = {english: 0 for english in candidates}
     agreeing = dict(pairs_with)
     for pair in train_pairs:
         present = single.intersection(_WORD_RUN.findall(pair.source))
-        present.update(e for e in candidates if e not in single and re.search(rf"\b{re.escape(e)}\b", pair.source))
+        present.update(e for e, pattern in longer.items() if pattern.search(pair.source))
         for english in present:
             pairs_with[english] += 1
             agreeing[english] += candidates[english] in pair.target

@@ -279,7 +279,7 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
     for name, translated in names.items():
         if rng.random() >= name_share:
             continue
-        for match in _whole_word(name).finditer(english):
+        for match in whole_word(name).finditer(english):
             found = chinese.find(translated)
             overlaps = any(a < match.end() and match.start() < b for a, b, _ in spans_en) or any(
                 a < found + len(translated) and found < b for a, b, _ in spans_zh
@@ -304,8 +304,9 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
 
 
 @functools.lru_cache(maxsize=1024)
-def _whole_word(word: str) -> re.Pattern:
-    """`word` as a whole word, compiled once (protect_pair looks for each name in every pair)."""
+def whole_word(word: str) -> re.Pattern:
+    """`word` as a whole word (`\\bTom\\b`), compiled once (protect_pair and the name lexicon look
+    for each name in every pair)."""
     return re.compile(rf"\b{re.escape(word)}\b")
 
 

@@ -31,20 +31,18 @@ from engine.data.vocab import BOS, EOS, Vocab
 def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None = None) -> tuple[Encoded, Encoded]:
     """Pairs → (source ids, target ids with BOS … EOS) as flat arrays (Encoded: a few bytes a
     token, where lists of Python ints cost ~36); pairs over max_len tokens dropped."""
-    flat = {side: array.array("i") for side in ("source", "target")}
-    lengths = {side: array.array("q") for side in ("source", "target")}
+    src_flat, tgt_flat, src_lengths, tgt_lengths = array.array("i"), array.array("i"), array.array("q"), array.array("q")
     for pair in pairs:
         src = src_vocab.encode(pair.source)
         tgt = tgt_vocab.encode(pair.target)
         if max_len is not None and (len(src) > max_len or len(tgt) > max_len):
             continue
-        for side, ids in (("source", src), ("target", [BOS, *tgt, EOS])):
-            flat[side].extend(ids)
-            lengths[side].append(len(ids))
-    source, target = (
-        Encoded(np.frombuffer(flat[side], np.int32), np.frombuffer(lengths[side], np.int64)) for side in ("source", "target")
-    )
-    return source, target
+        src_flat.extend(src)
+        tgt_flat.extend((BOS, *tgt, EOS))
+        src_lengths.append(len(src))
+        tgt_lengths.append(len(tgt) + 2)
+    as_encoded = lambda flat, lengths: Encoded(np.frombuffer(flat, np.int32), np.frombuffer(lengths, np.int64))  # noqa: E731
+    return as_encoded(src_flat, src_lengths), as_encoded(tgt_flat, tgt_lengths)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from engine.config import RunConfig
-from engine.data.encoded import FOLDER as DATA_FOLDER
-from engine.data.encoded import save_encoded
+from engine.data.encoded import save_plans
 from engine.data.prepare import prepare_data
 from engine.data.synthetic import keep_in_run
 from engine.models.base import PACKAGE, build_model
@@ -223,7 +222,7 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
         run.save_config(config)
         run.save_vocabs(src_vocab, tgt_vocab)
         if chief:
-            save_encoded(run.path, {"train": plan.encoded, "valid": valid_plan.encoded if valid_plan is not None else None})
+            save_plans(run.path, plan, valid_plan)
         if prepare_only:
             run.update_facts(**facts, epochs_done=0, training_seconds=0.0)
             report.say(f"prepared {run.path}: {facts['train_pairs_used']:,} pairs in {len(plan):,} batches; train it with: seq2seq-train --resume {run.path}")
@@ -267,8 +266,7 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     if chief:
         keep_in_run(run, facts.get("synthetic", []))  # (where the run's own copy was missing or damaged)
         if split is not None:  # prepared from the corpus (data/ missing or damaged): kept for the next resume
-            shutil.rmtree(run.path / DATA_FOLDER, ignore_errors=True)
-            save_encoded(run.path, {"train": plan.encoded, "valid": valid_plan.encoded if valid_plan is not None else None})
+            save_plans(run.path, plan, valid_plan)
     writes = run if chief else worker_scratch(run)
     try:
         backup = ResumableBackup(writes.backup_dir, config.backup_every, warn=report.warn, restore_from=run.backup_dir)
