@@ -71,12 +71,11 @@ TOOLS = {  # (as pyproject.toml's [project.scripts] names them)
 }
 
 
-def run_script(name: str, *args, input: str | bytes | None = None, env=None, timeout=None, cwd=None):
+def run_script(name: str, *args, input: str | bytes | None = None, env=None, cwd=None):
     """The console script `name` run in this process, as a process would see it: its main(argv)
     with stdin, stdout and stderr of its own (bytes in, text or bytes out as subprocess.run gives
     them), the environment and working folder given, and its exit code. TensorFlow is imported
-    once per test session instead of once per call (about 5 s each). `timeout` is accepted for
-    the callers written for run_process, and unused: an in-process call cannot be cut short."""
+    once per test session instead of once per call (about 5 s each)."""
     module, function = TOOLS[name].split(":")
     main = getattr(importlib.import_module(module), function)
     data = input.encode("utf-8") if isinstance(input, str) else (input or b"")

@@ -36,7 +36,7 @@ def test_shipped_default_model_translates_held_out_sentences_well(tmp_path):
     report = tmp_path / "report.json"
     result = run_script(
         "seq2seq-eval", DEFAULT_RUN.path, "--beam", "1", "--json", report, "--no-record",
-        env={"SEQ2SEQ_CORPORA": str(REAL_CORPUS.parents[1])}, timeout=600,
+        env={"SEQ2SEQ_CORPORA": str(REAL_CORPUS.parents[1])},
     )
     assert result.returncode == 0, result.stderr
     import json
