@@ -30,7 +30,7 @@ def test_one_output_line_per_input_line_in_order(model, tmp_path):
 
 
 def test_stdin_to_stdout_with_bom_and_crlf(model):
-    result = batch(model, "-", input="\ufeffabc\r\n\r\ncafe\r\n".encode(), timeout=120)
+    result = batch(model, "-", input="\ufeffabc\r\n\r\ncafe\r\n".encode())
     assert result.returncode == 0
     assert result.stdout.decode() == "cba\n\nefac\n"
 
