@@ -3,10 +3,12 @@ memory it holds, as a corpus grows from 100k to millions of pairs.
 
 The big corpora are made the way a user's would look (realistic lengths): each line is two random
 pairs of the given corpus joined (English with a space, Chinese directly), written once into
---workdir as `<N>.txt` in the Anki format. Each size is then prepared in a process of its own
-(`engine.data.prepare.prepare_data` with the default recipe on that file alone: reading,
-deduplication, splits, normalising, span protection, SentencePiece training, encoding, batch
-plans), so its peak RSS is its own; the stages' times come from the stage messages.
+--workdir as `<N>.txt` in the Anki format. Each size is then prepared in a process of its own,
+as `seq2seq-train --prepare-only` does (the default recipe on that file alone: reading,
+deduplication, splits, normalising, span protection, SentencePiece training, encoding, the run's
+data/ folder), so its peak RSS is its own; the stages' times come from the stage messages. A
+second process resumes that run (reading data/, never preparing again) to the end of its first
+training step: the time a prepared run takes to start, and the peak RSS with training.
 
     python benchmarks/data_scale.py --corpus ../shared/corpora/cmn-eng/cmn.txt [--sizes 100000,1000000] [--workdir DIR]
 
@@ -19,6 +21,7 @@ import argparse
 import json
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,28 +30,59 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The child: prepare one file, report stage times, wall time and peak RSS as JSON on stdout.
+# The first child: prepare one file into a run folder (`seq2seq-train --prepare-only`: reading,
+# splits, normalising, spans, SentencePiece, encoding, writing data/), report stage times, wall
+# time and peak RSS as JSON on stdout.
 CHILD = r"""
 import hashlib, json, resource, sys, time
 start = time.perf_counter()
 from engine.config import preset
-from engine.data.prepare import prepare_data
+from engine.data.encoded import load_encoded
+from engine.runs import RunFolder
+from engine.training.callbacks import TrainingReport
+from engine.training.train import train
 stages = []
-def stage(message):
-    stages.append([round(time.perf_counter() - start, 2), message])
-    print(f"  {stages[-1][0]:7.1f}s {message}", file=sys.stderr, flush=True)
+class Stages(TrainingReport):
+    def stage(self, message):
+        stages.append([round(time.perf_counter() - start, 2), message])
+        print(f"  {stages[-1][0]:7.1f}s {message}", file=sys.stderr, flush=True)
 imported = time.perf_counter() - start
 config = preset("default", corpus=sys.argv[1], extra_corpora=[])
-split, vocabs, plan, valid_plan, facts = prepare_data(config, stage=stage)
+run = RunFolder(sys.argv[2])
+train(config, run, report=Stages(), prepare_only=True)
 seconds = time.perf_counter() - start
 digest = hashlib.sha256()  # the encoded training pairs, to compare two checkouts byte for byte
-for side in plan.encoded:
+for side in load_encoded(run.path)["train"]:
     digest.update(side.flat.tobytes() + side.lengths.tobytes())
+facts = run.facts()
 print(json.dumps({"encoded_sha256": digest.hexdigest()[:16],
     "seconds": round(seconds, 2), "import_seconds": round(imported, 2), "stages": stages,
-    "pairs_read": facts["pairs_read"], "train_pairs": facts["train_pairs_used"], "batches": len(plan),
+    "pairs_read": facts["pairs_read"], "train_pairs": facts["train_pairs_used"],
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    # the largest of the processes that shared the per-pair work (engine/data/parallel.py)
+    "peak_worker_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
 }))
+"""
+
+# The second child: resume that run (`seq2seq-train --resume`: it reads data/, memory-mapped,
+# and never prepares again) and stop after its first training step: the seconds from the
+# process's start to the end of that step, and the peak RSS with training.
+FIRST_STEP = r"""
+import json, os, resource, sys, time
+start = time.perf_counter()
+import keras
+from engine.runs import RunFolder
+from engine.training.callbacks import TrainingReport
+from engine.training.train import resume
+class FirstStep(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        print(json.dumps({"first_step_seconds": round(time.perf_counter() - start, 2),
+            "training_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}), flush=True)
+        os._exit(0)  # (the rest of the epoch is not what is measured)
+class Report(TrainingReport):
+    def progress(self, *args, **kwargs):
+        return FirstStep()
+resume(RunFolder(sys.argv[1]), report=Report())
 """
 
 
@@ -70,9 +104,19 @@ def joined_corpus(corpus: Path, size: int, path: Path, seed: int = 0) -> Path:
     return path
 
 
-def prepare_in_a_process(path: Path, checkout: Path = ROOT) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=checkout, stdout=subprocess.PIPE, text=True, check=True)
+def in_a_process(code: str, *args, checkout: Path = ROOT) -> dict:
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=checkout, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def prepare_and_start(path: Path, checkout: Path, run: Path) -> dict:
+    """Prepare `path` into the run folder `run` with the code of `checkout`, then resume it to its
+    first training step, each in a process of its own."""
+    shutil.rmtree(run, ignore_errors=True)
+    row = in_a_process(CHILD, path, run, checkout=checkout)
+    row |= in_a_process(FIRST_STEP, run, checkout=checkout)
+    shutil.rmtree(run, ignore_errors=True)
+    return row
 
 
 def main() -> None:
@@ -91,9 +135,11 @@ def main() -> None:
         path = joined_corpus(args.corpus, size, workdir / f"{size}.txt")
         print(f"{size:,} pairs: {path.stat().st_size / 1e6:.0f} MB written in {time.perf_counter() - started:.0f} s; preparing …", file=sys.stderr)
         for label, checkout in [("this checkout", ROOT)] + ([("baseline", args.baseline)] if args.baseline else []):
-            row = {"pairs": size, "code": label, "file_mb": round(path.stat().st_size / 1e6)} | prepare_in_a_process(path, checkout)
+            row = {"pairs": size, "code": label, "file_mb": round(path.stat().st_size / 1e6)}
+            row |= prepare_and_start(path, checkout, workdir / f"run-{size}")
             row["pairs_per_second"] = round(size / (row["seconds"] - row["import_seconds"]))
-            print(f"  {label}: {row['seconds']:.0f} s, {row['pairs_per_second']:,} pairs/s, peak RSS {row['peak_rss_mb']:,} MB", file=sys.stderr)
+            print(f"  {label}: {row['seconds']:.0f} s, {row['pairs_per_second']:,} pairs/s, peak RSS {row['peak_rss_mb']:,} MB; "
+                  f"resumed: first step after {row['first_step_seconds']:.0f} s, peak RSS {row['training_peak_rss_mb']:,} MB", file=sys.stderr)
             rows.append(row)
     ours = [row for row in rows if row["code"] == "this checkout"]
     for row in ours[1:]:

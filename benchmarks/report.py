@@ -271,14 +271,20 @@ def data_scale_section(r: dict) -> list[str]:
         "",
         f"`{r['command']}`: joined pairs of the corpus, each size prepared in a process of its own with the default "
         "recipe (everything before the first training step); `encoded` is a digest of the encoded training pairs "
-        "(equal digests: byte-identical data).",
+        "(equal digests: byte-identical data). Peak RSS of the preparing process, and of the largest of the "
+        "processes that shared its per-pair work where there were any (`engine/data/parallel.py`). `first step`: a "
+        "second process resumes the prepared run (reading its data/) to the end of its first training step; seconds "
+        "from its start, and its peak RSS with training.",
         "",
-        "| pairs | code | seconds | pairs/s | peak RSS MB | encoded |",
-        "|---|---|---|---|---|---|",
+        "| pairs | code | seconds | pairs/s | peak RSS MB | worker peak RSS MB | first step s | RSS training MB | encoded |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    number = lambda value, form: "–" if not value else format(value, form)  # noqa: E731
     for row in r["rows"]:
         lines.append(f"| {row['pairs']:,} | {row['code']} | {row['seconds']:.0f} | {row['pairs_per_second']:,} | "
-                     f"{row['peak_rss_mb']:,} | `{row['encoded_sha256']}` |")
+                     f"{row['peak_rss_mb']:,} | {number(row.get('peak_worker_rss_mb'), ',')} | "
+                     f"{number(row.get('first_step_seconds'), '.1f')} | {number(row.get('training_peak_rss_mb'), ',')} | "
+                     f"`{row['encoded_sha256']}` |")
     return lines + [""]
 
 

@@ -18,17 +18,44 @@ class RichTrainingReport(TrainingReport):
     """run_path: the run folder, named in the message after Ctrl-C (how to resume it)."""
 
     def __init__(self, run_path=None):
-        self.run_path, self.live, self.status = run_path, None, None
+        self.run_path, self.live, self.status, self.counter = run_path, None, None, None
+        self.message = ""
 
     def stage(self, message: str) -> None:
         """A spinner with what is being done (on a terminal only; gone when training starts)."""
+        self._end_counter()
+        self.message, self.started = message, time.perf_counter()
         if self.status is None:
             self.status = console.status(escape(message))
             self.status.start()
         else:
             self.status.update(escape(message))
 
+    def count(self, done: int, total: int) -> None:
+        """The stage's spinner becomes a bar: pairs done of total, pairs/s and time left (on a
+        terminal only, like the spinner)."""
+        if not console.is_terminal:
+            return
+        if self.counter is None:
+            if self.status is not None:
+                self.status.stop()
+                self.status = None
+            self.counter = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:,.0f} pairs/s"), TimeRemainingColumn(), console=console, transient=True,
+            )
+            self.counter.start()
+            self.counted = self.counter.add_task(escape(self.message), total=total, rate=0.0)
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.counter.update(self.counted, completed=done, total=total, rate=rate)
+
+    def _end_counter(self) -> None:
+        if self.counter is not None:
+            self.counter.stop()
+            self.counter = None
+
     def _end_stage(self) -> None:
+        self._end_counter()
         if self.status is not None:
             self.status.stop()
             self.status = None

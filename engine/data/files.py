@@ -17,7 +17,7 @@ class CorpusError(ValueError):
     """A corpus that cannot be read; the message names the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (slots: no dict per pair, a third of the memory of a million pairs)
 class Pair:
     source: str
     target: str

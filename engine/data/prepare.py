@@ -15,7 +15,6 @@ from engine.data.formats import corpus_name
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.data.vocab import SUBWORD, SubwordVocab, Vocab, word_counts
 from engine.evaluation.evaluate import name_lexicon
-from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
 from engine.text.protect import PLACEHOLDERS
 from engine.text.script import chinese_sides
@@ -36,16 +35,19 @@ def joined_pairs(pairs: list[Pair], fraction: float, seed: int, chinese_target: 
     return [Pair(f"{pairs[a].source} {pairs[b].source}", pairs[a].target + joiner + pairs[b].target) for a, b in zip(firsts, seconds)]
 
 
-def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tuple[bool, bool] | None = None) -> tuple[list[Pair], list[Pair], dict]:
+def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tuple[bool, bool] | None = None,
+               normalised_train: list[Pair] | None = None, count=lambda done, total: None) -> tuple[list[Pair], list[Pair], dict]:
     """The training and validation pairs as the model reads them. Subword runs: normalised, with
     joined pairs, dictionary pairs and synthetic pairs (engine/data/synthetic.py: tagged after their
     spans are protected) added, shared spans as placeholders (engine/text); other levels: as the
     corpus has them, with joined pairs. sides: (source is Chinese, target is Chinese), as
-    prepare_data decided them. Returns (train, valid, facts)."""
+    prepare_data decided them; normalised_train: split.train normalised, where the caller has it;
+    count(done, total): how many training pairs have their spans protected. Returns (train,
+    valid, facts)."""
     chinese_source, chinese_target = sides or chinese_sides(split.train)
     if config.level != SUBWORD:
         return split.train + joined_pairs(split.train, config.join_fraction, config.seed, chinese_target), split.valid, {}
-    train = normalised_pairs(split.train)
+    train = normalised_train if normalised_train is not None else normalised_pairs(split.train)
     english_first = [Pair(p.target, p.source) for p in train] if chinese_source else train
     names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
     dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
@@ -56,7 +58,7 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     valid = normalised_pairs(split.valid)
     synthetic = normalised_pairs(list(synthetic))
     if config.placeholders:
-        train = training_pairs(train, chinese_source, names, config.seed, config.name_share)
+        train = training_pairs(train, chinese_source, names, config.seed, config.name_share, done=lambda done: count(done, len(train)))
         valid = training_pairs(valid, chinese_source, names, config.seed + 1, config.name_share)
         synthetic = training_pairs(synthetic, chinese_source, names, config.seed + 2, config.name_share)
     train = train + (tagged(synthetic) if config.synthetic_tag else synthetic)
@@ -64,10 +66,10 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     return train, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
 
-def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair], chinese_side: tuple[bool, bool]):
+def build_vocabs(config: RunConfig, train: list[Pair], corpus_sources: list[str], chinese_side: tuple[bool, bool]):
     """The run's vocabularies, from its training pairs; the words the source side knows are
-    those of the corpus's training split (not the dictionary's). chinese_side: (source is Chinese,
-    target is Chinese), as prepare_data decided them."""
+    those of the corpus's training split's sources, normalised (not the dictionary's).
+    chinese_side: (source is Chinese, target is Chinese), as prepare_data decided them."""
     if config.level != SUBWORD:
         return (
             Vocab.build((p.source for p in train), config.level, config.min_freq),
@@ -84,7 +86,7 @@ def build_vocabs(config: RunConfig, train: list[Pair], corpus: list[Pair], chine
         sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols,
                                         count_words=not source))  # (the source side's words are counted below)
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
-        sides[0].words = word_counts(normalise(p.source) for p in corpus)
+        sides[0].words = word_counts(corpus_sources)
     return sides[0], sides[1]
 
 
@@ -109,11 +111,12 @@ def kept_data(run, stage, warn):
 
 
 def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, stage=lambda message: None, run=None,
-                 warn=lambda message: None):
+                 warn=lambda message: None, count=lambda done, total: None):
     """Corpus → split (+ synthetic pairs) → pairs as the model reads them → vocabularies (built on
     the train split unless given) → batch plans. stage(message): each stage as it starts
-    (seq2seq-train shows them); run: the run folder a resume reads: its encoded data (data/)
-    when it has it, else its synthetic pairs. A resume returns no split (None)."""
+    (seq2seq-train shows them); count(done, total): how far the stage that counts pairs is (a
+    progress bar); run: the run folder a resume reads: its encoded data (data/) when it has it,
+    else its synthetic pairs. A resume returns no split (None)."""
     kept = kept_data(run, stage, warn) if run is not None and vocabs is not None else None
     if kept is not None:
         return None, vocabs, *batch_plans(config, kept["train"], kept["valid"]), run.facts()
@@ -122,14 +125,21 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     sides = chinese_sides(split.train)  # decided once here; run.json keeps it
     synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage, sides)
     facts["languages"] = {side: "zh" if chinese else "other" for side, chinese in zip(("source", "target"), sides)}
-    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: normalising, protecting spans …")
-    train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides)
+    normalised = split.train
+    if config.level == SUBWORD:
+        stage(f"normalising {len(split.train):,} training pairs …")
+        normalised = normalised_pairs(split.train, done=lambda done: count(done, len(split.train)))
+    sources = [p.source for p in normalised]  # (the pairs themselves go once their spans are protected)
+    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: joining, protecting spans …")
+    train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides, normalised, count)
+    del normalised
     if vocabs is None:
         stage("training the vocabularies …")
-        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, split.train, sides)
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, sources, sides)
+    del sources
     src_vocab, tgt_vocab = vocabs
     stage(f"encoding {len(train_pairs) + len(valid_pairs):,} pairs …")
-    train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len)
+    train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len, done=lambda done: count(done, len(train_pairs)))
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     train_plan, valid_plan = batch_plans(config, train_ids, valid_ids if len(valid_ids[0]) else None)
     facts |= text_facts | synthetic_facts | {

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import sentencepiece
 
+from engine.data.parallel import chunked, mapped
 from engine.text.normalise import fold_case
 from engine.text.script import CJK_CHAR, is_chinese
 
@@ -82,6 +83,9 @@ class Vocab:
         """Token ids of `text` (no BOS/EOS); unknown tokens become UNK."""
         return self.ids(tokenize(text, self.level))
 
+    def encode_all(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
     def ids(self, tokens: list[str]) -> list[int]:
         return [self.index.get(token, UNK) for token in tokens]
 
@@ -123,6 +127,10 @@ SUBWORD = "subword"
 
 
 PIECE_SAMPLE = 300_000  # texts a SentencePiece model learns its pieces from, at most (SubwordVocab.train)
+# SentencePiece's threads for a sampled corpus. Its pieces depend on the number of threads (each
+# sums its share of the text), so the number is fixed, not the machine's cores: the same corpus
+# gives the same pieces everywhere. Smaller corpora keep one thread (and the pieces they had).
+PIECE_THREADS = 4
 
 
 class SubwordVocab:
@@ -164,20 +172,24 @@ class SubwordVocab:
         learnt from a seeded sample of PIECE_SAMPLE of them (minutes saved for millions of
         pairs; the characters and the word counts still come from every text). count_words:
         count the words the model knows (skipped when the caller counts them itself)."""
-        texts = [fold_case(t) if lowercase else t for t in texts]
-        sample = texts
+        texts = mapped(fold_case, list(texts)) if lowercase else list(texts)
+        sample, threads = texts, 1
         if len(texts) > PIECE_SAMPLE:
             sample = [texts[i] for i in sorted(random.Random(0).sample(range(len(texts)), PIECE_SAMPLE))]
+            threads = PIECE_THREADS
         # The 256 byte pieces, the specials, the symbols and every character are pieces whatever
         # the size asked for (it is a floor: hard_vocab_limit off lets SentencePiece stop short).
-        floor = len({c for t in texts for c in t}) + 256 + len(SPECIALS) + len(symbols) + 1
+        characters = set()
+        for text in texts:  # (not one joined string: for a million Chinese texts, 100 MB at once)
+            characters.update(text)
+        floor = len(characters) + 256 + len(SPECIALS) + len(symbols) + 1
         vocab_size = max(vocab_size, floor if kind == "unigram" else 256 + len(SPECIALS) + len(symbols) + 2)
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(sample), model_writer=model, vocab_size=vocab_size, model_type=kind,
             character_coverage=0.9995 if chinese else 1.0, byte_fallback=True, user_defined_symbols=list(symbols),
             normalization_rule_name="identity", add_dummy_prefix=not chinese, hard_vocab_limit=False,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, num_threads=1, minloglevel=2,
+            pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, num_threads=threads, minloglevel=2,
         )
         return cls(model.getvalue(), lowercase, {} if chinese or not count_words else word_counts(texts), kind, chinese)
 
@@ -197,6 +209,10 @@ class SubwordVocab:
 
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(fold_case(text) if self.lowercase else text)
+
+    def encode_all(self, texts: list[str]) -> list[list[int]]:
+        """[encode(t) for t in texts], SentencePiece's threads sharing the texts (the same ids)."""
+        return self.sp.encode([fold_case(t) for t in texts] if self.lowercase else list(texts), num_threads=PIECE_THREADS)
 
     def ids(self, tokens: list[str]) -> list[int]:
         return [self.index.get(token, UNK) for token in tokens]
@@ -233,9 +249,16 @@ class SubwordVocab:
             raise ValueError(f"not a SentencePiece model ({str(err).splitlines()[0]})") from err
 
 
+def _count_words(texts: list[str]) -> Counter:
+    return Counter(w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha())
+
+
 def word_counts(texts) -> dict[str, int]:
-    """How often each Latin-script word (lowercased) is in `texts`."""
-    counts = Counter(w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha())
+    """How often each Latin-script word (lowercased) is in `texts` (on every core for a large
+    corpus; the same counts in the same order as one pass)."""
+    counts = Counter()
+    for part in chunked(_count_words, list(texts)):
+        counts.update(part)
     return dict(counts)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from engine.data import dictionary
 from engine.data.files import Pair
+from engine.data.parallel import CHUNK, mapped
 from engine.text import names
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
@@ -27,16 +28,25 @@ from engine.text.segment import join_sentences, split_sentences
 LEGACY_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
 
 
-def normalised_pairs(pairs: list[Pair]) -> list[Pair]:
-    return [Pair(normalise(p.source), normalise(p.target)) for p in pairs]
+def normalised_pairs(pairs: list[Pair], done=lambda count: None) -> list[Pair]:
+    """Each pair normalised (on every core for a large corpus: engine/data/parallel.py; the
+    texts travel as plain strings, which cost the least to send)."""
+    texts = mapped(normalise, [text for p in pairs for text in (p.source, p.target)], done=lambda count: done(count // 2))
+    return [Pair(source, target) for source, target in zip(texts[0::2], texts[1::2])]
 
 
-def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str], seed: int, name_share: float) -> list[Pair]:
+def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str], seed: int, name_share: float,
+                   done=lambda count: None) -> list[Pair]:
     """Normalised pairs (as normalised_pairs gives them: not normalised again) with their shared
-    spans as placeholders (see engine/text/protect.py)."""
-    rng = random.Random(seed)
-    protected = (protect_pair(p.source, p.target, chinese_source, names, rng, name_share) for p in pairs)
-    return [Pair(source, target) for source, target in protected]
+    spans as placeholders (see engine/text/protect.py). done(count): the pairs finished so far,
+    every CHUNK pairs and at the end (a progress bar). One process: the placeholders' numbers
+    are drawn from one generator in the pairs' order."""
+    rng, out = random.Random(seed), []
+    for count, pair in enumerate(pairs, 1):
+        out.append(Pair(*protect_pair(pair.source, pair.target, chinese_source, names, rng, name_share)))
+        if count % CHUNK == 0 or count == len(pairs):
+            done(count)
+    return out
 
 
 @dataclass

@@ -276,8 +276,9 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
             kind = "N" if match.lastgroup == "number" else "W"
             spans_en.append((match.start(), match.end(), kind))
             spans_zh.append((found, found + len(word), kind))
-    for name, translated in names.items():
-        if rng.random() >= name_share:
+    draws = random_draws(rng, len(names))
+    for i, (name, translated) in enumerate(names.items()):
+        if name not in english or draws(i) >= name_share:  # (a name not in the text cannot match: no regex run)
             continue
         for match in whole_word(name).finditer(english):
             found = chinese.find(translated)
@@ -301,6 +302,22 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
     english = _replace(english, [(*spans_en[i][:2], labels[i]) for i in labels])
     chinese = _replace(chinese, [(*spans_zh[i][:2], labels[i]) for i in labels])
     return (chinese, english) if chinese_source else (english, chinese)
+
+
+def random_draws(rng: random.Random, count: int):
+    """`draw(i)`: the i-th of `count` values that `count` calls of `rng.random()` would give, with
+    `rng` left where those calls would leave it, from one call that takes the generator's 2 ×
+    `count` 32-bit words at once (CPython's random() makes a float of two words, a >> 5 and b >> 6;
+    getrandbits(64 n) gives the same words, the first as the lowest bits). A pair reads only the
+    draws of the names it holds, instead of a Python call per name and pair (1M pairs × every
+    name). test_protect checks the values and the generator's state against random()."""
+    bits = rng.getrandbits(64 * count) if count else 0
+
+    def draw(i: int) -> float:
+        words = bits >> (64 * i)
+        return (((words & 0xFFFFFFFF) >> 5) * 67108864.0 + (((words >> 32) & 0xFFFFFFFF) >> 6)) * (1.0 / 9007199254740992.0)
+
+    return draw
 
 
 @functools.lru_cache(maxsize=1024)

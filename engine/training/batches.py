@@ -27,20 +27,25 @@ import tensorflow as tf
 from engine.data.files import Pair
 from engine.data.vocab import BOS, EOS, Vocab
 
+ENCODE_CHUNK = 50_000  # pairs encoded at a time
 
-def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None = None) -> tuple[Encoded, Encoded]:
+
+def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None = None,
+                 done=lambda count: None) -> tuple[Encoded, Encoded]:
     """Pairs → (source ids, target ids with BOS … EOS) as flat arrays (Encoded: a few bytes a
-    token, where lists of Python ints cost ~36); pairs over max_len tokens dropped."""
+    token, where lists of Python ints cost ~36); pairs over max_len tokens dropped. done(count):
+    the pairs encoded so far, after each chunk (a progress bar)."""
     src_flat, tgt_flat, src_lengths, tgt_lengths = array.array("i"), array.array("i"), array.array("q"), array.array("q")
-    for pair in pairs:
-        src = src_vocab.encode(pair.source)
-        tgt = tgt_vocab.encode(pair.target)
-        if max_len is not None and (len(src) > max_len or len(tgt) > max_len):
-            continue
-        src_flat.extend(src)
-        tgt_flat.extend((BOS, *tgt, EOS))
-        src_lengths.append(len(src))
-        tgt_lengths.append(len(tgt) + 2)
+    for start in range(0, len(pairs), ENCODE_CHUNK):  # (lists of ids for a chunk at a time only)
+        chunk = pairs[start : start + ENCODE_CHUNK]
+        for src, tgt in zip(src_vocab.encode_all([p.source for p in chunk]), tgt_vocab.encode_all([p.target for p in chunk])):
+            if max_len is not None and (len(src) > max_len or len(tgt) > max_len):
+                continue
+            src_flat.extend(src)
+            tgt_flat.extend((BOS, *tgt, EOS))
+            src_lengths.append(len(src))
+            tgt_lengths.append(len(tgt) + 2)
+        done(start + len(chunk))
     as_encoded = lambda flat, lengths: Encoded(np.frombuffer(flat, np.int32), np.frombuffer(lengths, np.int64))  # noqa: E731
     return as_encoded(src_flat, src_lengths), as_encoded(tgt_flat, tgt_lengths)
 

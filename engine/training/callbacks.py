@@ -255,6 +255,9 @@ class TrainingReport:
         """What training is doing before its first epoch starts (reading, preparing): a
         passing status, not a line of the log (this default shows nothing)."""
 
+    def count(self, done: int, total: int) -> None:
+        """How far the current stage is, in pairs (a progress bar; this default shows nothing)."""
+
     def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)) -> keras.callbacks.Callback:
         """The callback that shows training progress (here: one line per epoch)."""
         return EpochLines(epochs, self.say)

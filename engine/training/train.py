@@ -212,7 +212,7 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     chief = config.distribute != "multiworker" or is_chief()
     if chief:
         run.check_new(into_existing)
-    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage)
+    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage, count=report.count)
     if chief:
         run.claim(into_existing)
         keep_in_run(run, facts.get("synthetic", []))
@@ -262,7 +262,7 @@ def resume(run: RunFolder, epochs: int | None = None, report: TrainingReport | N
     strategy = make_strategy(config.distribute)  # first: multi-worker collectives are set up at start-up
     chief = config.distribute != "multiworker" or is_chief()
     keras.utils.set_random_seed(config.seed)
-    split, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run, warn=report.warn)
+    split, vocabs, plan, valid_plan, facts = prepare_data(config, run.vocabs(), stage=report.stage, run=run, warn=report.warn, count=report.count)
     if chief:
         keep_in_run(run, facts.get("synthetic", []))  # (where the run's own copy was missing or damaged)
         if split is not None:  # prepared from the corpus (data/ missing or damaged): kept for the next resume

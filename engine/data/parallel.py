@@ -1,0 +1,61 @@
+"""Per-pair work of preparation on every core: a pool of processes over chunks of a list, for
+corpora large enough to pay for starting it (a million pairs: normalising alone is half a minute
+on one core). The work given must be pure (the same input, the same output, in any process), so
+the result is the same, in the same order, as the one-process loop it replaces.
+
+Processes, not threads: normalising and counting are Python code, which holds the GIL. The
+workers are forked (Linux): a fork server or spawned workers would run the caller's main script
+again in each worker (a user's script without `if __name__ == "__main__"` would prepare its
+data again, recursively). A fork copies a process that may have TensorFlow's threads; the
+workers only run plain Python on strings and never touch TensorFlow, so none of its locks is
+ever needed in them. Elsewhere (no fork), the work runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from functools import partial
+
+POOL_FROM = 50_000  # items: below, one process finishes before a pool has started
+CHUNK = 10_000  # items per task: large enough that sending them costs little beside the work
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _each(function, chunk: list) -> list:
+    return [function(item) for item in chunk]
+
+
+def chunked(function, items: list, pool_from: int | None = None, done=lambda count: None) -> list:
+    """[function(chunk) for chunk in items cut into chunks of CHUNK], in order: in this process
+    for fewer than `pool_from` items or one core, else on a pool of a process per core.
+    `function` must be a module-level function (it is sent to the pool by name). done(count):
+    called after each chunk with the items finished so far (a progress bar)."""
+    pool_from = POOL_FROM if pool_from is None else pool_from
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    cores = available_cores()
+    results, finished = [], 0
+    if len(items) < pool_from or cores < 2 or not sys.platform.startswith("linux"):
+        parts = map(function, chunks)
+        pool = None
+    else:
+        pool = multiprocessing.get_context("fork").Pool(cores)
+        parts = pool.imap(function, chunks)
+    try:
+        for chunk, part in zip(chunks, parts):
+            results.append(part)
+            finished += len(chunk)
+            done(finished)
+    finally:
+        if pool is not None:
+            pool.terminate()  # (every task has answered, or an error ends the pool with it)
+    return results
+
+
+def mapped(function, items: list, pool_from: int | None = None, done=lambda count: None) -> list:
+    """[function(item) for item in items], in order, on every core for long lists (see chunked)."""
+    return [result for part in chunked(partial(_each, function), items, pool_from, done) for result in part]
