@@ -50,17 +50,17 @@ def test_references_of_one_source_are_grouped_in_first_seen_order():
 
 @pytest.mark.slow
 def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_path):
-    """Reversing 8–14 character strings: the plain encoder must squeeze the whole string into
+    """Reversing 8–12 character strings: the plain encoder must squeeze the whole string into
     its final state; attention can look back at each character. Output character t of a
     reversal is source character n-1-t, so a model whose attention aligns peaks there."""
     corpus = tmp_path / "long.txt"
-    corpus.write_text("\n".join(reversal_lines(4000, alphabet="abcdefgh", lengths=(8, 14), seed=3)) + "\n", encoding="utf-8")
+    corpus.write_text("\n".join(reversal_lines(2000, alphabet="abcdefgh", lengths=(8, 12), seed=3)) + "\n", encoding="utf-8")
     pairs, _ = read_anki(corpus)
     accuracy, aligned = {}, 0
     default = preset("default")  # (a recipe states only what differs from the defaults: read the whole config)
     for attention in ("none", "luong"):  # "luong" in the default preset's layout (word-keyed scores)
         layout = {k: getattr(default, k) for k in ("bidirectional", "input_feeding", "decoder_init", "memory")} if attention != "none" else {}
-        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=7, seed=11, **layout)
+        run = train_toy(tmp_path / attention, corpus, attention=attention, epochs=6, seed=11, **layout)
         config = run.config()
         test = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed).test
         translator = Translator(run)
@@ -73,10 +73,11 @@ def test_attention_beats_the_plain_model_and_aligns_where_attention_matters(tmp_
         on_mirror += sum(int(peak) == n - 1 - t for t, peak in enumerate(peaks))
         total += len(peaks)
     aligned = on_mirror / total
-    # Relative, seeded: attention must do better than the plain model on the same data (checked
-    # over seeds 11–15 once: luong 0.88–0.92, none 0.49–0.72 with the locked versions; the old
-    # fixed margin of 0.2 failed at 0.189 on a fresh install), and get most strings exactly right.
-    assert accuracy["luong"] > accuracy["none"] and accuracy["luong"] >= 0.85, accuracy
+    # Relative, seeded: attention must do clearly better than the plain model on the same data
+    # and get most strings exactly right. Checked over seeds 11–15 with the locked versions
+    # (2,000 pairs, 6 epochs: half the time of 4,000 and 7): luong 0.74–0.91, none 0.36–0.53,
+    # luong − none ≥ 0.31, peaks on the mirror 0.89–0.94; the margins asked are half of those.
+    assert accuracy["luong"] >= accuracy["none"] + 0.15 and accuracy["luong"] >= 0.6, accuracy
     assert aligned >= 0.8, f"only {aligned:.0%} of attention peaks on the mirrored source position"
 
 
