@@ -277,6 +277,7 @@ TRAINED_FIXTURES = {
 LEARNING_TESTS = {  # (each trains or compiles a model for seconds)
     "test_every_variant_learns_a_fixed_batch", "test_learned_positions_build_and_decode",
     "test_a_run_trained_before_subwords_translates_exactly_as_before",
+    "test_a_backup_puts_the_dropout_streams_back_so_resumed_steps_equal_uninterrupted_ones",
 }
 PROCESS_MODULES = {"test_train", "test_multiworker", "test_safety", "test_wheel", "test_batch", "test_chat", "test_hardening", "test_real_corpus"}
 

@@ -105,3 +105,39 @@ def test_input_feeding_and_zero_start_change_what_the_decoder_reads():
     # without attention both options are ignored: the tutorial's model stays as it was
     tutorial = build_model(small(input_feeding=True, decoder_init="zeros"), 20, 25)
     assert not tutorial.input_feeding and tutorial.decoder_init == "encoder"
+
+
+def test_a_backup_puts_the_dropout_streams_back_so_resumed_steps_equal_uninterrupted_ones(tmp_path):
+    from engine.training.callbacks import ResumableBackup
+
+    config = small(optimizer="adam", learning_rate=1e-2, dropout=0.3, attention="luong", bidirectional=True)
+    src, tgt = batch()
+    target = np.concatenate([tgt[:, 1:], np.full((6, 1), 2, "int32")], 1)
+    weights = np.ones(target.shape, "float32")
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        model = build_model(config, 20, 25)
+        compile_model(model, config)
+        return model
+
+    def steps(model, count):
+        return [model.train_on_batch((src, tgt), target, sample_weight=weights, return_dict=True)["loss"] for _ in range(count)]
+
+    model = fresh()
+    steps(model, 3)  # (the dropout's streams move on at every step)
+    backup = ResumableBackup(tmp_path / "backup", save_freq=1)
+    backup.set_model(model)
+    backup.epoch, backup.step = 0, 3
+    backup._save_model()
+    uninterrupted = steps(model, 2)
+    resumed = fresh()
+    assert backup.restore(resumed) == (0, 3)
+    assert steps(resumed, 2) == uninterrupted
+    # the same backup without its streams: other masks, other losses (what resuming did before)
+    next(backup.dir.glob("*.seeds.json")).unlink()
+    without = fresh()
+    backup.restore(without)
+    assert steps(without, 2) != uninterrupted
+    backup.finish()
+    assert not backup.dir.exists()

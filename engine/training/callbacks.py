@@ -51,6 +51,12 @@ def inference_copy(model):
     return copy
 
 
+def seed_states(model) -> list:
+    """The state variables of the model's random streams (each Dropout's SeedGenerator): in
+    model.variables, not in its weights, so save_weights leaves them out."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """BackupAndRestore that resumes mid-epoch, exactly.
 
@@ -64,6 +70,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     STATE_NAME = re.compile(r"state-(\d{4})-(\d{7})\.weights\.h5")
+    SEEDS_SUFFIX = ".seeds.json"  # beside each state file: where the dropout's random streams stand
 
     def __init__(self, backup_dir, save_freq: int, warn=None, restore_from=None):
         """restore_from: the folder to restore from, when it is not the one written (a worker
@@ -118,6 +125,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             except Exception as err:  # a truncated or foreign file: try the next one
                 self.warn(f"{path}: damaged ({first_line(err)}); skipped")
                 continue
+            self._restore_seeds(model, path)
             epoch, step = map(int, self.STATE_NAME.fullmatch(path.name).groups())
             self.resume_at = (epoch, step)
             return self.resume_at
@@ -145,17 +153,39 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"state-{self.epoch:04d}-{self.step:07d}.weights.h5"
         self.model.save_weights(self.dir / name, overwrite=True)
+        write_atomic(self._seeds_file(self.dir / name), json.dumps([np.asarray(v).tolist() for v in seed_states(self.model)]))
         state = {"weights": name, "epoch": self.epoch, "step": self.step}
         write_atomic(self.dir / "latest.json", json.dumps(state))
         for old in self._state_files()[2:]:  # keep this one and the one before it
             old.unlink(missing_ok=True)
+            self._seeds_file(old).unlink(missing_ok=True)
+
+    def _seeds_file(self, state_file: Path) -> Path:
+        return state_file.with_name(state_file.name.removesuffix(".weights.h5") + self.SEEDS_SUFFIX)
+
+    def _restore_seeds(self, model, state_file: Path) -> None:
+        """Put the dropout's random streams where they stood at `state_file` (the weights do not
+        hold them): the resumed steps draw the masks the uninterrupted run drew. A backup from
+        before the seeds were kept resumes as it did (the masks then differ)."""
+        path, states = self._seeds_file(state_file), seed_states(model)
+        if not path.is_file():
+            return
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+            if len(values) != len(states):
+                raise ValueError(f"{len(values)} random streams, the model has {len(states)}")
+            for variable, value in zip(states, values):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            self.warn(f"{path}: damaged ({first_line(err)}); resuming with fresh dropout masks")
 
     def on_train_end(self, logs=None):
         pass  # the backup must outlive the partial-epoch fit; see `finish`
 
     def finish(self):
         """Remove what the backup wrote (never anything else), then the folder if it is empty."""
-        for path in [*self._state_files(), self.dir / "latest.json", *self.dir.glob(".latest.json.*.tmp")]:
+        for path in [*self._state_files(), *self.dir.glob(f"state-*{self.SEEDS_SUFFIX}"), self.dir / "latest.json",
+                     *self.dir.glob(".latest.json.*.tmp"), *self.dir.glob(f".state-*{self.SEEDS_SUFFIX}.*.tmp")]:
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.dir.rmdir()
