@@ -288,6 +288,27 @@ def data_scale_section(r: dict) -> list[str]:
     return lines + [""]
 
 
+def resume_at_scale_section(r: dict) -> list[str]:
+    lines = [
+        f"## Exact resume at scale (`benchmarks/resume_at_scale.py`, {r['date']}, {r['machine']})",
+        "",
+        f"`{r['command']}` (model `{r['model']}`): the corpus prepared once (`--prepare-only`), two copies of the run "
+        "trained side by side, one killed with SIGKILL after its backup passed the given step and resumed from "
+        "its data/ and backup; each step's loss compared with the uninterrupted run's. A step's loss is derived "
+        "from the running mean Keras reports (k·mean_k − (k−1)·mean_k−1), which carries float32 rounding of about "
+        "k × 1e-7 × the loss: 2e-4 at step 300. Before the dropout's random streams were kept with each backup, "
+        "the same check on 100,000 pairs differed by 1.7e-2 from the first resumed step.",
+        "",
+        "| pairs | steps | killed after | resumed from step | steps compared | no step skipped or replayed | largest loss difference | mean loss |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| {row['pairs']:,} | {row['steps']} | {row['killed_after_steps']} | {row['resumed_from_step']} | "
+                     f"{row['steps_compared']} | {'yes' if row['same_steps'] else 'no'} | {row['max_loss_difference']:.1e} | "
+                     f"{row['mean_loss']:.3f} |")
+    return lines + [""]
+
+
 def _cell(value) -> str:
     return "–" if value is None else f"{value}"
 
@@ -298,6 +319,7 @@ def render(results: Path) -> str:
         ("quality", quality_section), ("time_to_quality", time_to_quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
         ("data_scale_side_by_side", data_scale_section), ("data_scale", data_scale_section),
+        ("resume_at_scale", resume_at_scale_section),
     ):
         data = load(results, name)
         if data:
