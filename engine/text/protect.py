@@ -310,7 +310,7 @@ def random_draws(rng: random.Random, count: int):
     `count` 32-bit words at once (CPython's random() makes a float of two words, a >> 5 and b >> 6;
     getrandbits(64 n) gives the same words, the first as the lowest bits). A pair reads only the
     draws of the names it holds, instead of a Python call per name and pair (1M pairs × every
-    name). test_protect checks the values and the generator's state against random()."""
+    name). tests/test_preparation.py checks the values and the generator's state against random()."""
     bits = rng.getrandbits(64 * count) if count else 0
 
     def draw(i: int) -> float:
