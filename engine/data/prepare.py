@@ -4,6 +4,8 @@ and the batch plans of engine/training/batches.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from engine.config import RunConfig
@@ -116,7 +118,8 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     the train split unless given) → batch plans. stage(message): each stage as it starts
     (seq2seq-train shows them); count(done, total): how far the stage that counts pairs is (a
     progress bar); run: the run folder a resume reads: its encoded data (data/) when it has it,
-    else its synthetic pairs. A resume returns no split (None)."""
+    else its synthetic pairs. The split comes back without its training pairs for a subword run
+    (dropped once normalised, for memory); a resume returns no split (None)."""
     kept = kept_data(run, stage, warn) if run is not None and vocabs is not None else None
     if kept is not None:
         return None, vocabs, *batch_plans(config, kept["train"], kept["valid"]), run.facts()
@@ -125,12 +128,13 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     sides = chinese_sides(split.train)  # decided once here; run.json keeps it
     synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage, sides)
     facts["languages"] = {side: "zh" if chinese else "other" for side, chinese in zip(("source", "target"), sides)}
-    normalised = split.train
+    normalised, split_sizes = split.train, {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)}
     if config.level == SUBWORD:
         stage(f"normalising {len(split.train):,} training pairs …")
         normalised = normalised_pairs(split.train, done=lambda done: count(done, len(split.train)))
+        split = replace(split, train=[])  # (the pairs as read are not needed again: a quarter of the memory)
     sources = [p.source for p in normalised]  # (the pairs themselves go once their spans are protected)
-    stage(f"preparing {len(split.train) + len(synthetic):,} training pairs: joining, protecting spans …")
+    stage(f"preparing {split_sizes['train'] + len(synthetic):,} training pairs: joining, protecting spans …")
     train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides, normalised, count)
     del normalised
     if vocabs is None:
@@ -143,7 +147,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     train_plan, valid_plan = batch_plans(config, train_ids, valid_ids if len(valid_ids[0]) else None)
     facts |= text_facts | synthetic_facts | {
-        "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)} | ({"valid_extra": len(split.valid_extra)} if split.valid_extra else {}),
+        "split": split_sizes | ({"valid_extra": len(split.valid_extra)} if split.valid_extra else {}),
         "train_pairs_used": train_plan.size,
         "vocab": {"source": len(src_vocab), "target": len(tgt_vocab)},
         # the translator splits longer input and caps its output near these
