@@ -4,6 +4,7 @@ gives, in the same order; the placeholders' draws are the generator's own; the s
 import os
 import random
 import re
+import signal
 import sys
 from collections import Counter
 
@@ -29,11 +30,17 @@ def worker_pid(_item) -> int:
     return os.getpid()
 
 
+def ignores_ctrl_c(_item) -> bool:
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
 @pytest.mark.skipif(parallel.available_cores() < 2 or not sys.platform.startswith("linux"), reason="one core, or no fork: no pool")
 def test_long_lists_go_to_other_processes_and_short_ones_stay(monkeypatch):
     monkeypatch.setattr(parallel, "CHUNK", 5)
     assert os.getpid() not in set(parallel.mapped(worker_pid, list(range(30)), pool_from=10))
     assert set(parallel.mapped(worker_pid, list(range(9)), pool_from=10)) == {os.getpid()}
+    # Ctrl-C is this process's to handle (it ends the pool): no worker prints a traceback of its own
+    assert all(parallel.mapped(ignores_ctrl_c, list(range(30)), pool_from=10))
 
 
 def test_the_pool_gives_what_one_process_gives_in_order(monkeypatch):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from functools import partial
 
@@ -43,7 +44,8 @@ def chunked(function, items: list, pool_from: int | None = None, done=lambda cou
         parts = map(function, chunks)
         pool = None
     else:
-        pool = multiprocessing.get_context("fork").Pool(cores)
+        # the workers leave Ctrl-C to this process, which ends them (no traceback from each)
+        pool = multiprocessing.get_context("fork").Pool(cores, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
         parts = pool.imap(function, chunks)
     try:
         for chunk, part in zip(chunks, parts):
