@@ -142,7 +142,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
         vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, sources, sides)
     del sources
     src_vocab, tgt_vocab = vocabs
-    stage(f"encoding {len(train_pairs) + len(valid_pairs):,} pairs …")
+    stage(f"encoding {len(train_pairs):,} training pairs and {len(valid_pairs):,} validation pairs …")  # (the bar counts the first)
     train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len, done=lambda done: count(done, len(train_pairs)))
     valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
     train_plan, valid_plan = batch_plans(config, train_ids, valid_ids if len(valid_ids[0]) else None)
