@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shutil
@@ -145,7 +146,7 @@ def main() -> None:
     for row in ours[1:]:
         row["rss_growth_from_smallest"] = round(row["peak_rss_mb"] / ours[0]["peak_rss_mb"] - 1, 3)
     print(json.dumps({
-        "benchmark": "data_scale", "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "benchmark": "data_scale", "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": f"python benchmarks/data_scale.py --corpus {args.corpus.name} --sizes {args.sizes}"
         + (" --baseline <another checkout>" if args.baseline else ""), "rows": rows,
     }))

@@ -119,8 +119,8 @@ def main() -> None:
     resumed_started = time.perf_counter()
     resumed = steps_child(killed, logs["resumed"], args.steps)
     assert resumed.wait() == 0 and uninterrupted.wait() == 0
-    first_resumed_step = min(losses(logs["resumed"]))
     reference_losses, resumed_losses = losses(logs["reference"]), losses(logs["resumed"])
+    first_resumed_step = min(resumed_losses)
     compared = sorted(set(resumed_losses) & set(reference_losses))
     differences = [abs(resumed_losses[s] - reference_losses[s]) for s in compared]
     row = {

@@ -37,9 +37,7 @@ class RichTrainingReport(TrainingReport):
         if not console.is_terminal:
             return
         if self.counter is None:
-            if self.status is not None:
-                self.status.stop()
-                self.status = None
+            self._end_spinner()
             self.counter = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:,.0f} pairs/s"), TimeRemainingColumn(), console=console, transient=True,
@@ -54,11 +52,14 @@ class RichTrainingReport(TrainingReport):
             self.counter.stop()
             self.counter = None
 
-    def _end_stage(self) -> None:
-        self._end_counter()
+    def _end_spinner(self) -> None:
         if self.status is not None:
             self.status.stop()
             self.status = None
+
+    def _end_stage(self) -> None:
+        self._end_counter()
+        self._end_spinner()
 
     def close(self) -> None:
         self._end_stage()

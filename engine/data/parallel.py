@@ -24,6 +24,7 @@ CHUNK = 10_000  # items per task: large enough that sending them costs little be
 
 
 def available_cores() -> int:
+    """The cores this process may run on (`taskset` may give it fewer than the machine has)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

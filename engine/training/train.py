@@ -5,7 +5,6 @@ progress callbacks, inside a distribution strategy. `train(config, run)` starts 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 
@@ -16,6 +15,7 @@ from keras import ops
 
 from engine.config import RunConfig
 from engine.data.encoded import save_plans
+from engine.data.parallel import available_cores
 from engine.data.prepare import prepare_data
 from engine.data.synthetic import keep_in_run
 from engine.models.base import PACKAGE, build_model
@@ -182,7 +182,7 @@ def use_cores_op_by_op() -> bool:
     keeps TensorFlow's defaults. TensorFlow takes thread settings only before it
     first runs an operation: in a process that already has, with other settings (a test, a
     notebook), this does nothing and returns False."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(cores)
