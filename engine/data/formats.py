@@ -20,6 +20,7 @@ import xml.parsers.expat
 import zipfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.data.files import CorpusError, Pair, decode_line, not_utf8, parse_anki_lines, raw_lines, read_anki
@@ -112,21 +113,38 @@ def read_moses_zip(path: Path, archive: zipfile.ZipFile, members: tuple[str, str
 _NATIVE_CODE = {"bpt", "ept", "ph", "it", "ut"}  # inline elements whose text is markup, not words
 
 
-class _TmxReader:
-    """Collects the units of a TMX stream: [(line, {language: segment text})]."""
+@dataclass
+class TmxUnit:
+    """One <tu>: its line, its attributes (srclang, creationdate, changedate, …), its <prop>s
+    by type, and its segments by language (lowercased xml:lang)."""
+
+    line: int
+    attributes: dict[str, str]
+    props: dict[str, str] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)
+
+
+class TmxReader:
+    """Collects the units of a TMX stream as expat reads it (`units`, emptied by the caller),
+    and the <header>'s attributes."""
 
     def __init__(self):
         self.parser = xml.parsers.expat.ParserCreate()
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
         self.parser.CharacterDataHandler = self.text
-        self.units: list[tuple[int, dict[str, str]]] = []
-        self.unit: dict[str, str] | None = None
-        self.language, self.segment, self.code_depth, self.line = None, None, 0, 0
+        self.header: dict[str, str] = {}
+        self.units: list[TmxUnit] = []
+        self.unit: TmxUnit | None = None
+        self.language, self.segment, self.code_depth, self.prop = None, None, 0, None
 
     def start(self, tag, attributes):
-        if tag == "tu":
-            self.unit, self.line = {}, self.parser.CurrentLineNumber
+        if tag == "header":
+            self.header = dict(attributes)
+        elif tag == "tu":
+            self.unit = TmxUnit(self.parser.CurrentLineNumber, dict(attributes))
+        elif tag == "prop" and self.unit is not None and self.language is None:
+            self.prop = (attributes.get("type", ""), [])
         elif tag == "tuv" and self.unit is not None:
             self.language = (attributes.get("xml:lang") or attributes.get("lang") or "").lower()
         elif tag == "seg" and self.language is not None:
@@ -136,43 +154,56 @@ class _TmxReader:
 
     def end(self, tag):
         if tag == "seg" and self.segment is not None:
-            self.unit[self.language] = " ".join("".join(self.segment).split())
+            self.unit.segments[self.language] = " ".join("".join(self.segment).split())
             self.segment = None
         elif tag in _NATIVE_CODE and self.code_depth:
             self.code_depth -= 1
+        elif tag == "prop" and self.prop is not None:
+            self.unit.props[self.prop[0]] = "".join(self.prop[1]).strip()
+            self.prop = None
         elif tag == "tuv":
             self.language = None
         elif tag == "tu" and self.unit is not None:
-            self.units.append((self.line, self.unit))
+            self.units.append(self.unit)
             self.unit = None
 
     def text(self, data):
         if self.segment is not None and not self.code_depth:
             self.segment.append(data)
+        elif self.prop is not None:
+            self.prop[1].append(data)
 
 
-def read_tmx(stream, name: str) -> Iterator[tuple[int, str, str]]:
-    """(line of the <tu>, English, other language) for each unit of a TMX stream. The other
-    language is the one non-English language of the first unit; a unit without both is a bad
-    line (an empty side)."""
-    reader, other = _TmxReader(), None
+def tmx_units(stream, name: str, reader: TmxReader | None = None) -> Iterator[TmxUnit]:
+    """The units of a TMX stream as they are read (64 KB at a time); a document that is not
+    well-formed XML is a CorpusError naming the line. `reader` (optional) keeps the header."""
+    reader = reader or TmxReader()
     while True:
         chunk = stream.read(1 << 16)
         try:
             reader.parser.Parse(chunk, not chunk)
         except xml.parsers.expat.ExpatError as err:
             raise CorpusError(f"{name}:{err.lineno}: not well-formed TMX ({xml.parsers.expat.ErrorString(err.code)})") from None
-        for line, unit in reader.units:
-            english = next((text for lang, text in unit.items() if lang.split("-")[0] == "en"), "")
-            if other is None:
-                others = sorted({lang for lang in unit if lang.split("-")[0] != "en"})
-                if len(others) != 1:
-                    raise CorpusError(f"{name}:{line}: expected English and one other language in a <tu>, found {sorted(unit) or 'none'}")
-                other = others[0]
-            yield line, english, unit.get(other, "")
+        yield from reader.units
         reader.units.clear()
         if not chunk:
             return
+
+
+def read_tmx(stream, name: str) -> Iterator[tuple[int, str, str]]:
+    """(line of the <tu>, English, other language) for each unit of a TMX stream. The other
+    language is the one non-English language of the first unit; a unit without both is a bad
+    line (an empty side)."""
+    other = None
+    for unit in tmx_units(stream, name):
+        segments = unit.segments
+        english = next((text for lang, text in segments.items() if lang.split("-")[0] == "en"), "")
+        if other is None:
+            others = sorted({lang for lang in segments if lang.split("-")[0] != "en"})
+            if len(others) != 1:
+                raise CorpusError(f"{name}:{unit.line}: expected English and one other language in a <tu>, found {sorted(segments) or 'none'}")
+            other = others[0]
+        yield unit.line, english, segments.get(other, "")
 
 
 def is_tmx(path: Path) -> bool:
