@@ -32,6 +32,7 @@ from repl.console import (
     key_value_table,
     run_main,
 )
+from repl.memory import add_memory_options, import_files, memory_note, memory_of
 from repl.models import Models
 from repl.output import Output
 
@@ -59,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
     p.add_argument("--quiet", action="store_true", help="no progress or tables on stderr")
     add_decode_options(p)
+    add_memory_options(p)
+    p.add_argument("--memory-import", metavar="FILE", action="append", default=[],
+                   help="merge a TMX, TSV (source<TAB>translation) or memory file into the memory before translating (newest wins)")
     return p
 
 
@@ -100,7 +104,11 @@ def format_line(kind: str, number: int, source: str, result) -> str:
     if kind == "tsv":
         clean = lambda s: s.replace("\t", " ")  # noqa: E731  (a tab would shift the columns)
         return "" if not source.strip() else f"{clean(source)}\t{clean(text)}\t{score}"
-    return json.dumps({"line": number, "source": source, "translation": text, "score": score}, ensure_ascii=False)
+    row = {"line": number, "source": source, "translation": text, "score": score}
+    if result.memory is not None:  # an exact match is this line's translation; a fuzzy one is offered beside it
+        match = result.memory
+        row["memory"] = {"match": match.score, "source": match.entry.source, "translation": match.entry.target, "origin": match.entry.origin}
+    return json.dumps(row, ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,7 +149,7 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
     output line per input line in input order."""
     stats = {
         "lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [], "hypotheses": [],
-        "directions": {}, "mismatched": [],
+        "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0,
     }
     number, started = 0, time.perf_counter()
     for chunk in chunks(lines, CHUNK_LINES):
@@ -155,12 +163,14 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
             stats["long"] += bool(result.warnings)
             stats["sentences"] += len(result.parts) > 1
             stats["simplified"] += bool(result.simplified)
+            stats["remembered"] += result.from_memory
+            stats["fuzzy"] += result.memory is not None and not result.from_memory
             if not blank:
                 stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
             if way.mismatch:
                 stats["mismatched"].append(f"line {number}: {way.mismatch}")
             if not blank and len(stats["samples"]) < SAMPLE_ROWS:
-                stats["samples"].append((source, result.text))
+                stats["samples"].append((source, result.text, (memory_note(result, short=True) if result.memory else "")))
             if args.refs:
                 stats["hypotheses"].append(result.text)
             write(format_line(args.kind, number, source, result) + "\n")
@@ -179,7 +189,7 @@ def translate_document(args, models, source, write) -> dict:
     """An HTML or SRT file as a whole: its text translated (each piece routed by its script),
     its markup or timings kept. Returns the statistics of the summary table."""
     stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [],
-             "hypotheses": [], "directions": {}, "mismatched": []}
+             "hypotheses": [], "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0}
 
     def translate(texts: list[str]) -> list[str]:
         routed = models.translate(texts, spinner=False, batch_size=args.batch_size)
@@ -187,8 +197,9 @@ def translate_document(args, models, source, write) -> dict:
             stats["lines"] += 1
             stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
             stats["sentences"] += len(way.result.parts) > 1
+            stats["remembered"] += way.result.from_memory
             if len(stats["samples"]) < SAMPLE_ROWS:
-                stats["samples"].append((text, way.result.text))
+                stats["samples"].append((text, way.result.text, (memory_note(way.result, short=True) if way.result.memory else "")))
         return [way.result.text for way in routed]
 
     document = read_document(source, args.input, args.errors)
@@ -208,6 +219,8 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         ("lines of several sentences", f"{stats['sentences']:,}"),
         ("lines truncated (too long for the model)", f"{stats['long']:,}"),
         *([("traditional characters read as simplified", plural(stats["simplified"], "line"))] if stats["simplified"] else []),
+        *([("from the translation memory", plural(stats["remembered"], "line"))] if stats["remembered"] else []),
+        *([("similar memory entries offered (jsonl)", plural(stats["fuzzy"], "line"))] if stats["fuzzy"] else []),
         ("directions", ", ".join(f"{ARROWS[d]} {n:,}" for d, n in stats["directions"].items()) or "-"),
         ("seconds", f"{seconds:.2f}"),
         ("lines/s", _rate(translated, seconds)),
@@ -219,8 +232,11 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         samples = Table(title="samples", title_justify="left")
         samples.add_column("source")
         samples.add_column("translation")
-        for source, text in stats["samples"]:
-            samples.add_row(source, text)
+        notes = any(note for _, _, note in stats["samples"])
+        if notes:
+            samples.add_column("memory")
+        for source, text, note in stats["samples"]:
+            samples.add_row(source, text, *([note] if notes else []))
         tables.append(samples)
     return tables
 
@@ -260,8 +276,13 @@ def main(argv=None) -> int:
         if args.kind in ("html", "srt") and args.refs:
             raise UsageError(f"--refs scores line by line; it does not go with --format {args.kind}")
         glossary = glossary_of(args)
+        memory = memory_of(args)
+        if args.memory_import:
+            if memory is None:
+                raise UsageError("--memory-import needs the memory (it goes with --no-memory)")
+            import_files(memory, args.memory_import, quiet=args.quiet)
         warnings = []
-        models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append, glossary=glossary)
+        models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append, glossary=glossary, memory=memory)
         output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
         try:
             total = count_lines(args.input)  # (each model loads when the first line needs it)

@@ -13,12 +13,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-import platformdirs
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.history import FileHistory
 from rich.table import Table
 from rich.text import Text
@@ -38,50 +35,9 @@ from repl.console import (
     key_value_table,
     run_main,
 )
+from repl.memory import add_memory_options, entries_table, memory_note, memory_of
 from repl.models import ModelLoader, Models, resolve_run
-
-# The one table of slash commands: /help prints it, Tab completes from it, `Chat.command`
-# dispatches through it (the method is named after the command).
-COMMANDS = {
-    "/help": "show this help",
-    "/direction": "/direction auto|en-zh|zh-en: which way to translate (auto: by each line's script)",
-    "/beam": "/beam K: beam size (1 = greedy)",
-    "/nbest": "/nbest N: show the N best translations with their scores",
-    "/model": "/model PATH: switch to another run folder (fixes the direction to its own)",
-    "/info": "the model card of the model that answered last: corpus, direction, architecture, scores",
-    "/align": "the attention of the last translation as a heatmap (each sentence of a line of several)",
-    "/glossary": "/glossary [add TERM = TRANSLATION | add TERM | remove TERM]: show or change the glossary (an empty translation keeps the term)",
-    "/history": "/history [N]: the last N lines you entered",
-    "/quit": "leave (Ctrl-D works too)",
-    "/exit": "leave, as /quit",
-}
-QUIT = ("/quit", "/exit")
-
-
-def history_path(explicit: str | None = None) -> Path:
-    """--history-file, else $SEQ2SEQ_HISTORY, else the user state directory."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get("SEQ2SEQ_HISTORY"):
-        return Path(os.environ["SEQ2SEQ_HISTORY"])
-    return Path(platformdirs.user_state_dir("seq2seq")) / "chat-history"
-
-
-def private_history(path: Path) -> FileHistory:
-    """FileHistory on a file created with mode 0600 (what you type can be private)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
-    os.chmod(path, 0o600)
-    return FileHistory(str(path))
-
-
-class SlashCompleter(Completer):
-    def get_completions(self, document, complete_event):
-        text = document.text_before_cursor
-        if text.startswith("/") and " " not in text:
-            for command, help_text in COMMANDS.items():
-                if command.startswith(text):
-                    yield Completion(command, start_position=-len(text), display_meta=help_text)
+from repl.prompt import COMMANDS, QUIT, SlashCompleter, history_path, private_history
 
 
 class Chat:
@@ -101,6 +57,8 @@ class Chat:
             self.models.start()
         self.last = None  # the last translation (for /align)
         self.answered = None  # the direction whose model answered last (for /info)
+        self.fixable = None  # (direction, translation) of the last line translated (for /fix)
+        self.edit = None  # (text) -> text the person edited: set on a terminal, so /fix alone edits in place
 
     @property
     def options(self) -> DecodeOptions:
@@ -132,7 +90,9 @@ class Chat:
                 console.print(f"[yellow]warning:[/] {way.mismatch}; /direction auto routes it", soft_wrap=True)
             if result.simplified:
                 console.print(f"[yellow]note:[/] read as simplified: {' '.join(f'{a}→{b}' for a, b in result.simplified)}", soft_wrap=True)
-            self.answered = way.direction
+            self.answered, self.fixable = way.direction, (way.direction, result)
+            if result.memory is not None:
+                console.print(memory_note(result), soft_wrap=True, markup=False, style="cyan")
             if self.interactive:
                 self.last = result
                 if self.options.n_best > 1:
@@ -249,6 +209,25 @@ class Chat:
         else:
             console.print(key_value_table("glossary", [(t, v or "(kept as it is)") for t, v in glossary.entries.items()]))
 
+    def cmd_fix(self, argument):
+        if self.fixable is None:
+            raise UsageError("nothing to correct yet: translate a line first, then /fix its better translation")
+        direction, result = self.fixable
+        if not argument and self.edit is None:
+            raise UsageError("usage: /fix TRANSLATION (the better translation of the last line)")
+        target = argument or self.edit(result.text).strip()
+        if not target or target == result.text:
+            console.print("[dim]unchanged: nothing kept[/]")
+            return
+        entry = self.models.correct(direction, result.source, target)
+        console.print(f"kept in the translation memory: {entry.source!r} → {entry.target!r} from now on", soft_wrap=True, markup=False)
+
+    def cmd_memory(self, argument):
+        if self.models.memory is None:
+            raise UsageError("the translation memory is off (--no-memory)")
+        count = self.positive(argument or "10", "usage: /memory [N]", upper=1000)
+        console.print(entries_table(self.models.memory, self.models.memory.entries(limit=count)))
+
     def cmd_history(self, argument):
         count = self.positive(argument, "/history [N]", 10_000) if argument else 20
         entries = list(self.history.load_history_strings())[:count][::-1] if self.history else []
@@ -266,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh); or one direction for every line (default: auto)")
     p.add_argument("--history-file", help="history file (default: $SEQ2SEQ_HISTORY or the user state directory)")
     add_decode_options(p, n_best=True)
+    add_memory_options(p)
     return p
 
 
@@ -277,7 +257,7 @@ def run_piped(chat: Chat, stream) -> int:
 
 
 def run_interactive(chat: Chat, session: PromptSession) -> int:
-    console.print("[dim]type a sentence; /help for commands; Ctrl-D to leave[/]")
+    console.print("[dim]type a sentence; /fix corrects the last translation; /help for commands; Ctrl-D to leave[/]")
     while True:
         try:
             text = session.prompt("› ")
@@ -315,7 +295,7 @@ def main(argv=None) -> int:
         interactive = sys.stdin.isatty()
         models = Models.for_session(
             args.model, args.direction, options=decode_options(args), warm_all_lengths=interactive, glossary=glossary_of(args),
-            graphs="dynamic",
+            graphs="dynamic", memory=memory_of(args),
         )
         history = private_history(history_path(args.history_file)) if interactive else None
         chat = Chat(models, history=history, interactive=interactive)
@@ -328,6 +308,7 @@ def main(argv=None) -> int:
             history=history, auto_suggest=AutoSuggestFromHistory(), completer=SlashCompleter(),
             complete_while_typing=True, enable_history_search=False,
         )
+        chat.edit = lambda text: session.prompt("fix › ", default=text)
         try:
             code = run_interactive(chat, session)
         except BaseException:

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from engine.config import DecodeOptions
+from engine.memory.store import MemoryView
 from engine.runs import RunFolder, find_default_run, shipped_run
 from engine.text.direction import (
     ARROWS,
@@ -142,11 +143,12 @@ class Models:
     (--model, $SEQ2SEQ_MODEL, or only one shipped) every line goes to it."""
 
     def __init__(self, runs: dict, mode: str = "auto", options: DecodeOptions = DecodeOptions(), warm_all_lengths: bool = False, warn=None,
-                 glossary=None, graphs: str = "xla"):
+                 glossary=None, graphs: str = "xla", memory=None):
         if not runs:
             raise UsageError("no trained model found; train one with: seq2seq-train --preset default")
         self.runs, self.options, self.warm_all_lengths, self.warn = dict(runs), options, warm_all_lengths, warn
         self.glossary = glossary  # engine.text.glossary.Glossary applied to every line, or None
+        self.memory = memory  # engine.memory.store.TranslationMemory looked up before the models, or None
         # "xla" (batch, eval: fastest per sentence once each shape is compiled) or "dynamic" (the
         # chat: one graph per strategy, so no line ever waits for a compilation)
         self.graphs = graphs
@@ -216,10 +218,20 @@ class Models:
         routed: list[Routed | None] = [None] * len(lines)
         for direction in dict.fromkeys(ways):  # each direction once, in order of first use
             indices = [i for i, way in enumerate(ways) if way == direction]
-            results = self.translator(direction, spinner).translate([lines[i] for i in indices], **options)
+            results = self.translator(direction, spinner).translate([lines[i] for i in indices], memory=self.memory_view(direction), **options)
             for i, result in zip(indices, results):
                 routed[i] = Routed(direction, result, mismatch(lines[i], direction))
         return routed
+
+    def memory_view(self, direction: str) -> MemoryView | None:
+        """The session's memory as the model of `direction` sees it (None without a memory)."""
+        return MemoryView(self.memory, direction, self.runs[direction].path.name) if self.memory is not None else None
+
+    def correct(self, direction: str, source: str, target: str):
+        """Keep a person's translation of `source` (served exactly from now on); returns the entry."""
+        if self.memory is None:
+            raise UsageError("the translation memory is off (--no-memory)")
+        return self.memory_view(direction).correct(source, target)
 
     def set_options(self, options: DecodeOptions) -> None:
         """Decode with `options` from now on; models already loaded compile the new beam now."""

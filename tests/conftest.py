@@ -26,13 +26,14 @@ needs_corpus = pytest.mark.skipif(
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_environment(tmp_path_factory):
-    """Runs, corpora caches and chat history go to temporary folders, never the user's."""
+    """Runs, corpora caches, chat history and the translation memory go to temporary folders, never the user's."""
     root = tmp_path_factory.mktemp("env")
     saved = dict(os.environ)
     os.environ.update(
         SEQ2SEQ_CHECKPOINTS=str(root / "checkpoints"),
         SEQ2SEQ_CORPORA=str(root / "corpora"),
         SEQ2SEQ_HISTORY=str(root / "history"),
+        SEQ2SEQ_MEMORY=str(root / "memory.sqlite"),  # (tests that correct translations pass a memory of their own)
         XDG_CACHE_HOME=str(root / "cache"),
         XDG_STATE_HOME=str(root / "state"),
         # The tools' translations without XLA compilation (seconds per new shape): the same

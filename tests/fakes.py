@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config import DecodeOptions
-from engine.decoding.translation import Hypothesis, Translation
+from engine.decoding.translation import Hypothesis, Translation, with_memory
 from engine.text.direction import EN_ZH, ZH_EN
 from engine.text.segment import split_sentences
 
@@ -28,7 +28,10 @@ class ReverseTranslator:
         hyps = [Hypothesis(text + "!" * k, -0.1 * (k + 1), -0.2 * (k + 1), [], list(text)) for k in range(options.n_best)]
         return Translation(sentence, text, -0.1, -0.2, [], list(text), list(sentence), [], hyps)
 
-    def translate(self, lines, options: DecodeOptions | None = None, glossary=None, batch_size: int = 256, **_):
+    def translate(self, lines, options: DecodeOptions | None = None, glossary=None, batch_size: int = 256, memory=None, **_):
+        return with_memory(lines, memory, lambda rest: self._lines(rest, options, glossary))  # (the memory as the real translator has it)
+
+    def _lines(self, lines, options: DecodeOptions | None, glossary) -> list[Translation]:
         options = options or DecodeOptions(beam=1)
         self.calls.append((list(lines), options, glossary))
         results = []
@@ -64,12 +67,12 @@ class FakeRun:
         self.path = Path(name)
 
 
-def fake_models(options: DecodeOptions = DecodeOptions(), mode: str = "auto", glossary=None, directions=(EN_ZH, ZH_EN)):
+def fake_models(options: DecodeOptions = DecodeOptions(), mode: str = "auto", glossary=None, directions=(EN_ZH, ZH_EN), memory=None):
     """A real repl.models.Models session whose models are ReverseTranslators (one per direction)."""
     from repl.models import Models
 
     runs = {d: FakeRun(f"fake-{d}") for d in directions}
-    models = Models(runs, mode, options=options, glossary=glossary)
+    models = Models(runs, mode, options=options, glossary=glossary, memory=memory)
     for direction in directions:
         models.loaders[direction] = FakeLoader(ReverseTranslator(direction), runs[direction])
     return models

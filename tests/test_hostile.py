@@ -429,7 +429,7 @@ def test_a_short_request_overtakes_a_long_one_between_its_batches():
     class Slow:
         """Decodes a line per 'batch', calling pause between (as Translator.translate does)."""
 
-        def translate(self, lines, options=None, glossary=None, pause=None):
+        def translate(self, lines, options=None, glossary=None, pause=None, memory=None):
             for k, line in enumerate(lines):
                 order.append(line[:5])
                 if pause is not None and k == 0:

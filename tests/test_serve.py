@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.decoding.translation import with_memory
 from tests.conftest import script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +137,10 @@ class Reverser:
     def __init__(self, delay: float = 0.0):
         self.calls, self.delay = [], delay
 
-    def translate(self, lines, options=None, glossary=None, pause=None):
+    def translate(self, lines, options=None, glossary=None, pause=None, memory=None):
+        return with_memory(lines, memory, lambda rest: self._reversed(rest, options, glossary))  # (the memory as the real translator has it)
+
+    def _reversed(self, lines, options, glossary):
         self.calls.append((list(lines), options, glossary))
         time.sleep(self.delay)
         results = []

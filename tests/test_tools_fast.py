@@ -88,6 +88,7 @@ def models(monkeypatch):
 
 def _with(session, kwargs):
     session.glossary = kwargs.get("glossary")
+    session.memory = kwargs.get("memory")
     session.options = kwargs.get("options", session.options)
     return session
 

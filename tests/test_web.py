@@ -33,7 +33,8 @@ def server(tmp_path_factory, toy_subword_run, toy_subword_zh_en_run):
     shutil.copytree(toy_subword_zh_en_run.path, root / "default-zh-en")
     keys = root / "keys.txt"
     keys.write_text(KEY + "\n")
-    running = Server(None, "--api-keys", keys, env={"SEQ2SEQ_CHECKPOINTS": str(root)})
+    running = Server(None, "--api-keys", keys, "--memory", root / "memory.sqlite", env={"SEQ2SEQ_CHECKPOINTS": str(root)})
+    running.root = root
     yield running
     assert running.stop() == 0
 
@@ -189,3 +190,40 @@ def test_it_fits_a_phone_and_200_percent_zoom(browser, server, tmp_path):
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     finally:
         page.close()
+
+
+def test_a_correction_in_the_chat_is_served_by_batch_api_and_page_and_the_page_saves_its_own(page, server, tmp_path):
+    """The translation memory's round trip, every tool on one memory file (the server's)."""
+    from engine.memory.store import TranslationMemory
+    from engine.text.direction import EN_ZH
+    from repl.chat import Chat
+    from repl.models import Models, resolve_run
+    from tests.conftest import run_script
+    from tests.test_chat import drive_models
+    from tests.test_serve import call
+
+    memory_file, model = server.root / "memory.sqlite", server.root / "default"
+    chat = Chat(Models.single(resolve_run(str(model)), memory=TranslationMemory(memory_file)), interactive=False)
+    out, _ = drive_models(chat, "Tom likes tea.\r/fix 汤姆很喜欢喝茶。\rTom likes tea.\r", tmp_path)
+    assert out.splitlines()[1] == "汤姆很喜欢喝茶。"  # the chat itself, next time
+    source = tmp_path / "in.txt"
+    source.write_text("Tom likes tea.\n", encoding="utf-8")
+    result = run_script("seq2seq-batch", source, "--model", model, "--memory", memory_file, "--format", "jsonl")
+    row = json.loads(result.stdout)
+    assert result.returncode == 0 and row["translation"] == "汤姆很喜欢喝茶。" and row["memory"]["match"] == 100
+    status, body = call(server.base, "/translate", {"q": "Tom likes tea.", "source": "en", "target": "zh", "api_key": KEY})
+    assert status == 200 and body["translatedText"] == "汤姆很喜欢喝茶。" and body["memory"]["origin"] == "correction"
+    assert translate(page, "Tom likes tea.") == "汤姆很喜欢喝茶。"
+    assert "from your translation memory" in page.inner_text("#memory")
+    page.screenshot(path=tmp_path / "from-memory.png")
+    # a correction made in the page: edit the translation, save, and it is served from then on
+    machine = translate(page, "Mary likes tea.")
+    assert page.is_disabled("#save")
+    page.fill("#output", "玛丽喜欢茶。")
+    page.click("#save")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('saved 1 correction')")
+    [match] = TranslationMemory(memory_file).lookup(EN_ZH, ["Mary likes tea."])
+    assert match.exact and match.entry.target == "玛丽喜欢茶。" != machine
+    page.evaluate("delete document.body.dataset.translated")  # (so the next wait is for a new answer)
+    assert translate(page, "Mary likes tea.") == "玛丽喜欢茶。"
+    assert not page.errors, page.errors

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.memory.store import Match
+
 
 @dataclass
 class Hypothesis:
@@ -35,11 +37,38 @@ class Translation:
     simplified: list[tuple[str, str]] = field(default_factory=list)  # traditional → simplified read
     parts: list[Translation] = field(default_factory=list)  # a line of several sentences: each one's translation
     src_ids: list[int] = field(default_factory=list)  # what the model read (one sentence)
+    # engine.memory.store.Match: exact (this is the memory's translation, not the model's) or
+    # fuzzy (a similar entry offered beside the model's translation); None when memory had none
+    memory: Match | None = None
+
+    @property
+    def from_memory(self) -> bool:
+        return self.memory is not None and self.memory.exact
 
 
 def passthrough(source: str, text: str, simplified) -> Translation:
     """A unit with nothing to translate (a number, a URL, a name): it is its own output `text`."""
     return Translation(source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], simplified=simplified)
+
+
+def remembered(source: str, match: Match) -> Translation:
+    """A line served from the translation memory (an exact match): a person's translation."""
+    text = match.entry.target
+    return Translation(source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], memory=match)
+
+
+def with_memory(lines: list[str], memory, translate_lines) -> list:
+    """Each line's translation: from `memory` (an engine.memory.store.MemoryView, or None) where
+    it holds the line exactly, else `translate_lines(rest)`'s, with a similar entry attached as
+    its `memory` (or None). Input order kept."""
+    found = memory.lookup(lines) if memory is not None else [None] * len(lines)
+    todo = [i for i, match in enumerate(found) if not (match and match.exact)]
+    decoded = translate_lines([lines[i] for i in todo]) if todo else []
+    results = [remembered(line, match) if match and match.exact else None for line, match in zip(lines, found)]
+    for i, result in zip(todo, decoded):
+        result.memory = found[i]
+        results[i] = result
+    return results
 
 
 def line_translation(line: str, parts: list[Translation], warnings: list[str], join) -> Translation:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from engine.text.htmldoc import HtmlDocument
@@ -104,7 +105,8 @@ async def translate(request):
     options = state.limits.options.with_(n_best=alternatives + 1)
     if "rerank" in data:  # (absent: the server's --rerank, else each model's own default)
         options = options.with_(rerank=flag(data, "rerank"))
-    outcomes = await translate_many(state, units, pairs, options, glossary, attention, own_glossary="glossary" in data)
+    use_memory = flag(data, "memory") if "memory" in data else True
+    outcomes = await translate_many(state, units, pairs, options, glossary, attention, own_glossary="glossary" in data, memory=use_memory)
     if form == "html":
         translated, start = [], 0
         for document, doc_pieces in zip(documents, pieces):
@@ -119,9 +121,37 @@ async def translate(request):
         body["scores"] = _shaped([o.scores(alternatives) for o in outcomes], as_list)
     if attention:
         body["attention"] = _shaped([o.maps for o in outcomes], as_list)
+    if form == "text" and any(o.memory() for o in outcomes):  # (absent otherwise: LibreTranslate's answer as it is)
+        body["memory"] = _shaped([o.memory() for o in outcomes], as_list)
     if detected:
         body["detectedLanguage"] = _shaped([{"language": lang, "confidence": conf} for lang, conf in detected], as_list)
     return JSONResponse(body)
+
+
+@answers
+async def remember(request):
+    """POST /memory {q, translation, source, target}: keep a person's translation of q; every
+    tool serves it exactly from now on. Answers the entry kept."""
+    state = request.app.state
+    if state.memory is None:
+        raise ApiError(403, "this server keeps no translation memory (it was started with --no-memory)")
+    data = await fields(request)
+    check_access(request, data)
+    texts, as_list = texts_of(data, state.limits)
+    translation = data.get("translation")
+    if as_list or not isinstance(translation, str) or not texts[0].strip() or not translation.strip():
+        raise ApiError(400, "Invalid request: q and translation must be non-empty strings")
+    if len(translation) > state.limits.char_limit:
+        raise ApiError(413, f"Too many characters: at most {state.limits.char_limit} in one request")
+    source = text_field(data, "source", "auto", ("auto", *LANGUAGE_NAMES))
+    target = text_field(data, "target", state.default_target, tuple(LANGUAGE_NAMES))
+    pair = (detect(texts[0])[0] if source == "auto" else source, target)
+    if pair not in state.batchers:
+        raise ApiError(400, f"no model here translates {pair[0]} to {target}, so there is nothing to correct")
+    view = state.batchers[pair].memory
+    entry = await run_in_threadpool(view.correct, texts[0], translation)  # (a busy database waits in a thread, not in the event loop)
+    return JSONResponse({"source": entry.source, "translation": entry.target, "direction": entry.direction, "origin": entry.origin,
+                         "model": entry.model, "time": entry.time})
 
 
 @answers
@@ -149,6 +179,7 @@ async def settings(request):
         "charLimit": limits.char_limit, "batchLimit": limits.batch_limit, "maxAlternatives": limits.max_alternatives,
         "maxBodyBytes": limits.max_body_bytes, "keyRequired": state.api_keys is not None, "apiKeys": state.api_keys is not None,
         "filesTranslation": True, "supportedFilesFormat": [".txt", ".html", ".htm", ".srt"], "suggestions": False,
+        "memory": state.memory is not None,
         "language": {"source": {"code": "auto", "name": "Auto Detect"},
                      "target": {"code": state.default_target, "name": LANGUAGE_NAMES[state.default_target]}},
     })

@@ -41,6 +41,7 @@ class Job:
     options: DecodeOptions
     glossary: object = None  # engine.text.glossary.Glossary or None
     attention: bool = False  # also compute each sentence's attention map (see `attention_maps`)
+    memory: bool = True  # look the strings up in the translation memory first (where the server has one)
     notify: Callable[[], None] = lambda: None  # called from the worker thread when results are in
     results: list | None = None
     maps: list = field(default_factory=list)  # per sentence of `sentences`: its attention maps
@@ -70,8 +71,9 @@ class Batcher:
     at its bound); the worker gathers the jobs that arrive within `window` seconds (up to
     `max_sentences`), decodes each group of equal settings in one call, and wakes the callers."""
 
-    def __init__(self, translator, max_queue: int = 256, window: float = 0.005, max_sentences: int = 256):
+    def __init__(self, translator, max_queue: int = 256, window: float = 0.005, max_sentences: int = 256, memory=None):
         self.translator, self.window, self.max_sentences = translator, window, max_sentences
+        self.memory = memory  # engine.memory.store.MemoryView of this model's direction, or None
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.stopping = False
         self.deferred: collections.deque[Job | None] = collections.deque()  # taken from the queue during a large job
@@ -128,7 +130,7 @@ class Batcher:
         while (first := self._next()) is not None:
             groups: dict[tuple, list[Job]] = collections.defaultdict(list)
             for job in self._gather(first):  # small jobs first, never in one call with a large one
-                groups[(not _is_small(job), job.options, id(job.glossary))].append(job)
+                groups[(not _is_small(job), job.options, id(job.glossary), job.memory)].append(job)
             for key in sorted(groups, key=lambda key: key[0]):
                 self._decode(groups[key])
 
@@ -152,7 +154,8 @@ class Batcher:
             sentences = [s for job in group for s in job.sentences]
             large = not nested and not all(_is_small(job) for job in group)
             results = self.translator.translate(sentences, options=first.options, glossary=first.glossary,
-                                                pause=self._between_batches if large else None)
+                                                pause=self._between_batches if large else None,
+                                                memory=self.memory if first.memory else None)
             start = 0
             for job in group:
                 job.results = results[start : start + len(job.sentences)]

@@ -39,6 +39,7 @@ from repl.console import (
     import_tensorflow,
     run_main,
 )
+from repl.memory import add_memory_options, memory_of
 from repl.models import Models
 from repl.serve.api import language_of
 from repl.serve.app import create_app
@@ -63,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     for setting in SETTINGS:
         groups[setting.group].add_argument(setting.flag, **setting.argparse_options())
     add_decode_options(p)
+    add_memory_options(p)
     return p
 
 
@@ -119,6 +121,7 @@ def main(argv=None) -> int:
         sock = bind(args.host, args.port)  # before the models load: a bad --host or --port fails at once
         api_keys = read_api_keys(args.api_keys)
         glossary = glossary_of(args)
+        memory = memory_of(args)  # (a damaged memory file: a one-line error before the models load)
         connections, backlog = open_files_for(args.max_connections)
         if connections < min(args.max_connections, 16):
             raise UsageError(f"--max-connections {args.max_connections}: the open-files limit leaves room for {connections}; raise it (ulimit -n)")
@@ -138,7 +141,7 @@ def main(argv=None) -> int:
                         file_lines=args.file_lines, file_timeout=args.file_timeout)
         app = create_app(batchers, api_keys=api_keys, rate_limit=args.req_limit, limits=limits, glossary=glossary,
                          cors_origins=args.cors_origins or (), body_timeout=args.body_timeout,
-                         allowed_hosts=AllowedHosts(args.host, args.allowed_hosts))
+                         allowed_hosts=AllowedHosts(args.host, args.allowed_hosts), memory=memory)
         server = make_server(app, args.header_timeout, connections, args.keep_alive, args.shutdown_timeout, backlog)
         # uvicorn re-raises the signal it stopped for once it is done; by then the stop was
         # graceful (in-flight requests answered), so it ends the process with status 0.

@@ -36,6 +36,15 @@ class Outcome:
             return []
         return [h.text for h in self.result.n_best[1:] if h.text != self.text][:count]
 
+    def memory(self) -> dict | None:
+        """The translation memory's part in this string: an exact match (its translation is
+        `text`) or a similar entry offered beside the model's translation; None when neither."""
+        match = getattr(self.result, "memory", None)
+        if match is None:
+            return None
+        entry = match.entry
+        return {"match": match.score, "source": entry.source, "translation": entry.target, "origin": entry.origin, "time": entry.time}
+
     def scores(self, count: int) -> list[dict]:
         if self.result is None:
             return []
@@ -63,7 +72,7 @@ def legacy(batcher) -> bool:
 
 
 async def translate_many(state, texts: list[str], pairs: list, options, glossary=None, attention: bool = False,
-                         own_glossary: bool = False) -> list[Outcome]:
+                         own_glossary: bool = False, memory: bool = True) -> list[Outcome]:
     """Each string through its pair's batcher, all pairs at once; outcomes in input order.
     own_glossary: the request brought a glossary, so a model that cannot apply one is a 400."""
     groups: dict[tuple, list[int]] = {}
@@ -74,7 +83,7 @@ async def translate_many(state, texts: list[str], pairs: list, options, glossary
         for pair in groups:
             if legacy(state.batchers[pair]):
                 raise ApiError(400, f"glossary: the {pair[0]}→{pair[1]} model here was trained without placeholders and cannot apply one")
-    jobs = [Job([texts[i] for i in rows], options, glossary, attention) for rows in groups.values()]
+    jobs = [Job([texts[i] for i in rows], options, glossary, attention, memory=memory) for rows in groups.values()]
     try:
         await asyncio.gather(*(state.batchers[pair].run(job) for pair, job in zip(groups, jobs)))
     except QueueFull:

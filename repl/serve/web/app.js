@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const NAMES = { en: "English", zh: "Chinese" };
 const other = (code) => (code === "en" ? "zh" : "en");
-const state = { settings: null, pairs: new Set(), timer: null, seq: 0, from: null };
+const state = { settings: null, pairs: new Set(), timer: null, seq: 0, from: null, machine: null };
 
 // ------------------------------------------------------------------------------ talking to the server
 function showError(message) {
@@ -68,6 +68,9 @@ async function translateNow() {
   if (!text.trim()) {
     $("output").value = "";
     $("direction").textContent = "";
+    state.machine = null;
+    $("save").disabled = true;
+    $("memory").hidden = true;
     $("alternatives").hidden = $("attention").hidden = true;
     clearError();
     return;
@@ -96,6 +99,9 @@ async function translateNow() {
     $("target").value = target;
     state.from = from;
     $("output").value = answer.translatedText.join("\n");
+    state.machine = { lines, translations: answer.translatedText, from, target };
+    $("save").disabled = true;
+    showMemory(lines, answer.memory);
     $("direction").textContent = `${from}→${target}`;
     $("direction").title = `${NAMES[from] || from} to ${NAMES[target] || target}`;
     showAlternatives(lines, wantAlternatives ? answer.scores : null);
@@ -107,6 +113,49 @@ async function translateNow() {
     if (seq !== state.seq) return;
     showError(err.message);
     $("status").textContent = "";
+  }
+}
+
+// ------------------------------------------------------------------------------ the translation memory
+function showMemory(lines, matches) {
+  const list = $("memory");
+  list.replaceChildren();
+  (matches || []).forEach((match, i) => {
+    if (!match) return;
+    const text = match.match >= 100
+      ? `Line ${i + 1} is from your translation memory (${match.origin}, ${match.time}).`
+      : `Line ${i + 1}: similar in memory (${Math.round(match.match)}%): ${match.source} → ${match.translation}`;
+    list.append(element("li", text, { class: match.match >= 100 ? "exact" : "fuzzy" }));
+  });
+  list.hidden = !list.children.length;
+}
+
+function edited() {
+  const machine = state.machine;
+  $("save").disabled = !machine || $("output").value === machine.translations.join("\n");
+}
+
+async function saveCorrection() {
+  const machine = state.machine;
+  if (!machine) return;
+  const corrected = $("output").value.split("\n");
+  if (corrected.length !== machine.lines.length) {
+    showError(`Keep one line of translation for each line of text (${machine.lines.length}, not ${corrected.length}).`);
+    return;
+  }
+  try {
+    let saved = 0;
+    for (let i = 0; i < corrected.length; i++) {
+      if (!machine.lines[i].trim() || !corrected[i].trim() || corrected[i] === machine.translations[i]) continue;
+      await call("/memory", withKey({ q: machine.lines[i], translation: corrected[i], source: machine.from, target: machine.target }));
+      machine.translations[i] = corrected[i];
+      saved += 1;
+    }
+    clearError();
+    $("save").disabled = true;
+    $("status").textContent = `saved ${saved} correction${saved === 1 ? "" : "s"}: used from now on`;
+  } catch (err) {
+    showError(err.message);
   }
 }
 
@@ -259,6 +308,7 @@ async function start() {
     const [settings, languages] = await Promise.all([call("/frontend/settings"), call("/languages")]);
     state.settings = settings;
     $("key-box").hidden = !settings.keyRequired;
+    $("save").hidden = !settings.memory;
     for (const language of languages) for (const to of language.targets) state.pairs.add(`${language.code}-${to}`);
     $("target").value = settings.language.target.code;
   } catch (err) {
@@ -304,6 +354,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("api-key").addEventListener("change", translateNow);
   $("swap").addEventListener("click", swap);
   $("copy").addEventListener("click", copy);
+  $("save").addEventListener("click", saveCorrection);
+  $("output").addEventListener("input", edited);
   $("file").addEventListener("change", () => $("file").files[0] && sendFile($("file").files[0]));
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
