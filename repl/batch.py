@@ -19,9 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.config import BATCH_SIZE
-from engine.data.files import CorpusError, raw_lines, text_lines
+from engine.data.files import raw_lines, text_lines
 from engine.text.direction import ARROWS, DIRECTIONS
-from engine.text.formats import translate_html, translate_srt
 from repl.console import (
     UsageError,
     add_decode_options,
@@ -32,12 +31,12 @@ from repl.console import (
     key_value_table,
     run_main,
 )
+from repl.documents import SAMPLE_ROWS, new_stats, translate_document
 from repl.memory import add_memory_options, import_files, memory_note, memory_of
 from repl.models import Models
 from repl.output import Output
 
 CHUNK_LINES = 2048  # lines read, translated and written at a time
-SAMPLE_ROWS = 5
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,10 +50,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
     p.add_argument("--batch-size", type=at_least(1), default=BATCH_SIZE, help=f"sentences decoded together (default: {BATCH_SIZE})")
     p.add_argument(
-        "--format", choices=("auto", "txt", "tsv", "jsonl", "html", "srt"), default="auto",
+        "--format", choices=("auto", "txt", "tsv", "jsonl", "html", "srt", "po"), default="auto",
         help="txt: translations; tsv/jsonl: source, translation, score; html: the document with its text translated and "
-        "its markup kept; srt: subtitles with their timings kept (default auto: by INPUT's extension, .html/.htm/.srt, else txt)",
+        "its markup kept; srt: subtitles with their timings kept; po: a gettext catalogue (.po/.pot) with its untranslated "
+        "entries filled and marked fuzzy (default auto: by INPUT's extension, .html/.htm/.srt/.po/.pot, else txt)",
     )
+    p.add_argument("--retranslate", action="store_true", help="po: translate the entries that already have a translation too (by default they are kept)")
     p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
@@ -86,7 +87,7 @@ def chunks(lines, size: int):
         yield chunk
 
 
-DOCUMENT_FORMATS = {".html": "html", ".htm": "html", ".srt": "srt"}
+DOCUMENT_FORMATS = {".html": "html", ".htm": "html", ".srt": "srt", ".po": "po", ".pot": "po"}
 
 
 def format_of(args) -> str:
@@ -130,16 +131,6 @@ def count_lines(path: str) -> int | None:
         return sum(1 for _ in raw_lines(handle, 1 << 20))
 
 
-def read_document(handle, name: str, errors: str) -> str:
-    """A whole HTML or SRT file as text, its line endings as they are (written back the same)."""
-    raw = handle.read().removeprefix(b"\xef\xbb\xbf")
-    try:
-        return raw.decode("utf-8", errors)
-    except UnicodeDecodeError as err:
-        line, line_start = raw.count(b"\n", 0, err.start) + 1, raw.rfind(b"\n", 0, err.start) + 1
-        raise CorpusError(f"{name}:{line}: not valid UTF-8 (byte {err.start - line_start + 1}); use --errors replace to replace such bytes") from err
-
-
 # ----------------------------------------------------------------------------------------------
 # The run
 
@@ -147,10 +138,7 @@ def read_document(handle, name: str, errors: str) -> str:
 def translate_stream(args, models, lines, write, progress=None, task=None) -> dict:
     """Translate `lines` chunk by chunk, each line with the model of its direction, writing one
     output line per input line in input order."""
-    stats = {
-        "lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [], "hypotheses": [],
-        "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0,
-    }
+    stats = new_stats()
     number, started = 0, time.perf_counter()
     for chunk in chunks(lines, CHUNK_LINES):
         routed = models.translate(chunk, spinner=False, batch_size=args.batch_size)
@@ -185,31 +173,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def translate_document(args, models, source, write) -> dict:
-    """An HTML or SRT file as a whole: its text translated (each piece routed by its script),
-    its markup or timings kept. Returns the statistics of the summary table."""
-    stats = {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [],
-             "hypotheses": [], "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0}
-
-    def translate(texts: list[str]) -> list[str]:
-        routed = models.translate(texts, spinner=False, batch_size=args.batch_size)
-        for text, way in zip(texts, routed):
-            stats["lines"] += 1
-            stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
-            stats["sentences"] += len(way.result.parts) > 1
-            stats["remembered"] += way.result.from_memory
-            if len(stats["samples"]) < SAMPLE_ROWS:
-                stats["samples"].append((text, way.result.text, (memory_note(way.result, short=True) if way.result.memory else "")))
-        return [way.result.text for way in routed]
-
-    document = read_document(source, args.input, args.errors)
-    if args.kind == "html":
-        write(translate_html(document, translate))
-    else:
-        write(translate_srt(document + "\n", translate, args.input))
-    return stats
-
-
 def summary_tables(stats: dict, seconds: float, scores: dict | None):
     translated = stats["lines"] - stats["blank"]
     rows = [
@@ -225,6 +188,9 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         ("seconds", f"{seconds:.2f}"),
         ("lines/s", _rate(translated, seconds)),
     ]
+    if stats.get("catalogue"):
+        rows[:1] = [("catalogue entries", f"{stats['catalogue']['entries']:,}"), ("filled", f"{stats['catalogue']['filled']:,}"),
+                    ("marked fuzzy (to review)", f"{stats['catalogue']['fuzzy']:,}")]
     if scores:
         rows += [("BLEU", scores["bleu"]), ("chrF", scores["chrf"]), ("BLEU signature", scores["bleu_signature"]), ("chrF signature", scores["chrf_signature"])]
     tables = [key_value_table("seq2seq-batch", rows)]
@@ -273,7 +239,7 @@ def main(argv=None) -> int:
     def run():
         check_paths(args)
         args.kind = format_of(args)
-        if args.kind in ("html", "srt") and args.refs:
+        if args.kind in ("html", "srt", "po") and args.refs:
             raise UsageError(f"--refs scores line by line; it does not go with --format {args.kind}")
         glossary = glossary_of(args)
         memory = memory_of(args)
@@ -301,7 +267,7 @@ def main(argv=None) -> int:
         try:
             with progress:
                 task = progress.add_task("lines", total=total, rate="")
-                if args.kind in ("html", "srt"):
+                if args.kind in ("html", "srt", "po"):
                     stats = translate_document(args, models, source, write)
                 else:
                     stats = translate_stream(args, models, decoded_lines(source, args.input, args.errors), write, progress, task)

@@ -34,6 +34,9 @@ ENGLISH = [
     ("Room 101, 2nd floor; call 555-0199.", ["101", "555-0199"]),
     ("Order #A-77 ships in 3-5 days.", ["3-5"]),
     ("Mr. Smith met Dr. Jones at 10:15.", ["10:15"]),
+    ("Hello %s, you have %d new messages.", ["%s", "%d"]),  # a program's format placeholders (gettext catalogues)
+    ("%(count)d files were saved in {folder}.", ["%(count)d", "{folder}"]),
+    ("Total: {total:.2f} for {0} items, 50% off.", ["{total:.2f}", "{0}", "50"]),
 ]
 CHINESE = [
     ("圆周率大约是3.14，会议定在2026-12-06上午9:30举行。", ["3.14", "2026-12-06", "9:30"]),

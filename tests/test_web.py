@@ -5,6 +5,7 @@ it checks into its pytest tmp folder."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -199,13 +200,18 @@ def test_a_correction_in_the_chat_is_served_by_batch_api_and_page_and_the_page_s
     from repl.chat import Chat
     from repl.models import Models, resolve_run
     from tests.conftest import run_script
-    from tests.test_chat import drive_models
     from tests.test_serve import call
 
     memory_file, model = server.root / "memory.sqlite", server.root / "default"
-    chat = Chat(Models.single(resolve_run(str(model)), memory=TranslationMemory(memory_file)), interactive=False)
-    out, _ = drive_models(chat, "Tom likes tea.\r/fix 汤姆很喜欢喝茶。\rTom likes tea.\r", tmp_path)
-    assert out.splitlines()[1] == "汤姆很喜欢喝茶。"  # the chat itself, next time
+    # (the chat's own commands, without its prompt: Playwright's loop runs in this thread; tests/test_memory.py types them)
+    chat = Chat(Models.single(resolve_run(str(model)), memory=TranslationMemory(memory_file)), out=io.StringIO(), interactive=False)
+    try:
+        chat.translate_lines(["Tom likes tea."])
+        assert chat.command("/fix 汤姆很喜欢喝茶。")
+        chat.translate_lines(["Tom likes tea."])
+    finally:
+        chat.close()
+    assert chat.out.getvalue().splitlines()[1] == "汤姆很喜欢喝茶。"  # the chat itself, next time
     source = tmp_path / "in.txt"
     source.write_text("Tom likes tea.\n", encoding="utf-8")
     result = run_script("seq2seq-batch", source, "--model", model, "--memory", memory_file, "--format", "jsonl")

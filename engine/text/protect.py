@@ -35,9 +35,13 @@ URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
 EMAIL = r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 NUMBER = rf"(?<![{_LETTER}0-9_.])[-+]?\d+(?:[.,:/-]\d+)*"
 WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
+# A program's format placeholder: printf's (%s, %d, %.2f, %1$s, Python's %(count)d) and braces
+# ({name}, {0}, {total:.2f}); a conversion letter must not run on into a word (50% off, 100%sure).
+FORMAT = r"%(?:\d+\$)?(?:\([A-Za-z_]\w*\))?[-+#0]*(?:\d+|\*)?(?:\.\d+)?[sdifFeEgGxXoucr](?![A-Za-z])|\{\w*(?:[.\[][^{}\s]*)?(?:![rsa])?(?::[^{}\s]*)?\}"
 # Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span; so is a
-# private-use character (what stands for an inline HTML element, engine/text/htmldoc.py).
-MARK = r"⟦[^⟦⟧\s]{0,16}⟧|[⟦⟧]|[\ue001-\uf8ff]"
+# private-use character (what stands for an inline HTML element, engine/text/htmldoc.py) and a
+# format placeholder (gettext catalogues, engine/text/catalogues.py).
+MARK = rf"⟦[^⟦⟧\s]{{0,16}}⟧|[⟦⟧]|[\ue001-\uf8ff]|{FORMAT}"
 # An emoji (with its variation selectors and joined parts): no model here has seen one, so it is kept.
 EMOJI = r"[\U0001F000-\U0001FAFF\u2600-\u27BF](?:[\uFE0F\u200D\U0001F3FB-\U0001F3FF]+[\U0001F000-\U0001FAFF\u2600-\u27BF]?)*"
 _TOKEN = re.compile(rf"(?P<mark>{MARK}|{EMOJI})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")

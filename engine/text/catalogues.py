@@ -1,0 +1,93 @@
+"""gettext catalogues (.po, .pot) filled by a translator, as translators' tools expect them.
+
+- Only untranslated entries are filled; an entry that has a translation keeps it unless
+  `overwrite` (then every entry is translated again). The header and obsolete entries are kept.
+- A filled entry is marked `fuzzy`, so a person reviews it before it ships (gettext ignores fuzzy
+  entries at run time), unless its translation came from the translation memory: a person
+  already wrote that one.
+- Plural entries: with one plural form (Chinese: `nplurals=1`) the form is the translation of
+  `msgid_plural` (the general one, with its count placeholder); with several, form 0 is
+  `msgid`'s translation and the others `msgid_plural`'s. A template without a `Plural-Forms`
+  header gets the target language's (`nplurals=1; plural=0;` for Chinese,
+  `nplurals=2; plural=(n != 1);` for English).
+- Format placeholders (`%s`, `%(count)d`, `{name}`) come through untouched: the text pipeline
+  keeps them as spans (engine/text/protect.py `FORMAT`). A translation that lost one anyway stays
+  fuzzy with a comment naming it.
+
+Read and written with polib (wrapped at 78 columns, as msgmerge writes them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import polib
+
+from engine.text.protect import FORMAT
+
+PLURAL_FORMS = {"zh": "nplurals=1; plural=0;", "en": "nplurals=2; plural=(n != 1);"}
+LANGUAGE_CODES = {"zh": "zh_CN", "en": "en"}
+_FORMAT = re.compile(FORMAT)
+_NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
+
+# translate(texts) → [(translation, from_memory)] for each text
+Translate = Callable[[list[str]], list[tuple[str, bool]]]
+
+
+def read_catalogue(text: str, name: str) -> polib.POFile:
+    """A catalogue from its text; one that polib cannot read is a ValueError naming the file."""
+    try:
+        return polib.pofile(text, wrapwidth=78)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{name}: not a gettext catalogue ({err})") from None
+
+
+def plural_count(catalogue: polib.POFile, target: str) -> int:
+    """The number of plural forms: the header's, else the target language's (set in the header)."""
+    found = _NPLURALS.search(catalogue.metadata.get("Plural-Forms", ""))
+    if found and int(found.group(1)) > 0:
+        return int(found.group(1))
+    forms = PLURAL_FORMS.get(target, PLURAL_FORMS["en"])
+    catalogue.metadata["Plural-Forms"] = forms
+    if not catalogue.metadata.get("Language"):
+        catalogue.metadata["Language"] = LANGUAGE_CODES.get(target, target)
+    return int(_NPLURALS.search(forms).group(1))
+
+
+def _wanted(entry: polib.POEntry, overwrite: bool) -> bool:
+    if entry.obsolete or not entry.msgid:
+        return False
+    if overwrite:
+        return True
+    return not entry.msgstr_plural or not all(entry.msgstr_plural.values()) if entry.msgid_plural else not entry.msgstr
+
+
+def fill_catalogue(text: str, translate: Translate, target: str, name: str, overwrite: bool = False) -> tuple[str, dict]:
+    """The catalogue `text` with its untranslated entries filled (see the module's doc), and counts
+    of what was done: filled, from memory, kept (translated before), fuzzy."""
+    catalogue = read_catalogue(text, name)
+    entries = [e for e in catalogue if _wanted(e, overwrite)]
+    forms = plural_count(catalogue, target) if any(e.msgid_plural for e in entries) else 0
+    sources = list(dict.fromkeys(s for e in entries for s in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])))
+    translated = dict(zip(sources, translate(sources)))
+    stats = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
+    for entry in entries:
+        if entry.msgid_plural:
+            (single, remembered), (general, plural_remembered) = translated[entry.msgid], translated[entry.msgid_plural]
+            entry.msgstr_plural = {0: general} if forms == 1 else {0: single, **{k: general for k in range(1, forms)}}
+            remembered = plural_remembered and (remembered or forms == 1)
+            written = " ".join(entry.msgstr_plural.values())
+            source = f"{entry.msgid} {entry.msgid_plural}"
+        else:
+            written, remembered = translated[entry.msgid]
+            entry.msgstr, source = written, entry.msgid
+        stats["filled"] += 1
+        stats["from memory"] += remembered
+        lost = [p for p in dict.fromkeys(_FORMAT.findall(source)) if p not in written]
+        if lost:
+            entry.tcomment = "\n".join(filter(None, [entry.tcomment, f"seq2seq: the translation lost {', '.join(lost)}; check it"]))
+        if (not remembered or lost) and "fuzzy" not in entry.flags:
+            entry.flags.append("fuzzy")
+        stats["fuzzy"] += "fuzzy" in entry.flags
+    return str(catalogue), stats

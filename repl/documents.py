@@ -1,0 +1,72 @@
+"""The whole-document formats of `seq2seq-batch`: HTML and SRT (their text translated, markup and
+timings kept; engine/text/formats.py) and gettext catalogues (untranslated entries filled and
+marked fuzzy; engine/text/catalogues.py). Each is read whole, translated, and written at once."""
+
+from __future__ import annotations
+
+from engine.data.files import CorpusError
+from engine.text.catalogues import fill_catalogue, read_catalogue
+from engine.text.direction import DIRECTIONS
+from engine.text.formats import translate_html, translate_srt
+from repl.memory import memory_note
+
+SAMPLE_ROWS = 5
+
+
+def new_stats() -> dict:
+    """The counts of seq2seq-batch's summary table."""
+    return {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [], "hypotheses": [],
+            "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0}
+
+
+def read_document(handle, name: str, errors: str) -> str:
+    """A whole HTML or SRT file as text, its line endings as they are (written back the same)."""
+    raw = handle.read().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8", errors)
+    except UnicodeDecodeError as err:
+        line, line_start = raw.count(b"\n", 0, err.start) + 1, raw.rfind(b"\n", 0, err.start) + 1
+        raise CorpusError(f"{name}:{line}: not valid UTF-8 (byte {err.start - line_start + 1}); use --errors replace to replace such bytes") from err
+
+
+def counted(args, models, stats: dict):
+    """translate(texts) → each text's Translation (routed by its script), counted in `stats`."""
+
+    def translate(texts: list[str]) -> list:
+        routed = models.translate(texts, spinner=False, batch_size=args.batch_size)
+        for text, way in zip(texts, routed):
+            stats["lines"] += 1
+            stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
+            stats["sentences"] += len(way.result.parts) > 1
+            stats["remembered"] += way.result.from_memory
+            if len(stats["samples"]) < SAMPLE_ROWS:
+                stats["samples"].append((text, way.result.text, memory_note(way.result, short=True) if way.result.memory else ""))
+        return [way.result for way in routed]
+
+    return translate
+
+
+def translate_document(args, models, source, write) -> dict:
+    """An HTML, SRT or gettext file as a whole: its text translated (each piece routed by its
+    script), its markup, timings or catalogue kept. Returns the statistics of the summary table."""
+    stats = new_stats()
+    translate = counted(args, models, stats)
+    document = read_document(source, args.input, args.errors)
+    if args.kind == "po":
+        write(fill_po(args, models, document, stats, translate))
+    elif args.kind == "html":
+        write(translate_html(document, lambda texts: [r.text for r in translate(texts)]))
+    else:
+        write(translate_srt(document + "\n", lambda texts: [r.text for r in translate(texts)], args.input))
+    return stats
+
+
+def fill_po(args, models, document: str, stats: dict, translate) -> str:
+    """A gettext catalogue with its untranslated entries filled (engine/text/catalogues.py)."""
+    first = next((entry.msgid for entry in read_catalogue(document, args.input) if entry.msgid), "")
+    direction = models.direction_for(first)  # (Plural-Forms for a template without them: the target language's)
+    target = direction.split("-")[1] if direction in DIRECTIONS else "zh"
+    text, counts = fill_catalogue(document, lambda texts: [(r.text, r.from_memory) for r in translate(texts)], target, args.input,
+                                  overwrite=args.retranslate)
+    stats["catalogue"] = counts
+    return text
