@@ -225,11 +225,11 @@ def test_a_correction_in_the_chat_is_served_by_batch_api_and_page_and_the_page_s
     # a correction made in the page: edit the translation, save, and it is served from then on
     machine = translate(page, "Mary likes tea.")
     assert page.is_disabled("#save")
-    page.fill("#output", "玛丽喜欢茶。")
+    page.fill("#output", "玛丽很爱喝茶。")
     page.click("#save")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('saved 1 correction')")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('saved 1 correction')")  # (a function: the page's CSP forbids eval)
     [match] = TranslationMemory(memory_file).lookup(EN_ZH, ["Mary likes tea."])
-    assert match.exact and match.entry.target == "玛丽喜欢茶。" != machine
+    assert match.exact and match.entry.target == "玛丽很爱喝茶。" != machine
     page.evaluate("delete document.body.dataset.translated")  # (so the next wait is for a new answer)
-    assert translate(page, "Mary likes tea.") == "玛丽喜欢茶。"
+    assert translate(page, "Mary likes tea.") == "玛丽很爱喝茶。"
     assert not page.errors, page.errors
