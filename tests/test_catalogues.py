@@ -73,6 +73,12 @@ def test_untranslated_entries_are_filled_and_marked_fuzzy_and_the_rest_kept(sess
     assert retranslated["Save"].msgstr == "evaS" and "fuzzy" in retranslated["Save"].flags
 
 
+def test_a_label_gets_no_full_stop_and_a_catalogue_without_comments_gets_none(session, tmp_path):
+    labels = fill(tmp_path, 'msgid "。Open"\nmsgstr ""\n\nmsgid ".Done."\nmsgstr ""\n')  # (reversed: 'nepO。', '.enoD.')
+    assert {e.msgid: e.msgstr for e in labels} == {"。Open": "nepO", ".Done.": ".enoD."}
+    assert (tmp_path / "out.po").read_text(encoding="utf-8").startswith('msgid ""\n')  # (not polib's lone "#")
+
+
 def test_a_template_gets_the_target_languages_plural_forms(session, tmp_path):
     template = CATALOGUE.replace('"Plural-Forms: nplurals=1; plural=0;\\n"\n', "").replace('msgstr "保存"', 'msgstr ""')
     po = fill(tmp_path, template, name="app.pot")

@@ -10,6 +10,8 @@
   `msgid`'s translation and the others `msgid_plural`'s. A template without a `Plural-Forms`
   header gets the target language's (`nplurals=1; plural=0;` for Chinese,
   `nplurals=2; plural=(n != 1);` for English).
+- A label without a full stop (`Open file`) gets none in its translation (`打开文件`, not
+  `打开文件。`).
 - Format placeholders (`%s`, `%(count)d`, `{name}`) come through untouched: the text pipeline
   keeps them as spans (engine/text/protect.py `FORMAT`). A translation that lost one anyway stays
   fuzzy with a comment naming it.
@@ -30,6 +32,7 @@ PLURAL_FORMS = {"zh": "nplurals=1; plural=0;", "en": "nplurals=2; plural=(n != 1
 LANGUAGE_CODES = {"zh": "zh_CN", "en": "en"}
 _FORMAT = re.compile(FORMAT)
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
+_SENTENCE_END = re.compile(r"[.!?。！？…:：;；]$")
 
 # translate(texts) → [(translation, from_memory)] for each text
 Translate = Callable[[list[str]], list[tuple[str, bool]]]
@@ -70,7 +73,7 @@ def fill_catalogue(text: str, translate: Translate, target: str, name: str, over
     entries = [e for e in catalogue if _wanted(e, overwrite)]
     forms = plural_count(catalogue, target) if any(e.msgid_plural for e in entries) else 0
     sources = list(dict.fromkeys(s for e in entries for s in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])))
-    translated = dict(zip(sources, translate(sources)))
+    translated = {source: (_unpunctuated(source, text), remembered) for source, (text, remembered) in zip(sources, translate(sources))}
     stats = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
     for entry in entries:
         if entry.msgid_plural:
@@ -90,4 +93,15 @@ def fill_catalogue(text: str, translate: Translate, target: str, name: str, over
         if (not remembered or lost) and "fuzzy" not in entry.flags:
             entry.flags.append("fuzzy")
         stats["fuzzy"] += "fuzzy" in entry.flags
-    return str(catalogue), stats
+    written = str(catalogue)
+    if not catalogue.header and not text.lstrip().startswith("#") and written.startswith("#\n"):
+        written = written[2:]  # (polib writes an empty header comment as a lone '#')
+    return written, stats
+
+
+def _unpunctuated(source: str, translation: str) -> str:
+    """A label without a full stop (`Open file`) gets none in its translation either: the
+    models, trained on sentences, end most outputs with one."""
+    if not _SENTENCE_END.search(source.rstrip()) and translation.endswith(("。", ".")) and not translation.endswith(".."):
+        return translation[:-1]
+    return translation
