@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from engine.config import BATCH_SIZE
 from engine.data.files import raw_lines, text_lines
@@ -202,7 +203,7 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         if notes:
             samples.add_column("memory")
         for source, text, note in stats["samples"]:
-            samples.add_row(source, text, *([note] if notes else []))
+            samples.add_row(Text(source), Text(text), *([Text(note)] if notes else []))  # (Text: brackets are not markup)
         tables.append(samples)
     return tables
 
@@ -245,10 +246,11 @@ def main(argv=None) -> int:
         memory = memory_of(args)
         if args.memory_import:
             if memory is None:
-                raise UsageError("--memory-import needs the memory (it goes with --no-memory)")
+                raise UsageError("--memory-import needs the memory: it does not go with --no-memory")
             import_files(memory, args.memory_import, quiet=args.quiet)
         warnings = []
         models = Models.for_session(args.model, args.direction, options=decode_options(args), warn=warnings.append, glossary=glossary, memory=memory)
+        models.fuzzy = args.kind == "jsonl"  # (only jsonl shows a similar entry)
         output = Output(args.output, args.force, args.input)  # claims a new OUTPUT at once
         try:
             total = count_lines(args.input)  # (each model loads when the first line needs it)

@@ -115,7 +115,7 @@ class Chat:
             return True
         try:
             handler(argument)
-        except UsageError as err:
+        except (UsageError, ValueError) as err:  # (ValueError: a memory file that cannot be written, named)
             error(str(err))
         return True
 
@@ -215,7 +215,10 @@ class Chat:
         direction, result = self.fixable
         if not argument and self.edit is None:
             raise UsageError("usage: /fix TRANSLATION (the better translation of the last line)")
-        target = argument or self.edit(result.text).strip()
+        try:
+            target = argument or self.edit(result.text).strip()
+        except (KeyboardInterrupt, EOFError):  # Ctrl-C or Ctrl-D at the edit prompt: nothing kept, the chat goes on
+            target = ""
         if not target or target == result.text:
             console.print("[dim]unchanged: nothing kept[/]")
             return

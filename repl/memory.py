@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from engine.data.files import CorpusError, text_lines
 from engine.data.formats import is_tmx, open_stream
@@ -98,8 +99,8 @@ def entries_table(memory: TranslationMemory, entries: list[Entry]) -> Table:
     table = Table(title=f"{memory.path}: {len(entries):,} of {len(memory):,} entries", title_justify="left")
     for column in ("id", "direction", "source", "translation", "origin", "model", "time"):
         table.add_column(column)
-    for e in entries:
-        table.add_row(str(e.id), e.direction, e.source, e.target, e.origin, e.model, e.time)
+    for e in entries:  # (Text: a translation with [brackets] is not rich markup)
+        table.add_row(*(Text(str(value)) for value in (e.id, e.direction, e.source, e.target, e.origin, e.model, e.time)))
     return table
 
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from engine.config import DecodeOptions
-from engine.memory.store import MemoryView
+from engine.memory.store import EXACT_ONLY, FUZZY_THRESHOLD, MemoryView
 from engine.runs import RunFolder, find_default_run, shipped_run
 from engine.text.direction import (
     ARROWS,
@@ -149,6 +149,7 @@ class Models:
         self.runs, self.options, self.warm_all_lengths, self.warn = dict(runs), options, warm_all_lengths, warn
         self.glossary = glossary  # engine.text.glossary.Glossary applied to every line, or None
         self.memory = memory  # engine.memory.store.TranslationMemory looked up before the models, or None
+        self.fuzzy = True  # also find similar entries (off where no output would show them)
         # "xla" (batch, eval: fastest per sentence once each shape is compiled) or "dynamic" (the
         # chat: one graph per strategy, so no line ever waits for a compilation)
         self.graphs = graphs
@@ -225,7 +226,9 @@ class Models:
 
     def memory_view(self, direction: str) -> MemoryView | None:
         """The session's memory as the model of `direction` sees it (None without a memory)."""
-        return MemoryView(self.memory, direction, self.runs[direction].path.name) if self.memory is not None else None
+        if self.memory is None:
+            return None
+        return MemoryView(self.memory, direction, self.runs[direction].path.name, FUZZY_THRESHOLD if self.fuzzy else EXACT_ONLY)
 
     def correct(self, direction: str, source: str, target: str):
         """Keep a person's translation of `source` (served exactly from now on); returns the entry."""

@@ -79,6 +79,17 @@ def test_a_label_gets_no_full_stop_and_a_catalogue_without_comments_gets_none(se
     assert (tmp_path / "out.po").read_text(encoding="utf-8").startswith('msgid ""\n')  # (not polib's lone "#")
 
 
+def test_lines_breaks_a_partly_translated_plural_and_a_templates_charset(session, tmp_path):
+    text = ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=CHARSET\\n"\n"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+            'msgid "Usage:\\n  prog [options]\\n"\nmsgstr ""\n\n'
+            'msgid "One"\nmsgid_plural "Many"\nmsgstr[0] "一个"\nmsgstr[1] ""\n')
+    po = fill(tmp_path, text, name="app.pot")
+    by_id = {e.msgid: e for e in po}
+    assert by_id["Usage:\n  prog [options]\n"].msgstr == ":egasU\n  ]snoitpo[ gorp\n"  # each line, its breaks and indent kept
+    assert by_id["One"].msgstr_plural == {0: "一个", 1: "ynaM"}  # the form already written stays
+    assert po.metadata["Content-Type"] == "text/plain; charset=UTF-8"
+
+
 def test_a_template_gets_the_target_languages_plural_forms(session, tmp_path):
     template = CATALOGUE.replace('"Plural-Forms: nplurals=1; plural=0;\\n"\n', "").replace('msgstr "保存"', 'msgstr ""')
     po = fill(tmp_path, template, name="app.pot")

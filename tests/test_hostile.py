@@ -221,7 +221,8 @@ def test_cdata_end_tag_attributes_and_odd_markup_are_written_back_exactly():
 # 5–6. One request stalls everyone: linear reading of every shape, limits on files
 
 HOSTILE = ["<a", "<!--", "</", "<?", "<![CDATA[", "<a b=\"", "<a =", "<p>x", "a.", "a. ", "www.", "⟦", "1 ", "x@", "@a.", "Mr. ",
-           "。", "…", "\r", "&amp", "<script>", "-->", "e.g. ", "9:30", "http://a.b/?q=", "李明", "\x00"]
+           "。", "…", "\r", "&amp", "<script>", "-->", "e.g. ", "9:30", "http://a.b/?q=", "李明", "\x00",
+           "%", "%0", "{a.", ":", "%(", "{"]  # (format placeholders: runs of zeros or colons were quadratic)
 
 
 def test_each_hostile_run_of_the_issue_is_read_in_one_pass():
@@ -232,6 +233,8 @@ def test_each_hostile_run_of_the_issue_is_read_in_one_pass():
     assert len(split_sentences("a. " * 20_000)) == 20_000
     spans = find_spans("a.a." * 50_000, known=lambda w: True)
     assert spans == []
+    for run in ("%" + "0" * 100_000, "{a." + ":" * 100_000, "%(" + "a" * 100_000):  # (format placeholders)
+        assert len(find_spans(run, known=lambda w: True)) <= 1  # (at most the run of zeros, a number)
 
 
 def test_a_document_past_its_deadline_is_given_up():

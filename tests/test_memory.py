@@ -50,6 +50,35 @@ def test_the_newest_translation_wins_and_the_older_one_is_kept(tmp_path):
     assert [e.target for e in memory.superseded()] == ["开文件", "打开文件"]  # nothing a person wrote is lost
 
 
+def test_a_correction_always_wins_and_an_undated_import_never_undoes_one(tmp_path):
+    memory = TranslationMemory(tmp_path / "m.sqlite")
+    memory.add([Entry(EN_ZH, "Hello", "导入", "import", time="2099-01-01T00:00:00Z")])  # (a clock far ahead)
+    memory.correct(EN_ZH, "Hello", "你好")
+    assert memory.lookup(EN_ZH, ["Hello"])[0].entry.target == "你好"
+    tsv = tmp_path / "terms.tsv"
+    tsv.write_text("Hello\t嗨\nBye\t再见\n", encoding="utf-8")
+    for _ in range(2):  # (seq2seq-batch --memory-import imports it at every run)
+        assert memory_tool.main(["--memory", str(memory.path), "import", str(tsv)]) == 0
+    assert {e.source: e.target for e in memory.entries()} == {"Hello": "你好", "Bye": "再见"}
+    assert [e.target for e in memory.superseded()] == ["导入"]
+
+
+def test_control_characters_never_reach_the_tmx(tmp_path):
+    memory = TranslationMemory(tmp_path / "m.sqlite")
+    memory.correct(EN_ZH, "Press\x1b[0m Esc\x00", "按\x07Esc")
+    tmx = tmp_path / "out.tmx"
+    assert memory_tool.main(["--memory", str(memory.path), "export", str(tmx)]) == 0
+    assert [(e.source, e.target) for e in read_tmx_entries(tmx)] == [("Press[0m Esc", "按Esc")]
+
+
+def test_a_translation_with_brackets_is_listed_as_written(tmp_path, capsys):
+    memory = TranslationMemory(tmp_path / "m.sqlite")
+    memory.correct(EN_ZH, "Press [/] to close [red]now", "按 [/] 关闭")
+    assert memory_tool.main(["--memory", str(memory.path), "list"]) == 0
+    err = capsys.readouterr().err
+    assert "[/]" in err and "[red]now" in err
+
+
 def test_tmx_export_then_import_into_an_empty_memory_gives_the_same_entries(tmp_path, capsys):
     path, copy, tmx = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "out.tmx"
     memory = TranslationMemory(path)
@@ -77,15 +106,23 @@ def test_merging_two_memories_keeps_both_and_the_newest_wins(tmp_path, capsys):
 
 
 def test_two_processes_correcting_at_once_lose_nothing(tmp_path):
+    """Each corrects its own 100 lines and the same 100 shared ones: every translation is kept,
+    the shared lines' losing ones as superseded."""
     path = tmp_path / "m.sqlite"
     writer = (
         "import sys\nfrom engine.memory.store import TranslationMemory\n"
         "m = TranslationMemory(sys.argv[1])\n"
-        "for i in range(150):\n    m.correct('en-zh', f'{sys.argv[2]} line {i}', f'第{i}行')\n"
+        "for i in range(100):\n"
+        "    m.correct('en-zh', f'{sys.argv[2]} line {i}', f'第{i}行')\n"
+        "    m.correct('en-zh', f'shared line {i}', f'{sys.argv[2]}的第{i}行')\n"
     )
     processes = [subprocess.Popen([sys.executable, "-c", writer, str(path), name]) for name in ("first", "second")]
     assert [p.wait(timeout=120) for p in processes] == [0, 0]
-    assert len(TranslationMemory(path)) == 300
+    memory = TranslationMemory(path)
+    assert len(memory) == 300
+    shared = {e.source: e.target for e in memory.entries() if e.source.startswith("shared")}
+    lost = {e.source: e.target for e in memory.superseded()}
+    assert len(shared) == len(lost) == 100 and all({shared[k], lost[k]} == {f"first的第{k[12:]}行", f"second的第{k[12:]}行"} for k in shared)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "another database", "truncated"])

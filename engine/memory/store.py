@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,7 @@ from engine.text.normalise import normalise
 FORMAT, VERSION = "seq2seq-memory", "1"
 ORIGINS = ("correction", "import", "glossary")
 FUZZY_THRESHOLD = 85.0  # rapidfuzz ratio (0–100) from which a similar entry is offered
+EXACT_ONLY = 101.0  # a threshold no similar entry reaches: exact matches only
 BUSY_SECONDS = 30.0  # how long a writer waits for another one's transaction
 
 _COLUMNS = "direction, key, source, target, origin, model, time"
@@ -104,9 +106,13 @@ class Match:
         return self.score >= 100.0
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
 def cleaned(entry: Entry) -> Entry:
-    """An entry as it is stored: each side on one line, with single spaces (as TMX reads it back)."""
-    return replace(entry, source=" ".join(entry.source.split()), target=" ".join(entry.target.split()))
+    """An entry as it is stored: each side on one line, with single spaces and no control
+    characters (as TMX, which is XML, can carry and reads back)."""
+    return replace(entry, source=" ".join(_CONTROL.sub("", entry.source).split()), target=" ".join(_CONTROL.sub("", entry.target).split()))
 
 
 def _entry(row) -> Entry:
@@ -194,12 +200,14 @@ class TranslationMemory:
     def add(self, entries: Iterable[Entry]) -> Counter:
         """Store entries (newest wins per key, the other kept in `superseded`) in one transaction:
         all of them, or (on an error, such as a bad line of the file they come from) none.
-        Returns how many were added, replaced an older one, were older than the one stored
-        (kept as superseded), or were there already (unchanged)."""
+        An entry without a time (a TSV line, an undated TMX unit) is added where its key is
+        new and never replaces one (a person's correction is not undone by importing the same
+        file again). Returns how many were added, replaced an older one, were older than the
+        one stored (kept as superseded), or were there already (unchanged)."""
         counts: Counter = Counter()
         with self._connect(write=True) as connection:
             for entry in entries:
-                counts[_put(connection, entry if entry.time else replace(entry, time=now()))] += 1
+                counts[_put(connection, entry)] += 1
         return counts
 
     def correct(self, direction: str, source: str, target: str, model: str = "", origin: str = "correction") -> Entry:
@@ -207,7 +215,8 @@ class TranslationMemory:
         if not source.strip() or not target.strip():
             raise ValueError("a correction needs a source line and its translation")
         entry = cleaned(Entry(direction, source, target, origin, model, now()))
-        self.add([entry])
+        with self._connect(write=True) as connection:  # (a person's word wins even over a future-dated entry)
+            _put(connection, entry, always=True)
         return entry
 
     def delete(self, identifiers: Iterable[int]) -> int:
@@ -258,8 +267,12 @@ class TranslationMemory:
                 row = connection.execute(f"{select} AND key = ?", (direction, keys[i])).fetchone()
                 if row:
                     found[i] = Match(_entry(row), 100.0)
-            for i in (i for i in wanted if found[i] is None):
-                found[i] = _similar(connection, select, direction, keys[i], threshold)
+            missing = [i for i in wanted if found[i] is None]
+            if missing and threshold <= 100:
+                rows = connection.execute(f"SELECT key, id, {_COLUMNS.replace('key, ', '')} FROM entries WHERE direction = ?", (direction,)).fetchall()
+                stored = [row[0] for row in rows]
+                for i in missing:
+                    found[i] = _similar(stored, rows, keys[i], threshold)
         return found
 
 
@@ -273,19 +286,22 @@ def _use_wal(connection: sqlite3.Connection) -> None:
         pass
 
 
-def _put(connection: sqlite3.Connection, entry: Entry) -> str:
-    """Store one entry by the newest-wins rule; returns what happened."""
+def _put(connection: sqlite3.Connection, entry: Entry, always: bool = False) -> str:
+    """Store one entry by the newest-wins rule (`always`: it wins whatever the times; an entry
+    without a time only fills a new key); returns what happened."""
     if entry.origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {entry.origin!r}")
-    entry = cleaned(entry)
+    undated, entry = not entry.time, cleaned(entry if entry.time else replace(entry, time=now()))
     old = connection.execute(f"SELECT {_COLUMNS} FROM entries WHERE direction = ? AND key = ?", (entry.direction, entry.key)).fetchone()
     if old is None:
         connection.execute(f"INSERT INTO entries ({_COLUMNS}, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*entry.row(), len(entry.key)))
         return "added"
     if old[2:4] == entry.row()[2:4]:  # the same source and translation: the stored one stays
         return "unchanged"
+    if undated:  # (still in the file it came from: nothing lost)
+        return "kept the stored one"
     archive = "INSERT OR IGNORE INTO superseded VALUES (?, ?, ?, ?, ?, ?, ?)"
-    if entry.time >= old[6]:
+    if always or entry.time >= old[6]:
         connection.execute(archive, old)
         connection.execute(
             "UPDATE entries SET source = ?, target = ?, origin = ?, model = ?, time = ? WHERE direction = ? AND key = ?",
@@ -296,19 +312,14 @@ def _put(connection: sqlite3.Connection, entry: Entry) -> str:
     return "older"
 
 
-def _similar(connection: sqlite3.Connection, select: str, direction: str, key: str, threshold: float) -> Match | None:
-    """The most similar entry by rapidfuzz's ratio (2·matches / total length, 0–100). A ratio of
-    at least t needs the lengths within a factor (200 − t)/t of each other, so only those rows
-    are read (by the length index)."""
-    factor = (200.0 - threshold) / threshold
-    rows = connection.execute(f"{select} AND length BETWEEN ? AND ?", (direction, int(len(key) / factor), int(len(key) * factor) + 1)).fetchall()
-    if not rows:
-        return None
-    best = process.extractOne(key, [normalise(row[2]) for row in rows], scorer=fuzz.ratio, score_cutoff=threshold)
+def _similar(stored: list[str], rows: list, key: str, threshold: float) -> Match | None:
+    """The most similar entry by rapidfuzz's ratio (2·matches / total length, 0–100), at least
+    `threshold`; rapidfuzz skips in C++ the keys whose lengths alone rule them out."""
+    best = process.extractOne(key, stored, scorer=fuzz.ratio, score_cutoff=threshold)
     if best is None:
         return None
     _, score, index = best
-    return Match(_entry(rows[index]), min(round(score, 1), 99.9))
+    return Match(_entry(rows[index][1:]), min(round(score, 1), 99.9))
 
 
 @dataclass(frozen=True)
@@ -318,7 +329,7 @@ class MemoryView:
     memory: TranslationMemory
     direction: str
     model: str = ""  # the model whose output is corrected
-    threshold: float = FUZZY_THRESHOLD
+    threshold: float = FUZZY_THRESHOLD  # above 100: exact matches only (where nothing would show a fuzzy one)
 
     def lookup(self, lines: list[str]) -> list[Match | None]:
         return self.memory.lookup(self.direction, lines, self.threshold)

@@ -71,6 +71,6 @@ def read_tmx_entries(path, skipped: list | None = None) -> Iterator[Entry]:
                 continue
             origin = unit.props.get("x-origin", "import")
             origin = origin if origin in ORIGINS else "import"
-            time = _iso_time(unit.attributes.get("changedate")) or _iso_time(unit.attributes.get("creationdate")) or now()
+            time = _iso_time(unit.attributes.get("changedate")) or _iso_time(unit.attributes.get("creationdate")) or ""  # ("": undated, see TranslationMemory.add)
             for a, b in made:
                 yield Entry(f"{a}-{b}", texts[a], texts[b], origin, unit.props.get("x-model", ""), time)

@@ -5,6 +5,8 @@
 - A filled entry is marked `fuzzy`, so a person reviews it before it ships (gettext ignores fuzzy
   entries at run time), unless its translation came from the translation memory: a person
   already wrote that one.
+- A message of several lines is translated line by line; its line breaks and each line's outer
+  spaces stay where they were (msgfmt checks a leading or trailing newline).
 - Plural entries: with one plural form (Chinese: `nplurals=1`) the form is the translation of
   `msgid_plural` (the general one, with its count placeholder); with several, form 0 is
   `msgid`'s translation and the others `msgid_plural`'s. A template without a `Plural-Forms`
@@ -72,13 +74,18 @@ def fill_catalogue(text: str, translate: Translate, target: str, name: str, over
     catalogue = read_catalogue(text, name)
     entries = [e for e in catalogue if _wanted(e, overwrite)]
     forms = plural_count(catalogue, target) if any(e.msgid_plural for e in entries) else 0
-    sources = list(dict.fromkeys(s for e in entries for s in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])))
-    translated = {source: (_unpunctuated(source, text), remembered) for source, (text, remembered) in zip(sources, translate(sources))}
+    if "CHARSET" in catalogue.metadata.get("Content-Type", ""):  # (a template's placeholder: we write UTF-8)
+        catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+    messages = [m for e in entries for m in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])]
+    pieces = list(dict.fromkeys(line.strip() for message in messages for line in message.split("\n") if line.strip()))
+    done = {piece: (_unpunctuated(piece, text), remembered) for piece, (text, remembered) in zip(pieces, translate(pieces))}
+    translated = {message: _rebuilt(message, done) for message in messages}
     stats = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
     for entry in entries:
         if entry.msgid_plural:
             (single, remembered), (general, plural_remembered) = translated[entry.msgid], translated[entry.msgid_plural]
-            entry.msgstr_plural = {0: general} if forms == 1 else {0: single, **{k: general for k in range(1, forms)}}
+            kept = {k: v for k, v in entry.msgstr_plural.items() if v and not overwrite}  # (a form already written stays)
+            entry.msgstr_plural = {**({0: general} if forms == 1 else {0: single, **{k: general for k in range(1, forms)}}), **kept}
             remembered = plural_remembered and (remembered or forms == 1)
             written = " ".join(entry.msgstr_plural.values())
             source = f"{entry.msgid} {entry.msgid_plural}"
@@ -97,6 +104,20 @@ def fill_catalogue(text: str, translate: Translate, target: str, name: str, over
     if not catalogue.header and not text.lstrip().startswith("#") and written.startswith("#\n"):
         written = written[2:]  # (polib writes an empty header comment as a lone '#')
     return written, stats
+
+
+def _rebuilt(message: str, done: dict) -> tuple[str, bool]:
+    """A message translated line by line (its line breaks and each line's outer spaces kept, as
+    msgfmt checks them), and whether every line came from the translation memory."""
+    lines, remembered = [], True
+    for line in message.split("\n"):
+        if not line.strip():
+            lines.append(line)
+            continue
+        text, from_memory = done[line.strip()]
+        lines.append(line[: len(line) - len(line.lstrip())] + text + line[len(line.rstrip()):])
+        remembered = remembered and from_memory
+    return "\n".join(lines), remembered
 
 
 def _unpunctuated(source: str, translation: str) -> str:
