@@ -35,10 +35,9 @@ URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
 EMAIL = r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 NUMBER = rf"(?<![{_LETTER}0-9_.])[-+]?\d+(?:[.,:/-]\d+)*"
 WORD = rf"[{_LETTER}][{_LETTER}0-9]*(?:['\-][{_LETTER}0-9]+)*"
-# A program's format placeholder: printf's (%s, %d, %.2f, %1$s, Python's %(count)d) and braces
-# ({name}, {0}, {total:.2f}); a conversion letter must not run on into a word (50% off, 100%sure).
-# (The width cannot start with 0, a flag, and a field stops at ':' and '!': no two parts can take
-# the same characters, so a run of zeros or colons is read once, not once per way to split it.)
+# A program's format placeholder: printf's (%s, %.2f, %1$s, %(count)d) and braces ({name}, {0}, {total:.2f}); a
+# conversion letter must not run on into a word (50% off). No two parts can take the same characters (a width
+# cannot start with 0, a flag; a field stops at ':' and '!'), so a run of zeros or colons is read in one pass.
 FORMAT = r"%(?:\d+\$)?(?:\([A-Za-z_]\w*\))?[-+#0]*(?:[1-9]\d*|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|z|j|t|L)?[sdifFeEgGxXoucr](?![A-Za-z])|\{\w*(?:[.\[][^{}\s:!]*)?(?:![rsa])?(?::[^{}\s]*)?\}"
 # Text that looks like a placeholder (or a lone bracket of one) is kept as it is, as a span; so is a
 # private-use character (what stands for an inline HTML element, engine/text/htmldoc.py) and a
