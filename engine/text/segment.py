@@ -54,6 +54,8 @@ def split_sentences(text: str) -> list[str]:
         sentences = _split_chinese(masked)
     else:
         sentences = [s.strip() for s in _split_english(masked) if s.strip()]
+    if spans and sum(sentence.count(MASK) for sentence in sentences) != len(spans):
+        return [text]  # (the segmenter did not give back each span's mask once: the text whole loses nothing)
     return _unmasked(sentences, spans) if spans else sentences
 
 
