@@ -54,8 +54,6 @@ def split_sentences(text: str) -> list[str]:
         sentences = _split_chinese(masked)
     else:
         sentences = [s.strip() for s in _split_english(masked) if s.strip()]
-    if spans and sum(sentence.count(MASK) for sentence in sentences) != len(spans):
-        return [text]  # (the segmenter did not give back each span's mask once: the text whole loses nothing)
     return _unmasked(sentences, spans) if spans else sentences
 
 
@@ -76,15 +74,22 @@ def _split_english(text: str) -> list[str]:
     while len(text) - start > WINDOW:
         cut = text.rfind(" ", start + 1, start + WINDOW)
         cut = cut if cut > start else start + WINDOW
-        spans = _english_segmenter().segment(text[start:cut])
-        if len(spans) < 2:  # one sentence longer than the window
+        pieces = _pysbd_pieces(text[start:cut])
+        if len(pieces) < 2:  # one sentence longer than the window
             sentences.append(text[start:cut])
             start = cut
             continue
-        sentences.extend(span.sent for span in spans[:-1])
-        start += spans[-1].start
-    sentences.extend(span.sent for span in _english_segmenter().segment(text[start:]))
+        sentences.extend(pieces[:-1])
+        start += sum(map(len, pieces[:-1]))
+    sentences.extend(_pysbd_pieces(text[start:]))
     return sentences
+
+
+def _pysbd_pieces(text: str) -> list[str]:
+    """`text` cut where pySBD's sentences start: the pieces cover the text exactly once (pySBD's
+    own sentence texts can overlap on odd input, which would repeat a span's mask)."""
+    starts = sorted({0, *(span.start for span in _english_segmenter().segment(text) if 0 < span.start < len(text))})
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
 
 
 def _split_chinese(text: str) -> list[str]:
