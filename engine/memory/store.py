@@ -39,6 +39,7 @@ EXACT_ONLY = 101.0  # a threshold no similar entry reaches: exact matches only
 BUSY_SECONDS = 30.0  # how long a writer waits for another one's transaction
 
 _COLUMNS = "direction, key, source, target, origin, model, time"
+_SHOWN = "id, direction, source, target, origin, model, time"  # an entry as `_entry` reads it
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -50,10 +51,8 @@ CREATE TABLE IF NOT EXISTS entries (
     origin TEXT NOT NULL,     -- {", ".join(ORIGINS)}
     model TEXT NOT NULL,      -- the model whose output was corrected ('' when none)
     time TEXT NOT NULL,       -- UTC, ISO 8601 to the second: newest wins
-    length INTEGER NOT NULL,  -- characters of key: fuzzy candidates are found by length
     UNIQUE (direction, key)
 );
-CREATE INDEX IF NOT EXISTS entries_by_length ON entries (direction, length);
 CREATE TABLE IF NOT EXISTS superseded (
     {", ".join(f"{c} TEXT NOT NULL" for c in _COLUMNS.split(", "))},
     UNIQUE ({_COLUMNS})
@@ -126,22 +125,23 @@ class TranslationMemory:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_path()
         self.checked = False  # the whole file checked (PRAGMA quick_check) by this process
-        if self.path.exists():
-            with self._connect(write=False):
-                pass  # checked now: a damaged file fails at start-up, not at the first correction
+        with self._connect(write=False):
+            pass  # checked now: a damaged file fails at start-up, not at the first correction
 
     # ------------------------------------------------------------------ the file
     def _fail(self, reason: str) -> MemoryFileError:
         return MemoryFileError(f"{self.path}: {reason}; it was left as it is (move it away, or choose another file with --memory)")
 
     @contextlib.contextmanager
-    def _connect(self, write: bool) -> Iterator[sqlite3.Connection]:
-        """A connection to the file (created for a write), checked to be a memory of ours. A
-        write runs in one immediate transaction, committed on leaving, rolled back on an error."""
+    def _connect(self, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """A connection to the file (created for a write), checked to be a memory of ours; for a
+        read, None where there is nothing to read (no file yet, or one never written). A write
+        runs in one immediate transaction, committed on leaving, rolled back on an error."""
         if write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise FileNotFoundError(self.path)
+            yield None
+            return
         try:
             connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
         except sqlite3.Error as err:
@@ -149,37 +149,32 @@ class TranslationMemory:
         try:
             if write:  # the write lock first (waiting up to BUSY_SECONDS for another writer), then the checks
                 connection.execute("BEGIN IMMEDIATE")
-            self._check(connection, write)
-            yield connection
+            written = self._check(connection, write)
+            yield connection if written else None
             if write:
                 connection.execute("COMMIT")
                 _use_wal(connection)
-        except sqlite3.OperationalError as err:
+        except BaseException as err:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            if "locked" in str(err) or "busy" in str(err):
+            if isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err)):
                 raise MemoryFileError(f"{self.path}: another program held the translation memory for {BUSY_SECONDS:g} s; nothing was written") from None
-            raise self._fail(f"not a usable translation memory ({err})") from None
-        except sqlite3.DatabaseError as err:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise self._fail(f"not a usable translation memory ({err})") from None
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            if isinstance(err, sqlite3.DatabaseError):
+                raise self._fail(f"not a usable translation memory ({err})") from None
             raise
         finally:
             connection.close()
 
-    def _check(self, connection: sqlite3.Connection, write: bool) -> None:
-        """Refuse a damaged file, or a database of something else; set up a new one."""
+    def _check(self, connection: sqlite3.Connection, write: bool) -> bool:
+        """Refuse a damaged file, or a database of something else; set up a new one for a write.
+        Returns whether the file holds a memory (False: created, never written)."""
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             if write:  # (inside the write transaction: two processes creating it at once make it once)
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     connection.execute(statement)
                 connection.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("version", VERSION)])
-            return
+            return write
         if "meta" not in tables or dict(connection.execute("SELECT name, value FROM meta")).get("format") != FORMAT:
             raise self._fail(f"a SQLite database of something else (tables: {', '.join(sorted(tables))}), not a translation memory")
         if not self.checked:  # (reads every page: once, not at every lookup)
@@ -187,14 +182,11 @@ class TranslationMemory:
             if problem != "ok":
                 raise self._fail(f"damaged ({problem})")
             self.checked = True
+        return True
 
     def _read(self, query: str, parameters=()) -> list:
-        if not self.path.exists():
-            return []
         with self._connect(write=False) as connection:
-            if not connection.execute("SELECT name FROM sqlite_master WHERE name = 'entries'").fetchone():
-                return []  # (an empty file: created, never written)
-            return connection.execute(query, parameters).fetchall()
+            return connection.execute(query, parameters).fetchall() if connection is not None else []
 
     # ------------------------------------------------------------------ writing
     def add(self, entries: Iterable[Entry]) -> Counter:
@@ -237,14 +229,14 @@ class TranslationMemory:
         if containing:
             where.append("(instr(source, ?) OR instr(target, ?))")
             parameters += [containing, containing]
-        query = f"SELECT id, {_COLUMNS.replace('key, ', '')} FROM entries"
+        query = f"SELECT {_SHOWN} FROM entries"
         query += f" WHERE {' AND '.join(where)}" if where else ""
         query += " ORDER BY time DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return [_entry(row) for row in self._read(query, parameters)]
 
     def superseded(self) -> list[Entry]:
         """Entries that a newer one replaced, oldest first."""
-        rows = self._read(f"SELECT NULL, {_COLUMNS.replace('key, ', '')} FROM superseded ORDER BY time")
+        rows = self._read(f"SELECT NULL, {_SHOWN.removeprefix('id, ')} FROM superseded ORDER BY time")
         return [_entry(row) for row in rows]
 
     def __len__(self) -> int:
@@ -257,19 +249,19 @@ class TranslationMemory:
         found: list[Match | None] = [None] * len(lines)
         keys = [normalise(line) for line in lines]
         wanted = [i for i, key in enumerate(keys) if key]
-        if not wanted or not self.path.exists():
+        if not wanted:
             return found
         with self._connect(write=False) as connection:
-            if not connection.execute("SELECT name FROM sqlite_master WHERE name = 'entries'").fetchone():
+            if connection is None:
                 return found
-            select = f"SELECT id, {_COLUMNS.replace('key, ', '')} FROM entries WHERE direction = ?"
+            select = f"SELECT {_SHOWN} FROM entries WHERE direction = ?"
             for i in wanted:
                 row = connection.execute(f"{select} AND key = ?", (direction, keys[i])).fetchone()
                 if row:
                     found[i] = Match(_entry(row), 100.0)
             missing = [i for i in wanted if found[i] is None]
             if missing and threshold <= 100:
-                rows = connection.execute(f"SELECT key, id, {_COLUMNS.replace('key, ', '')} FROM entries WHERE direction = ?", (direction,)).fetchall()
+                rows = connection.execute(f"SELECT key, {_SHOWN} FROM entries WHERE direction = ?", (direction,)).fetchall()
                 stored = [row[0] for row in rows]
                 for i in missing:
                     found[i] = _similar(stored, rows, keys[i], threshold)
@@ -294,7 +286,7 @@ def _put(connection: sqlite3.Connection, entry: Entry, always: bool = False) -> 
     undated, entry = not entry.time, cleaned(entry if entry.time else replace(entry, time=now()))
     old = connection.execute(f"SELECT {_COLUMNS} FROM entries WHERE direction = ? AND key = ?", (entry.direction, entry.key)).fetchone()
     if old is None:
-        connection.execute(f"INSERT INTO entries ({_COLUMNS}, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*entry.row(), len(entry.key)))
+        connection.execute(f"INSERT INTO entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", entry.row())
         return "added"
     if old[2:4] == entry.row()[2:4]:  # the same source and translation: the stored one stays
         return "unchanged"
