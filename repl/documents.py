@@ -5,7 +5,7 @@ marked fuzzy; engine/text/catalogues.py). Each is read whole, translated, and wr
 from __future__ import annotations
 
 from engine.data.files import CorpusError
-from engine.text.catalogues import fill_catalogue, read_catalogue
+from engine.text.catalogues import fill_catalogue
 from engine.text.direction import DIRECTIONS
 from engine.text.formats import translate_html, translate_srt
 from repl.memory import memory_note
@@ -63,10 +63,11 @@ def translate_document(args, models, source, write) -> dict:
 
 def fill_po(args, models, document: str, stats: dict, translate) -> str:
     """A gettext catalogue with its untranslated entries filled (engine/text/catalogues.py)."""
-    first = next((entry.msgid for entry in read_catalogue(document, args.input) if entry.msgid), "")
-    direction = models.direction_for(first)  # (Plural-Forms for a template without them: the target language's)
-    target = direction.split("-")[1] if direction in DIRECTIONS else "zh"
-    text, counts = fill_catalogue(document, lambda texts: [(r.text, r.from_memory) for r in translate(texts)], target, args.input,
+    def target_of(msgid: str) -> str:  # (Plural-Forms for a template without them: the target language's)
+        direction = models.direction_for(msgid)
+        return direction.split("-")[1] if direction in DIRECTIONS else "zh"
+
+    text, counts = fill_catalogue(document, lambda texts: [(r.text, r.from_memory) for r in translate(texts)], target_of, args.input,
                                   overwrite=args.retranslate)
     stats["catalogue"] = counts
     return text

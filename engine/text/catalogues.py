@@ -65,15 +65,18 @@ def _wanted(entry: polib.POEntry, overwrite: bool) -> bool:
         return False
     if overwrite:
         return True
-    return not entry.msgstr_plural or not all(entry.msgstr_plural.values()) if entry.msgid_plural else not entry.msgstr
+    if entry.msgid_plural:
+        return not all(entry.msgstr_plural.values()) if entry.msgstr_plural else True
+    return not entry.msgstr
 
 
-def fill_catalogue(text: str, translate: Translate, target: str, name: str, overwrite: bool = False) -> tuple[str, dict]:
+def fill_catalogue(text: str, translate: Translate, target_of: Callable[[str], str], name: str, overwrite: bool = False) -> tuple[str, dict]:
     """The catalogue `text` with its untranslated entries filled (see the module's doc), and counts
-    of what was done: filled, from memory, kept (translated before), fuzzy."""
+    of what was done: filled, from memory, fuzzy. target_of(a msgid) → the language ("zh", "en")
+    it is translated into (for a template's Plural-Forms)."""
     catalogue = read_catalogue(text, name)
     entries = [e for e in catalogue if _wanted(e, overwrite)]
-    forms = plural_count(catalogue, target) if any(e.msgid_plural for e in entries) else 0
+    forms = plural_count(catalogue, target_of(entries[0].msgid)) if any(e.msgid_plural for e in entries) else 0
     if "CHARSET" in catalogue.metadata.get("Content-Type", ""):  # (a template's placeholder: we write UTF-8)
         catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     messages = [m for e in entries for m in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])]
