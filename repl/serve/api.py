@@ -121,8 +121,9 @@ async def translate(request):
         body["scores"] = _shaped([o.scores(alternatives) for o in outcomes], as_list)
     if attention:
         body["attention"] = _shaped([o.maps for o in outcomes], as_list)
-    if form == "text" and any(o.memory() for o in outcomes):  # (absent otherwise: LibreTranslate's answer as it is)
-        body["memory"] = _shaped([o.memory() for o in outcomes], as_list)
+    matches = [o.memory() for o in outcomes] if form == "text" else []
+    if any(matches):  # (absent otherwise: LibreTranslate's answer as it is)
+        body["memory"] = _shaped(matches, as_list)
     if detected:
         body["detectedLanguage"] = _shaped([{"language": lang, "confidence": conf} for lang, conf in detected], as_list)
     return JSONResponse(body)
