@@ -32,7 +32,7 @@ from repl.console import (
     key_value_table,
     run_main,
 )
-from repl.documents import SAMPLE_ROWS, new_stats, translate_document
+from repl.documents import DOCUMENT_FORMATS, DOCUMENT_KINDS, SAMPLE_ROWS, new_stats, translate_document
 from repl.memory import add_memory_options, import_files, memory_note, memory_of
 from repl.models import Models
 from repl.output import Output
@@ -51,12 +51,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("auto", *DIRECTIONS), default="auto", help="auto: each line by its script (Han → zh-en, Latin → en-zh), order kept; or one direction for every line (default: auto)")
     p.add_argument("--batch-size", type=at_least(1), default=BATCH_SIZE, help=f"sentences decoded together (default: {BATCH_SIZE})")
     p.add_argument(
-        "--format", choices=("auto", "txt", "tsv", "jsonl", "html", "srt", "po"), default="auto",
+        "--format", choices=("auto", "txt", "tsv", "jsonl", *DOCUMENT_KINDS), default="auto",
         help="txt: translations; tsv/jsonl: source, translation, score; html: the document with its text translated and "
         "its markup kept; srt: subtitles with their timings kept; po: a gettext catalogue (.po/.pot) with its untranslated "
-        "entries filled and marked fuzzy (default auto: by INPUT's extension, .html/.htm/.srt/.po/.pot, else txt)",
+        "entries filled and marked fuzzy; xliff: XLIFF 1.2 or 2.x with a target for each untranslated source; md: Markdown "
+        f"with code, links and front matter kept (default auto: by INPUT's extension, {'/'.join(DOCUMENT_FORMATS)}, else txt)",
     )
-    p.add_argument("--retranslate", action="store_true", help="po: translate the entries that already have a translation too (by default they are kept)")
+    p.add_argument("--retranslate", action="store_true", help="po, xliff: translate the entries that already have a translation too (by default they are kept)")
     p.add_argument("--refs", help="reference translations aligned with INPUT (TAB between several): adds BLEU and chrF")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict", help="undecodable bytes: stop with an error naming the line, or replace them")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
@@ -86,9 +87,6 @@ def chunks(lines, size: int):
             chunk = []
     if chunk:
         yield chunk
-
-
-DOCUMENT_FORMATS = {".html": "html", ".htm": "html", ".srt": "srt", ".po": "po", ".pot": "po"}
 
 
 def format_of(args) -> str:
@@ -190,8 +188,8 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         ("lines/s", _rate(translated, seconds)),
     ]
     if stats.get("catalogue"):
-        rows[:1] = [("catalogue entries", f"{stats['catalogue']['entries']:,}"), ("filled", f"{stats['catalogue']['filled']:,}"),
-                    ("marked fuzzy (to review)", f"{stats['catalogue']['fuzzy']:,}")]
+        rows[:1] = [(stats["catalogue"]["name"], f"{stats['catalogue']['entries']:,}"), ("filled", f"{stats['catalogue']['filled']:,}"),
+                    ("marked for review", f"{stats['catalogue']['fuzzy']:,}")]
     if scores:
         rows += [("BLEU", scores["bleu"]), ("chrF", scores["chrf"]), ("BLEU signature", scores["bleu_signature"]), ("chrF signature", scores["chrf_signature"])]
     tables = [key_value_table("seq2seq-batch", rows)]
@@ -240,7 +238,7 @@ def main(argv=None) -> int:
     def run():
         check_paths(args)
         args.kind = format_of(args)
-        if args.kind in ("html", "srt", "po") and args.refs:
+        if args.kind in DOCUMENT_KINDS and args.refs:
             raise UsageError(f"--refs scores line by line; it does not go with --format {args.kind}")
         glossary = glossary_of(args)
         memory = memory_of(args)
@@ -269,7 +267,7 @@ def main(argv=None) -> int:
         try:
             with progress:
                 task = progress.add_task("lines", total=total, rate="")
-                if args.kind in ("html", "srt", "po"):
+                if args.kind in DOCUMENT_KINDS:
                     stats = translate_document(args, models, source, write)
                 else:
                     stats = translate_stream(args, models, decoded_lines(source, args.input, args.errors), write, progress, task)

@@ -1,6 +1,8 @@
 """The whole-document formats of `seq2seq-batch`: HTML and SRT (their text translated, markup and
-timings kept; engine/text/formats.py) and gettext catalogues (untranslated entries filled and
-marked fuzzy; engine/text/catalogues.py). Each is read whole, translated, and written at once."""
+timings kept; engine/text/formats.py), Markdown (code, links and front matter kept;
+engine/text/markdown.py), and the localization formats: gettext catalogues (untranslated entries
+filled and marked fuzzy; engine/text/catalogues.py) and XLIFF (a target for each untranslated
+source; engine/text/xliff.py). Each is read whole, translated, and written at once."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ from engine.data.files import CorpusError
 from engine.text.catalogues import fill_catalogue
 from engine.text.direction import DIRECTIONS
 from engine.text.formats import translate_html, translate_srt
+from engine.text.markdown import MarkdownDocument
+from engine.text.xliff import XliffDocument
 from repl.memory import memory_note
 
 SAMPLE_ROWS = 5
+# INPUT's extension → its --format (what --format auto reads)
+DOCUMENT_FORMATS = {".html": "html", ".htm": "html", ".srt": "srt", ".po": "po", ".pot": "po", ".xlf": "xliff", ".xliff": "xliff",
+                    ".md": "md", ".markdown": "md"}
+DOCUMENT_KINDS = tuple(dict.fromkeys(DOCUMENT_FORMATS.values()))
 
 
 def new_stats() -> dict:
@@ -47,13 +55,18 @@ def counted(args, models, stats: dict):
 
 
 def translate_document(args, models, source, write) -> dict:
-    """An HTML, SRT or gettext file as a whole: its text translated (each piece routed by its
+    """A document (DOCUMENT_KINDS) as a whole: its text translated (each piece routed by its
     script), its markup, timings or catalogue kept. Returns the statistics of the summary table."""
     stats = new_stats()
     translate = counted(args, models, stats)
     document = read_document(source, args.input, args.errors)
     if args.kind == "po":
         write(fill_po(args, models, document, stats, translate))
+    elif args.kind == "xliff":
+        write(fill_xliff(args, document, stats, translate))
+    elif args.kind == "md":
+        markdown = MarkdownDocument(document)
+        write(markdown.render([r.text for r in translate(markdown.texts)]))
     elif args.kind == "html":
         write(translate_html(document, lambda texts: [r.text for r in translate(texts)]))
     else:
@@ -69,5 +82,16 @@ def fill_po(args, models, document: str, stats: dict, translate) -> str:
 
     text, counts = fill_catalogue(document, lambda texts: [(r.text, r.from_memory) for r in translate(texts)], target_of, args.input,
                                   overwrite=args.retranslate)
-    stats["catalogue"] = counts
+    stats["catalogue"] = {"name": "catalogue entries", **counts}
+    return text
+
+
+def fill_xliff(args, document: str, stats: dict, translate) -> str:
+    """An XLIFF file with a target for each untranslated source (engine/text/xliff.py)."""
+    xliff = XliffDocument(document, args.input, overwrite=args.retranslate)
+    results = translate(xliff.texts) if xliff.texts else []
+    text = xliff.render([r.text for r in results], [r.from_memory for r in results])
+    counts = xliff.counts
+    stats["catalogue"] = {"name": "XLIFF units", "entries": counts["units"], "filled": counts["filled"],
+                          "fuzzy": counts["filled"] - counts["from memory"]}
     return text

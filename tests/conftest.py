@@ -284,12 +284,18 @@ PROCESS_MODULES = {"test_train", "test_multiworker", "test_safety", "test_wheel"
 
 
 # In parallel (pytest-xdist, `--dist loadgroup`): the tests spread over the workers one by one,
-# and a toy model is trained once per suite whichever worker needs it first (`trained_once`);
-# module-scoped fixtures (a server, a browser, a module's own models) keep their module on one
-# worker.
-MODULE_GROUPS = {name: name for name in (
-    "test_direction", "test_serve", "test_transformer", "test_real_text", "test_web", "test_synthetic",
-)}
+# and a toy model is trained once per suite whichever worker needs it first (`trained_once`). A
+# test that uses a module-scoped fixture of its own module (a server, a browser, a module's own
+# models) runs on the worker that holds it: those tests are grouped by module, the module's other
+# tests spread like the rest.
+
+
+def uses_a_module_fixture(item) -> bool:
+    module = item.module.__name__
+    return any(
+        definition.scope == "module" and definition.func.__module__ == module
+        for definitions in item._fixtureinfo.name2fixturedefs.values() for definition in definitions
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks off the items
@@ -298,5 +304,5 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rsplit(".", 1)[-1]
         if TRAINED_FIXTURES & set(item.fixturenames) or module in PROCESS_MODULES or item.originalname in LEARNING_TESTS:
             item.add_marker(pytest.mark.slow)
-        if module in MODULE_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(MODULE_GROUPS[module]))
+        if uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(module))

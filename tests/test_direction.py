@@ -3,12 +3,13 @@ in chat, batch and eval, with two toy models trained on a made-up English–Chin
 
 import json
 import random
+import shutil
 
 import pytest
 
 from engine.text.direction import EN_ZH, ZH_EN, direction_of_script, mismatch, simplify_unknown
 from engine.text.script import script_of
-from tests.conftest import run_script, train_toy
+from tests.conftest import made_once, run_script, train_toy
 
 WORDS = {"red": "红", "blue": "蓝", "cat": "猫", "dog": "狗", "big": "大", "small": "小", "horse": "马", "bird": "鸟"}
 
@@ -23,15 +24,19 @@ def toy_pairs(count=1200, seed=3) -> list[str]:
     return sorted(lines)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory):
-    """A checkpoints folder holding a toy model of each direction under the shipped names."""
-    root = tmp_path_factory.mktemp("both-directions")
-    corpus = root / "toy-cmn.txt"
-    corpus.write_text("\n".join(toy_pairs()) + "\n", encoding="utf-8")
-    settings = dict(level="word", epochs=8, attention="luong", bidirectional=True, input_feeding=True)
-    train_toy(root / "default", corpus, **settings)
-    train_toy(root / "default-zh-en", corpus, reverse=True, **settings)
+    """A checkpoints folder holding a toy model of each direction under the shipped names (made
+    once per suite, whichever worker needs it first)."""
+    with made_once(tmp_path_factory, "both-directions") as (root, missing):
+        if missing:
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            corpus = root / "toy-cmn.txt"
+            corpus.write_text("\n".join(toy_pairs()) + "\n", encoding="utf-8")
+            settings = dict(level="word", epochs=8, attention="luong", bidirectional=True, input_feeding=True)
+            train_toy(root / "default", corpus, **settings)
+            train_toy(root / "default-zh-en", corpus, reverse=True, **settings)
     return root
 
 

@@ -540,8 +540,16 @@ def test_files_come_back_translated_line_for_line(tmp_path):
         assert lines[-1]["text"] == "<p><i>ed</i> cba</p>"
         status, lines = send("film.srt", "1\n00:00:01,000 --> 00:00:02,500\nabc\nde\n\n")
         assert lines[-1]["text"] == "1\n00:00:01,000 --> 00:00:02,500\ned cba\n\n"
+        status, lines = send("guide.md", "# abc\n\n```\nabc\n```\n\nde `x` fg\n")  # (the formats seq2seq-batch reads whole)
+        assert lines[-1]["name"] == "guide.en.md" and lines[-1]["text"] == "# cba\n\n```\nabc\n```\n\ngf `x` ed\n"
+        status, lines = send("app.po", 'msgid "abc"\nmsgstr ""\n\nmsgid "de"\nmsgstr "DE"\n')
+        assert 'msgid "abc"\nmsgstr "cba"' in lines[-1]["text"] and 'msgstr "DE"' in lines[-1]["text"]
+        status, lines = send("app.xlf", '<xliff version="1.2"><file><body><trans-unit id="1"><source>abc</source></trans-unit></body></file></xliff>')
+        assert '<source>abc</source><target state="needs-review-translation">cba</target>' in lines[-1]["text"]
         for name, content, key, status, message in [
             ("film.srt", "not a subtitle\n", "k", 400, "film.srt:1"), ("x.docx", "abc", "k", 400, "x.docx: not a file"),
+            ("app.xlf", "<xliff version='1.2'><file>", "k", 400, "app.xlf:1: not well-formed XML"),
+            ("app.po", 'msgid "abc"\nmsgstr "x\nmsgid', "k", 400, "app.po: not a gettext catalogue"),
             ("x.txt", b"\xff\xfe", "k", 400, "not UTF-8"), ("x.txt", "abc", "wrong", 403, "Invalid API key"),
             ("x.txt", "a" * 5000, "k", 413, "at most 4096 bytes"),
         ]:

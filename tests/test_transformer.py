@@ -8,16 +8,16 @@ import pytest
 from engine.config import RunConfig, preset
 from engine.data.vocab import BOS, EOS, UNK
 from engine.decoding.translate import Translator
-from tests.conftest import run_script, train_toy
+from tests.conftest import run_script, train_toy, trained_once
 
 SENTENCES = ["abc", "fedcb", "a", "ddeef", "cafe", "bead", "ffff"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def transformer_run(tmp_path_factory, reversal_corpus):
-    """A small Transformer that reverses short strings (seconds to train)."""
-    return train_toy(
-        tmp_path_factory.mktemp("runs") / "toy-transformer", reversal_corpus,
+    """A small Transformer that reverses short strings (seconds to train), trained once per suite."""
+    return trained_once(
+        tmp_path_factory, "toy-transformer", reversal_corpus,
         arch="transformer", layers=2, units=32, heads=4, ff_dim=64, dropout=0.0, warmup_steps=50, learning_rate=5e-3,
         epochs=8,
     )

@@ -29,23 +29,27 @@ from collections.abc import Callable
 import polib
 
 from engine.text.protect import FORMAT
+from engine.text.segment import as_label
 
 PLURAL_FORMS = {"zh": "nplurals=1; plural=0;", "en": "nplurals=2; plural=(n != 1);"}
 LANGUAGE_CODES = {"zh": "zh_CN", "en": "en"}
 _FORMAT = re.compile(FORMAT)
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
-_SENTENCE_END = re.compile(r"[.!?。！？…:：;；]$")
 
 # translate(texts) → [(translation, from_memory)] for each text
 Translate = Callable[[list[str]], list[tuple[str, bool]]]
 
 
+class CatalogueError(ValueError):
+    """A file polib cannot read as a catalogue; the message names the file."""
+
+
 def read_catalogue(text: str, name: str) -> polib.POFile:
-    """A catalogue from its text; one that polib cannot read is a ValueError naming the file."""
+    """A catalogue from its text; one that polib cannot read is a CatalogueError naming the file."""
     try:
         return polib.pofile(text, wrapwidth=78)
     except (OSError, ValueError) as err:
-        raise ValueError(f"{name}: not a gettext catalogue ({err})") from None
+        raise CatalogueError(f"{name}: not a gettext catalogue ({err})") from None
 
 
 def plural_count(catalogue: polib.POFile, target: str) -> int:
@@ -70,43 +74,62 @@ def _wanted(entry: polib.POEntry, overwrite: bool) -> bool:
     return not entry.msgstr
 
 
-def fill_catalogue(text: str, translate: Translate, target_of: Callable[[str], str], name: str, overwrite: bool = False) -> tuple[str, dict]:
-    """The catalogue `text` with its untranslated entries filled (see the module's doc), and counts
-    of what was done: filled, from memory, fuzzy. target_of(a msgid) → the language ("zh", "en")
-    it is translated into (for a template's Plural-Forms)."""
-    catalogue = read_catalogue(text, name)
-    entries = [e for e in catalogue if _wanted(e, overwrite)]
-    forms = plural_count(catalogue, target_of(entries[0].msgid)) if any(e.msgid_plural for e in entries) else 0
-    if "CHARSET" in catalogue.metadata.get("Content-Type", ""):  # (a template's placeholder: we write UTF-8)
-        catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
-    messages = [m for e in entries for m in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])]
-    pieces = list(dict.fromkeys(line.strip() for message in messages for line in message.split("\n") if line.strip()))
-    done = {piece: (_unpunctuated(piece, text), remembered) for piece, (text, remembered) in zip(pieces, translate(pieces))}
-    translated = {message: _rebuilt(message, done) for message in messages}
-    stats = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
-    for entry in entries:
+class Catalogue:
+    """A catalogue read once: `texts` are the lines to translate (each once), `render(translations,
+    remembered)` the catalogue with its entries filled (see the module's doc); `counts` after
+    render: entries, filled, from memory, fuzzy. target_of(a msgid) → the language ("zh", "en") it
+    is translated into (for a template's Plural-Forms)."""
+
+    def __init__(self, text: str, name: str, target_of: Callable[[str], str], overwrite: bool = False):
+        self.source_text = text
+        self.catalogue = catalogue = read_catalogue(text, name)
+        self.entries = [e for e in catalogue if _wanted(e, overwrite)]
+        self.overwrite = overwrite
+        self.forms = plural_count(catalogue, target_of(self.entries[0].msgid)) if any(e.msgid_plural for e in self.entries) else 0
+        if "CHARSET" in catalogue.metadata.get("Content-Type", ""):  # (a template's placeholder: we write UTF-8)
+            catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+        self.messages = [m for e in self.entries for m in ([e.msgid, e.msgid_plural] if e.msgid_plural else [e.msgid])]
+        self.texts = list(dict.fromkeys(line.strip() for message in self.messages for line in message.split("\n") if line.strip()))
+        self.counts = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
+
+    def render(self, translations: list[str], remembered: list[bool] | None = None) -> str:
+        remembered = remembered or [False] * len(translations)
+        done = {piece: (as_label(piece, text), known) for piece, text, known in zip(self.texts, translations, remembered)}
+        translated = {message: _rebuilt(message, done) for message in self.messages}
+        for entry in self.entries:
+            self._fill(entry, translated)
+        written = str(self.catalogue)
+        if not self.catalogue.header and not self.source_text.lstrip().startswith("#") and written.startswith("#\n"):
+            written = written[2:]  # (polib writes an empty header comment as a lone '#')
+        return written
+
+    def _fill(self, entry: polib.POEntry, translated: dict) -> None:
         if entry.msgid_plural:
             (single, remembered), (general, plural_remembered) = translated[entry.msgid], translated[entry.msgid_plural]
-            kept = {k: v for k, v in entry.msgstr_plural.items() if v and not overwrite}  # (a form already written stays)
-            entry.msgstr_plural = {**({0: general} if forms == 1 else {0: single, **{k: general for k in range(1, forms)}}), **kept}
-            remembered = plural_remembered and (remembered or forms == 1)
+            kept = {k: v for k, v in entry.msgstr_plural.items() if v and not self.overwrite}  # (a form already written stays)
+            entry.msgstr_plural = {**({0: general} if self.forms == 1 else {0: single, **{k: general for k in range(1, self.forms)}}), **kept}
+            remembered = plural_remembered and (remembered or self.forms == 1)
             written = " ".join(entry.msgstr_plural.values())
             source = f"{entry.msgid} {entry.msgid_plural}"
         else:
             written, remembered = translated[entry.msgid]
             entry.msgstr, source = written, entry.msgid
-        stats["filled"] += 1
-        stats["from memory"] += remembered
+        self.counts["filled"] += 1
+        self.counts["from memory"] += remembered
         lost = [p for p in dict.fromkeys(_FORMAT.findall(source)) if p not in written]
         if lost:
             entry.tcomment = "\n".join(filter(None, [entry.tcomment, f"seq2seq: the translation lost {', '.join(lost)}; check it"]))
         if (not remembered or lost) and "fuzzy" not in entry.flags:
             entry.flags.append("fuzzy")
-        stats["fuzzy"] += "fuzzy" in entry.flags
-    written = str(catalogue)
-    if not catalogue.header and not text.lstrip().startswith("#") and written.startswith("#\n"):
-        written = written[2:]  # (polib writes an empty header comment as a lone '#')
-    return written, stats
+        self.counts["fuzzy"] += "fuzzy" in entry.flags
+
+
+def fill_catalogue(text: str, translate: Translate, target_of: Callable[[str], str], name: str, overwrite: bool = False) -> tuple[str, dict]:
+    """The catalogue `text` with its untranslated entries filled, and the counts of what was done."""
+    catalogue = Catalogue(text, name, target_of, overwrite)
+    done = translate(catalogue.texts) if catalogue.texts else []
+    written = catalogue.render([t for t, _ in done], [r for _, r in done])
+    return written, catalogue.counts
 
 
 def _rebuilt(message: str, done: dict) -> tuple[str, bool]:
@@ -121,11 +144,3 @@ def _rebuilt(message: str, done: dict) -> tuple[str, bool]:
         lines.append(line[: len(line) - len(line.lstrip())] + text + line[len(line.rstrip()):])
         remembered = remembered and from_memory
     return "\n".join(lines), remembered
-
-
-def _unpunctuated(source: str, translation: str) -> str:
-    """A label without a full stop (`Open file`) gets none in its translation either: the
-    models, trained on sentences, end most outputs with one."""
-    if not _SENTENCE_END.search(source.rstrip()) and translation.endswith(("。", ".")) and not translation.endswith(".."):
-        return translation[:-1]
-    return translation

@@ -1,21 +1,5 @@
-"""HTML documents for translation: cut into markup and text by source position, and written back
-byte for byte wherever nothing is translated.
-
-Python's `html.parser` rebuilds what it writes out (end tags without their attributes, CDATA and
-entities re-encoded), drops an unclosed `<script>` at the end of a document, and rescans an
-unfinished tag from its start on every feed, which is quadratic on `<a<a<a…`. This tokenizer keeps
-(start, end) offsets into the source instead, and finds each token's end with one `str.find` or
-one anchored pattern from where the last token ended, so a document of any shape is read in one
-pass (linear time: the fuzz test in tests/test_hostile.py checks it with a time budget per case).
-
-What it recognises, as a browser does (the WHATWG tokenizer, simplified where nothing is lost):
-- `<name …>` start tags and `</name …>` end tags (quoted attribute values may hold `>`);
-- `<!-- … -->` comments, `<![CDATA[ … ]]>`, `<!…>` declarations, `<?…>` and `</…>` that is not a
-  tag (bogus comments);
-- raw-text elements (script, style, textarea, title and the other elements whose content is not
-  markup): everything up to their end tag is one kept token, closed or not;
-- a `<` that starts none of these is text; a construct left open at the end of the document keeps
-  the rest of the document as it stands (never translated, never lost).
+"""HTML documents for translation: cut into markup and text by source position
+(engine/text/markup.py), and written back byte for byte wherever nothing is translated.
 
 Kept as written: markup, the content of raw-text elements, and the text inside pre, code, kbd,
 samp and var (entities are not decoded there: `<pre>&lt;img…&gt;</pre>` stays exactly that).
@@ -27,133 +11,16 @@ from __future__ import annotations
 
 import html
 import re
-import time
-from dataclasses import dataclass
 
-# Elements whose content is not markup: it ends only at `</name`.
-RAW_TEXT = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext")
-# Elements whose text is shown as written (code, preformatted text): kept, never translated.
-KEEP_TEXT = {"pre", "code", "kbd", "samp", "var"}
+from engine.text.markup import KEEP_TEXT, RAW_TEXT, Token, TooSlow, tokenize  # noqa: F401  (TooSlow: named here for the tools)
+from engine.text.segment import as_label
+
 # Elements that stay inside a sentence (translated with it, see HtmlDocument).
 INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "dfn", "em", "font", "i", "mark", "q", "s", "small", "span", "strong", "sub",
           "sup", "u", "time", "data", "ins", "del", "code", "kbd", "samp", "var"}
 MARKER = 0xE001  # the private-use character that stands for a run's first inline element (then 0xE002, …)
-
-_TAG_NAME = re.compile(r"[^\s/>]*")
-_ATTRIBUTE_STOP = re.compile(r"[>=]")
-_SPACES = re.compile(r"\s*")
-_RAW_END = {name: re.compile(rf"</{name}(?=[\s/>]|$)", re.IGNORECASE) for name in RAW_TEXT}
 _LETTER_OR_DIGIT = re.compile(r"\w")
-CHECK_EVERY = 1024  # tokens between two looks at the clock
-
-
-class TooSlow(Exception):
-    """The document was not read within its time budget (a server's --file-timeout)."""
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # "markup", "kept" (text written back as it stands) or "text" (translated)
-    start: int
-    end: int
-    name: str | None = None  # a tag's element name (markup that is a whole tag only)
-    closing: bool = False  # an end tag
-
-
-def _tag_end(document: str, i: int) -> int | None:
-    """The end of the tag whose name ends at `i`, or None when it is not closed before the end of
-    the document. A quoted attribute value may hold `>`."""
-    while True:
-        stop = _ATTRIBUTE_STOP.search(document, i)
-        if stop is None:
-            return None
-        if document[stop.start()] == ">":
-            return stop.end()
-        i = _SPACES.match(document, stop.end()).end()  # after `=`: a quoted value runs to its quote
-        if i < len(document) and document[i] in "\"'":
-            close = document.find(document[i], i + 1)
-            if close < 0:
-                return None
-            i = close + 1
-
-
-def _tag(document: str, name_at: int, closing: bool) -> tuple[int, str | None, bool]:
-    """(end, element name, closing) of the tag whose name starts at `name_at`; a tag left open at
-    the end of the document runs to its end and has no name (it is kept as it stands)."""
-    name = _TAG_NAME.match(document, name_at)
-    end = _tag_end(document, name.end())
-    return (len(document), None, False) if end is None else (end, name.group().lower(), closing)
-
-
-def _until(document: str, start: int, closer: str) -> int:
-    found = document.find(closer, start)
-    return len(document) if found < 0 else found + len(closer)
-
-
-def _markup_at(document: str, lt: int) -> tuple[int, str | None, bool] | None:
-    """(end, element name of a tag or None, whether it is an end tag) of the markup starting with
-    the `<` at `lt`, or None when that `<` is text."""
-    nxt = document[lt + 1 : lt + 2]
-    if nxt.isascii() and nxt.isalpha():
-        return _tag(document, lt + 1, closing=False)
-    if nxt == "/":
-        after = document[lt + 2 : lt + 3]
-        if after.isascii() and after.isalpha():
-            return _tag(document, lt + 2, closing=True)
-        if after == "":
-            return None
-        return _until(document, lt + 2, ">"), None, False  # `</>` and `</3…`: a bogus comment
-    if document.startswith("<!--", lt):
-        return _until(document, lt + 4, "-->"), None, False
-    if document.startswith("<![CDATA[", lt):
-        return _until(document, lt + 9, "]]>"), None, False
-    if nxt in ("!", "?"):
-        return _until(document, lt + 2, ">"), None, False
-    return None
-
-
-def tokenize(document: str, deadline: float | None = None) -> list[Token]:
-    """The document as tokens covering it exactly, in order (see the module's doc). deadline: a
-    time.monotonic() after which TooSlow is raised."""
-    tokens: list[Token] = []
-    keeping: list[str] = []  # open elements of KEEP_TEXT
-    n, i, text_from = len(document), 0, 0
-
-    def text(end: int) -> None:
-        if end > text_from:
-            tokens.append(Token("kept" if keeping else "text", text_from, end))
-
-    while i < n:
-        if deadline is not None and len(tokens) % CHECK_EVERY == 0 and time.monotonic() > deadline:
-            raise TooSlow("the document was not read within its time budget")
-        lt = document.find("<", i)
-        if lt < 0:
-            break
-        found = _markup_at(document, lt)
-        if found is None:
-            i = lt + 1
-            continue
-        end, name, closing = found
-        text(lt)
-        tokens.append(Token("markup", lt, end, name, closing))
-        i = text_from = end
-        if name is None:
-            continue
-        self_closing = document[end - 2 : end] == "/>"
-        if not closing and name in _RAW_END and not self_closing:
-            close = None if name == "plaintext" else _RAW_END[name].search(document, end)
-            content_end = n if close is None else close.start()
-            if content_end > end:
-                tokens.append(Token("kept", end, content_end))
-            i = text_from = content_end
-        elif name in KEEP_TEXT and not self_closing:
-            if closing:
-                if name in keeping:
-                    del keeping[len(keeping) - 1 - keeping[::-1].index(name) :]
-            else:
-                keeping.append(name)
-    text(n)
-    return tokens
+PREFIX_SEARCH = 40  # an element's translation up to this long is also looked for by its start
 
 
 class HtmlDocument:
@@ -166,12 +33,21 @@ class HtmlDocument:
     it went: where that translation stands in the sentence's, the tags go around it
     (`汤姆住在<b>多伦多</b>。`); where it cannot be found, around the whole sentence. An element
     whose text is code (`<code>`, `<kbd>`, …) is carried as a private-use character instead,
-    which the text pipeline keeps like a name, and comes back exactly as written. No tag is ever
-    dropped. A run of text whose inline tags do not pair up is translated piece by piece."""
+    which the text pipeline keeps like a name, and comes back exactly as written; so is an
+    element of `placeholders` without content (`alone`). No tag is ever dropped. A run of text
+    whose inline tags do not pair up is translated piece by piece.
 
-    def __init__(self, document: str, deadline: float | None = None):
+    Other markups (XLIFF's inline codes, Markdown's) are read the same way with their own element
+    sets, escaping and tokens (engine/text/xliff.py, engine/text/markdown.py)."""
+
+    inline = frozenset(INLINE)  # elements that stay inside a sentence
+    keep = frozenset(KEEP_TEXT)  # elements whose text is kept as written (carried as a marker inside a run)
+    placeholders: frozenset = frozenset()  # elements alone (no content) carried as a marker inside a run
+    raw_text = RAW_TEXT
+
+    def __init__(self, document: str, deadline: float | None = None, tokens: list[Token] | None = None):
         self.document = document
-        self.tokens = tokenize(document, deadline)
+        self.tokens = tokens if tokens is not None else tokenize(document, deadline, self.keep, self.raw_text)
         self.texts: list[str] = []
         self.starts: list[int] = []  # where each of `texts` stands in the document
         self.plan: list[tuple] = []  # what render writes, in order: ("raw", k), ("text", k, entry), ("run", …)
@@ -188,8 +64,18 @@ class HtmlDocument:
             found.append(line)
         return found
 
+    @staticmethod
+    def escape(text: str) -> str:
+        """A translation made safe for the document's text (HTML: `&`, `<`, `>` as entities)."""
+        return html.escape(text, quote=False)
+
+    @staticmethod
+    def unescape(text: str) -> str:
+        """The document's text as the model reads it (HTML: entities decoded)."""
+        return html.unescape(text)
+
     def _decoded(self, token: Token) -> str:
-        return html.unescape(self.document[token.start : token.end])
+        return self.unescape(self.document[token.start : token.end])
 
     def _entry(self, text: str, start: int) -> int:
         self.texts.append(text)
@@ -223,7 +109,7 @@ class HtmlDocument:
         j = k
         while j < len(self.tokens):
             token = self.tokens[j]
-            if token.kind == "markup" and token.name not in INLINE:
+            if token.kind == "markup" and token.name not in self.inline:
                 break
             j += 1
         return j
@@ -235,6 +121,10 @@ class HtmlDocument:
         while j < end:
             token = self.tokens[j]
             if token.kind != "markup":
+                j += 1
+                continue
+            if token.alone and token.name in self.placeholders:
+                elements.append((j, j))
                 j += 1
                 continue
             close = j + 1
@@ -252,7 +142,7 @@ class HtmlDocument:
         parts, j, marker = [], start, 0
         opens = {a: b for a, b in elements}
         while j < end:
-            if j in opens and self.tokens[j].name in KEEP_TEXT:
+            if j in opens and self._kept(j):
                 parts.append(chr(MARKER + marker))
                 marker += 1
                 j = opens[j] + 1
@@ -262,9 +152,14 @@ class HtmlDocument:
             j += 1
         return " ".join("".join(parts).split())
 
+    def _kept(self, a: int) -> bool:
+        """The element opened by token a comes back exactly as written (carried as a marker)."""
+        token = self.tokens[a]
+        return token.name in self.keep or (token.alone and token.name in self.placeholders)
+
     def _content(self, a: int, b: int) -> str:
         """The text between an element's tags (token a and b), as the model reads it."""
-        return " ".join(html.unescape(self.document[self.tokens[a].end : self.tokens[b].start]).split())
+        return " ".join(self.unescape(self.document[self.tokens[a].end : self.tokens[b].start]).split()) if b > a else ""
 
     def _plan_run(self, start: int, end: int, elements, outer: str) -> None:
         first, last = self._raw(start), self._raw(end - 1)
@@ -273,14 +168,16 @@ class HtmlDocument:
         entry = self._entry(outer, self.tokens[start].start)
         inner = []
         for a, b in elements:
-            content, keep = self._content(a, b), self.tokens[a].name in KEEP_TEXT
+            content, keep = self._content(a, b), self._kept(a)
             own = self._entry(content, self.tokens[a].end) if not keep and _LETTER_OR_DIGIT.search(content) else None
             inner.append((a, b, keep, own))
         self.plan.append(("run", lead, entry, inner, trail))
 
     def render(self, translations: list[str]) -> str:
         """The document with each of `texts` replaced by its translation (escaped for HTML text,
-        the whitespace around it kept); every other byte as it was."""
+        the whitespace around it kept); every other byte as it was. A text without a full stop (a
+        heading, a button) gets none in its translation either."""
+        translations = [as_label(source, text) for source, text in zip(self.texts, translations)]
         out = []
         for step in self.plan:
             if step[0] == "raw":
@@ -291,14 +188,13 @@ class HtmlDocument:
                 out.append(self._render_run(step, translations))
         return "".join(out)
 
-    @staticmethod
-    def _spaced(raw: str, new: str) -> str:
+    def _spaced(self, raw: str, new: str) -> str:
         lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()) :]
-        return lead + html.escape(new, quote=False) + trail
+        return lead + self.escape(new) + trail
 
     def _render_run(self, step, translations) -> str:
         _, lead, entry, inner, trail = step
-        text = html.escape(translations[entry], quote=False)
+        text = self.escape(translations[entry])
         wraps, unsure = [], []  # (start, end, element) found in the translation; elements not found
         for a, b, keep, own in inner:
             if keep:
@@ -324,14 +220,26 @@ class HtmlDocument:
     def _raw(self, k: int) -> str:
         return self.document[self.tokens[k].start : self.tokens[k].end]
 
-    @staticmethod
-    def _locate(text: str, translated: str | None, taken) -> tuple[int, int] | None:
-        """Where an element's own translation stands in the sentence's (first free place)."""
+    def _locate(self, text: str, translated: str | None, taken) -> tuple[int, int] | None:
+        """Where an element's own translation stands in the sentence's (first free place). A short
+        fragment translated alone often loops after a right start (`Boston` → `波士顿波士顿了…`):
+        where the whole is not found, its longest start that is (two characters at least, whole
+        words in Latin script)."""
         if not translated:
             return None
-        needle = html.escape(translated.strip().rstrip("。！？.!?，,;；：:"), quote=False).strip()
-        if not needle:
-            return None
+        needle = self.escape(translated.strip().rstrip("。！？.!?，,;；：:")).strip()
+        found = self._free(text, needle, taken) if needle else None
+        if found is None and len(needle) <= PREFIX_SEARCH:
+            for cut in range(len(needle) - 1, 1, -1):
+                if needle[cut - 1].isascii() and (needle[cut].isalnum() or cut < 3):
+                    continue  # (never half a Latin word)
+                found = self._free(text, needle[:cut].rstrip(), taken)
+                if found:
+                    break
+        return found
+
+    @staticmethod
+    def _free(text: str, needle: str, taken) -> tuple[int, int] | None:
         at = text.find(needle)
         while at >= 0:
             if not any(a < at + len(needle) and at < b for a, b, _ in taken):

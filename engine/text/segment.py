@@ -26,6 +26,7 @@ from engine.text.script import HAN
 
 _CHINESE_END = re.compile(r"(?:[。！？!?]+|…+|\.{3,})[”’」』）)\]》]*")
 _ENDING = re.compile(r"[.!?。！？…]")
+_SENTENCE_END = re.compile(r"[.!?。！？…:：;；]$")
 WINDOW = 600  # characters given to pySBD at once
 MASK = "\ue000"  # stands for one span while the text is cut (a private-use character)
 _SPAN = re.compile(rf"{MASK}|{MARK}|{URL}|{EMAIL}|{NUMBER}")
@@ -108,3 +109,11 @@ def _split_chinese(text: str) -> list[str]:
 def join_sentences(sentences: list[str], chinese: bool) -> str:
     """Translated sentences as one line: Chinese writes them without spaces, English with one."""
     return ("" if chinese else " ").join(s for s in sentences if s)
+
+
+def as_label(source: str, translation: str) -> str:
+    """A label without a full stop (`Open file`, a heading) gets none in its translation either
+    (`打开文件`, not `打开文件。`): the models, trained on sentences, end most outputs with one."""
+    if not _SENTENCE_END.search(source.rstrip()) and translation.endswith(("。", ".")) and not translation.endswith(".."):
+        return translation[:-1]
+    return translation

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from engine.text.htmldoc import HtmlDocument
 from engine.text.script import han_share, script_of
 from repl.console import console
+from repl.documents import DOCUMENT_FORMATS
 from repl.serve.fields import (
     LANGUAGE_NAMES,
     check_access,
@@ -179,7 +180,7 @@ async def settings(request):
     return JSONResponse({
         "charLimit": limits.char_limit, "batchLimit": limits.batch_limit, "maxAlternatives": limits.max_alternatives,
         "maxBodyBytes": limits.max_body_bytes, "keyRequired": state.api_keys is not None, "apiKeys": state.api_keys is not None,
-        "filesTranslation": True, "supportedFilesFormat": [".txt", ".html", ".htm", ".srt"], "suggestions": False,
+        "filesTranslation": True, "supportedFilesFormat": [".txt", *DOCUMENT_FORMATS], "suggestions": False,
         "memory": state.memory is not None,
         "language": {"source": {"code": "auto", "name": "Auto Detect"},
                      "target": {"code": state.default_target, "name": LANGUAGE_NAMES[state.default_target]}},

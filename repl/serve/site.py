@@ -3,7 +3,8 @@
 - `GET /` the page (repl/serve/web/index.html; its script and style under `/static/`): files inside the
   package, nothing fetched from elsewhere (its Content-Security-Policy allows this server only).
 - `GET /info` the model card of each model served, with its training curve (metrics.csv).
-- `POST /file` a .txt, .html or .srt file (multipart field `file`) translated in chunks, answered
+- `POST /file` a text, HTML, SRT, gettext (.po/.pot), XLIFF or Markdown file (multipart field
+  `file`; the formats of seq2seq-batch, read by the same code) translated in chunks, answered
   as lines of JSON (`application/x-ndjson`): `{"done": n, "total": m}` as chunks finish, then
   `{"done": m, "total": m, "name": ..., "text": ...}`, or `{"error": ...}`. The server's limits
   apply: the body cap, keys, the rate limit (one request), the queue, and chunks of at most
@@ -29,11 +30,15 @@ from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from engine.text.catalogues import Catalogue, CatalogueError
 from engine.text.formats import FormatError
 from engine.text.htmldoc import HtmlDocument, TooSlow
+from engine.text.markdown import MarkdownDocument
 from engine.text.script import script_of
 from engine.text.subtitles import Subtitles
+from engine.text.xliff import XliffDocument, XliffError
 from repl.console import console
+from repl.documents import DOCUMENT_FORMATS
 from repl.serve.api import answers
 from repl.serve.fields import check_access, fields, text_field
 from repl.serve.routing import ApiError, route, translate_many
@@ -41,7 +46,7 @@ from repl.serve.routing import ApiError, route, translate_many
 WEB = Path(__file__).parent / "web"
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-FILE_KINDS = {".txt": "text", ".text": "text", "": "text", ".html": "html", ".htm": "html", ".srt": "srt"}
+FILE_KINDS = {".txt": "text", ".text": "text", "": "text", **DOCUMENT_FORMATS}  # (the formats seq2seq-batch reads whole)
 OTHER = {"en": "zh", "zh": "en"}
 
 
@@ -137,19 +142,38 @@ async def info(request):
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-def file_pieces(kind: str, document: str, name: str, deadline: float | None = None):
+def file_pieces(kind: str, document: str, name: str, deadline: float | None = None, target: str = "auto"):
     """(texts to translate, the line each starts on, render(translations) → the translated
-    document). Linear in the document; TooSlow past `deadline` (time.monotonic())."""
+    document). Linear in the document; TooSlow past `deadline` (time.monotonic()). `target`: the
+    language asked for ("auto": each text's other language)."""
     if kind == "html":
         doc = HtmlDocument(document, deadline)
         return doc.texts, doc.lines(), doc.render
     if kind == "srt":
         subtitles = Subtitles(document, name)  # FormatError: a 400
         return subtitles.texts, subtitles.text_lines, subtitles.render
+    if kind in ("po", "xliff", "md"):
+        return localization_pieces(kind, document, name, target)
     ending = _NEWLINE.search(document)
     newline = ending.group() if ending else "\n"
     texts = _NEWLINE.split(document)
     return texts, list(range(1, len(texts) + 1)), newline.join
+
+
+def localization_pieces(kind: str, document: str, name: str, target: str):
+    """file_pieces for a gettext catalogue, an XLIFF file or Markdown (CatalogueError, XliffError: a 400)."""
+    if kind == "po":
+        catalogue = Catalogue(document, name, lambda msgid: target if target != "auto" else OTHER.get(script_of(msgid) or "en", "zh"))
+        first_line = {}
+        for entry in catalogue.entries:
+            for line in "\n".join([entry.msgid, entry.msgid_plural or ""]).split("\n"):
+                first_line.setdefault(line.strip(), entry.linenum)
+        return catalogue.texts, [first_line.get(text, 1) for text in catalogue.texts], catalogue.render
+    if kind == "xliff":
+        xliff = XliffDocument(document, name)
+        return xliff.texts, [unit.line for unit, source, _ in xliff.sources for _ in source.texts], xliff.render
+    markdown = MarkdownDocument(document)
+    return markdown.texts, markdown.text_lines(), markdown.render
 
 
 def check_file_size(texts: list[str], lines: list[int], name: str, limits) -> None:
@@ -210,7 +234,7 @@ async def translate_file(request):
     name = Path(upload.filename or "file.txt").name
     kind = FILE_KINDS.get(Path(name).suffix.lower())
     if kind is None:
-        raise ApiError(400, f"{name}: not a file this server translates (.txt, .html, .htm, .srt)")
+        raise ApiError(400, f"{name}: not a file this server translates ({', '.join(k for k in FILE_KINDS if k)})")
     raw = await upload.read()
     try:
         document = raw.decode("utf-8-sig")
@@ -220,8 +244,8 @@ async def translate_file(request):
     target = text_field(data, "target", "auto", ("auto", "en", "zh"))
     deadline = time.monotonic() + state.limits.file_timeout
     try:
-        texts, lines, render = await asyncio.to_thread(file_pieces, kind, document, name, deadline)
-    except FormatError as err:
+        texts, lines, render = await asyncio.to_thread(file_pieces, kind, document, name, deadline, target)
+    except (FormatError, CatalogueError, XliffError) as err:
         raise ApiError(400, str(err)) from None
     except TooSlow:
         raise ApiError(503, f"{name}: not read within the server's time for a file ({state.limits.file_timeout:g} s)") from None
