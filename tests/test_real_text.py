@@ -109,8 +109,16 @@ def test_inline_tags_wrap_the_words_they_covered():
 
 def test_a_tag_whose_words_cannot_be_found_wraps_the_sentence_and_is_never_lost():
     doc = HtmlDocument('<p>I like <b>fresh bread</b> very much.</p>')
-    out = doc.render(["我非常喜欢新鲜面包。", "新鲜的包包面包包"])  # (the fragment alone looped: not found)
+    out = doc.render(["我非常喜欢新鲜面包。", "包子包子新鲜"])  # (the fragment alone looped: not found)
     assert out == "<p><b>我非常喜欢新鲜面包。</b></p>"
+
+
+def test_a_tag_whose_translation_loops_goes_around_its_start():
+    doc = HtmlDocument('<p>I like <b>fresh bread</b> very much.</p>')
+    assert doc.render(["我非常喜欢新鲜面包。", "新鲜面包包面包包"]) == "<p>我非常喜欢<b>新鲜面包</b>。</p>"
+    english = HtmlDocument("<p>我住在<b>波士顿</b>。</p>")  # (Latin script: whole words only)
+    assert english.render(["I live in Boston.", "Boston Bostonian"]) == "<p>I live in <b>Boston</b>.</p>"
+    assert english.render(["I live in Bost.", "Boston"]) == "<p><b>I live in Bost.</b></p>"
 
 
 # ----------------------------------------------------------------------------------------------
