@@ -309,6 +309,44 @@ def resume_at_scale_section(r: dict) -> list[str]:
     return lines + [""]
 
 
+def confidence_section(r: dict) -> list[str]:
+    lines = [
+        "### Confidence per sentence",
+        "",
+        f"`{r['command']}` ({r['date']}, {r['machine']}): each shipped model's test split decoded as the tools decode "
+        "(beam 4), each sentence given low / medium / high by the thresholds chosen on its valid split "
+        "(`seq2seq-eval RUN --calibrate-confidence`: low = the lowest quarter of valid scores, high = the top 40%). "
+        "\"Worst\": the tenth of test sentences with the lowest sentence chrF.",
+        "",
+        "| model | test sentences | flagged low: of the worst tenth | flagged low: of all | BLEU low / medium / high (sentences) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in r["runs"]:
+        t, b = row["test"], row["by_level"]
+        levels = " / ".join(f"{b[k]['bleu']:.1f} ({b[k]['sentences']:,})" for k in ("low", "medium", "high") if k in b)
+        lines.append(f"| {row['run']} ({row['direction']}) | {t['sentences']:,} | {t['worst_flagged']:.0%} | {t['all_flagged']:.0%} | {levels} |")
+    return lines + [""]
+
+
+def adapt_domain_section(r: dict) -> list[str]:
+    b, a = r["before"], r["after"]
+    return [
+        "### Adapting to a person's corrections",
+        "",
+        f"`{r['command']}` ({r['date']}, {r['machine']}): `{r['domain_file']}` (software UI strings written for this project, a "
+        f"domain Tatoeba lacks): {r['corrections']} pairs kept as corrections in a translation memory, {r['held_out']} held out; "
+        f"`{r['base']}` adapted to the corrections (`seq2seq-train --adapt`: {r['adaptation']['corrections']} corrections ×"
+        f"{r['adaptation']['correction_repeats']} and {r['adaptation']['replay']:,} replayed training pairs an epoch) for "
+        f"{r['epochs']} epochs, {r['minutes']} min on this machine; beam 4, no memory lookups; peak RSS {r['peak_rss_mb']:,} MB.",
+        "",
+        "| | held-out domain BLEU | held-out domain chrF | general test BLEU | general test chrF |",
+        "|---|---|---|---|---|",
+        f"| before | {b['domain']['bleu']} | {b['domain']['chrf']} | {b['general']['bleu']} | {b['general']['chrf']} |",
+        f"| after | {a['domain']['bleu']} | {a['domain']['chrf']} | {a['general']['bleu']} | {a['general']['chrf']} |",
+        "",
+    ]
+
+
 def _cell(value) -> str:
     return "–" if value is None else f"{value}"
 
@@ -319,7 +357,7 @@ def render(results: Path) -> str:
         ("quality", quality_section), ("time_to_quality", time_to_quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
         ("data_scale_side_by_side", data_scale_section), ("data_scale", data_scale_section),
-        ("resume_at_scale", resume_at_scale_section),
+        ("resume_at_scale", resume_at_scale_section), ("confidence", confidence_section), ("adapt_domain", adapt_domain_section),
     ):
         data = load(results, name)
         if data:

@@ -32,8 +32,8 @@ from repl.console import (
     key_value_table,
     run_main,
 )
-from repl.documents import DOCUMENT_FORMATS, DOCUMENT_KINDS, SAMPLE_ROWS, new_stats, translate_document
-from repl.memory import add_memory_options, import_files, memory_note, memory_of
+from repl.documents import DOCUMENT_FORMATS, DOCUMENT_KINDS, counted_result, new_stats, translate_document
+from repl.memory import add_memory_options, import_files, memory_of
 from repl.models import Models
 from repl.output import Output
 
@@ -105,6 +105,8 @@ def format_line(kind: str, number: int, source: str, result) -> str:
         clean = lambda s: s.replace("\t", " ")  # noqa: E731  (a tab would shift the columns)
         return "" if not source.strip() else f"{clean(source)}\t{clean(text)}\t{score}"
     row = {"line": number, "source": source, "translation": text, "score": score}
+    if result.confidence:
+        row["confidence"] = result.confidence
     if result.memory is not None:  # an exact match is this line's translation; a fuzzy one is offered beside it
         match = result.memory
         row["memory"] = {"match": match.score, "source": match.entry.source, "translation": match.entry.target, "origin": match.entry.origin}
@@ -156,8 +158,8 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
                 stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
             if way.mismatch:
                 stats["mismatched"].append(f"line {number}: {way.mismatch}")
-            if not blank and len(stats["samples"]) < SAMPLE_ROWS:
-                stats["samples"].append((source, result.text, (memory_note(result, short=True) if result.memory else "")))
+            if not blank:
+                counted_result(stats, source, result, number)
             if args.refs:
                 stats["hypotheses"].append(result.text)
             write(format_line(args.kind, number, source, result) + "\n")
@@ -183,6 +185,7 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         *([("traditional characters read as simplified", plural(stats["simplified"], "line"))] if stats["simplified"] else []),
         *([("from the translation memory", plural(stats["remembered"], "line"))] if stats["remembered"] else []),
         *([("similar memory entries offered (jsonl)", plural(stats["fuzzy"], "line"))] if stats["fuzzy"] else []),
+        *([("confidence", confidence_counts(stats["confidence"]))] if stats["confidence"] else []),
         ("directions", ", ".join(f"{ARROWS[d]} {n:,}" for d, n in stats["directions"].items()) or "-"),
         ("seconds", f"{seconds:.2f}"),
         ("lines/s", _rate(translated, seconds)),
@@ -197,13 +200,34 @@ def summary_tables(stats: dict, seconds: float, scores: dict | None):
         samples = Table(title="samples", title_justify="left")
         samples.add_column("source")
         samples.add_column("translation")
-        notes = any(note for _, _, note in stats["samples"])
+        notes, judged = (any(row[k] for row in stats["samples"]) for k in (2, 3))
         if notes:
             samples.add_column("memory")
-        for source, text, note in stats["samples"]:
-            samples.add_row(Text(source), Text(text), *([Text(note)] if notes else []))  # (Text: brackets are not markup)
+        if judged:
+            samples.add_column("confidence")
+        for source, text, note, level in stats["samples"]:  # (Text: brackets are not markup)
+            samples.add_row(Text(source), Text(text), *([Text(note)] if notes else []), *([Text(level or "", style=LEVEL_STYLES.get(level, ""))] if judged else []))
         tables.append(samples)
+    if stats["low"]:
+        low = Table(title="low confidence: check these first", title_justify="left")
+        for column in ("line", "source", "translation"):
+            low.add_column(column, style=LEVEL_STYLES["low"] if column == "translation" else None)
+        for number, source, text in stats["low"]:
+            low.add_row(str(number), Text(source), Text(text))
+        tables.append(low)
     return tables
+
+
+LEVEL_STYLES = {"low": "red", "medium": "yellow", "high": "green"}
+
+
+def confidence_counts(counts: dict) -> Text:
+    """`low 3 · medium 10 · high 20`, each in its colour."""
+    text = Text()
+    for level in ("low", "medium", "high"):
+        if counts.get(level):
+            text.append(" · " if text else "").append(f"{level} {counts[level]:,}", style=LEVEL_STYLES[level])
+    return text
 
 
 def _rate(count: int, seconds: float) -> str:

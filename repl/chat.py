@@ -93,13 +93,16 @@ class Chat:
             self.answered, self.fixable = way.direction, (way.direction, result)
             if result.memory is not None:
                 console.print(memory_note(result), soft_wrap=True, markup=False, style="cyan")
+            if result.confidence == "low":
+                console.print("low confidence: check this translation (/fix corrects it)", soft_wrap=True, style="yellow")
             if self.interactive:
                 self.last = result
                 if self.options.n_best > 1:
                     for part in result.parts or [result]:
                         console.print(n_best_table(part))
                 unseen = f"  unseen: {' '.join(result.unknown)}" if result.unknown else ""
-                console.print(Text(f"{ARROWS[way.direction]}  score {result.score:.3f}  {ms:.1f} ms{unseen}", style="dim"))
+                judged = f"  confidence {result.confidence}" if result.confidence else ""
+                console.print(Text(f"{ARROWS[way.direction]}  score {result.score:.3f}{judged}  {ms:.1f} ms{unseen}", style="dim"))
 
     # ---------------------------------------------------------------- commands
     def command(self, line: str) -> bool:

@@ -11,11 +11,14 @@ import sys
 import typing
 
 from engine.config import PRESETS, RunConfig, preset
+from engine.data.files import Pair
+from engine.memory.store import TranslationMemory
 from engine.models.registry import ARCHITECTURES, ATTENTIONS
 from engine.models.settings import allowed, out_of_range
-from engine.runs import NotARunFolder, RunFolder
+from engine.runs import NotARunFolder, RunFolder, named_run
 from engine.training.distribute import is_chief, task, tf_config_for
 from repl.console import UsageError, at_least, console, import_tensorflow, run_main
+from repl.models import direction_of_run
 
 # ----------------------------------------------------------------------------------------------
 # seq2seq-train
@@ -88,6 +91,13 @@ def train_parser() -> argparse.ArgumentParser:
         "--into-existing", action="store_true",
         help="allow --run to name a non-empty folder that is not a run (none of the run's own file names may exist there)",
     )
+    parser.add_argument(
+        "--adapt", metavar="RUN",
+        help="a new run (--run) that continues RUN (a run folder, or a shipped model's name) on the translation memory's entries of "
+        "its direction, mixed with a replay of its own training pairs, for a few minutes (--max-minutes, default 5; --epochs, default 4)",
+    )
+    parser.add_argument("--translation-memory", metavar="FILE",
+                        help="with --adapt: the translation memory to learn from (default: $SEQ2SEQ_MEMORY, else the user's; --memory is the attention's)")
     parser.add_argument("--workers", metavar="HOST:PORT,…", help="with --distribute multiworker: every worker's address, the chief (index 0) first; builds TF_CONFIG")
     parser.add_argument("--worker-index", type=NON_NEGATIVE, help="with --workers: this process's place in the list (0 is the chief, which alone writes the run folder)")
     add_config_options(parser, preset("default"))
@@ -129,6 +139,34 @@ def train_shown(run, work) -> None:
         report.close()
 
 
+def adapt_run(args) -> RunFolder:
+    """--adapt BASE: a new run from BASE on the memory's entries of BASE's direction (engine/training/adapt.py)."""
+    if args.resume or args.prepare_only or args.workers:
+        raise UsageError("--adapt starts a new run of its own; it goes with --run, --translation-memory, --max-minutes and --epochs only")
+    base = named_run(args.adapt) or RunFolder(args.adapt)
+    if not base.config_path.exists():
+        raise UsageError(f"{args.adapt}: not a run folder or a shipped model's name")
+    direction = direction_of_run(base)
+    corrections = [Pair(e.source, e.target) for e in TranslationMemory(args.translation_memory).entries(direction)]
+    if not corrections:
+        raise UsageError(f"the translation memory holds no {direction} entries to adapt {base.path.name} to (correct translations first)")
+    run = RunFolder.new(args.run)
+    try:
+        run.check_new()
+    except NotARunFolder as err:
+        raise UsageError(str(err)) from err
+    minutes = args.max_minutes if args.max_minutes is not None else 5.0
+    epochs = args.epochs if args.epochs is not None else 4
+
+    def work(report, training):
+        from engine.training.adapt import adapt  # (deferred: imports TensorFlow, seconds)
+
+        adapt(base, run, corrections, max_minutes=minutes, epochs=epochs, report=report)
+
+    train_shown(run, work)
+    return run
+
+
 def train_main(argv=None) -> int:
     parser = train_parser()
     args = parser.parse_args(argv)
@@ -147,7 +185,9 @@ def train_main(argv=None) -> int:
             raise UsageError(str(err)) from err
         if args.resume and args.prepare_only:
             raise UsageError("--prepare-only starts a new run; a run to --resume is prepared already")
-        if args.resume:
+        if args.adapt:
+            run = adapt_run(args)
+        elif args.resume:
             run = RunFolder(args.resume)
             if not run.config_path.exists():
                 raise UsageError(f"{run.path}: not a run folder (no config.json)")
@@ -167,6 +207,8 @@ def train_main(argv=None) -> int:
             train_shown(run, lambda report, training: training.train(config, run, into_existing=args.into_existing, report=report, prepare_only=args.prepare_only))
         if args.prepare_only:
             console.print(f"[green]prepared:[/] {run.path}  (train: seq2seq-train --resume {run.path})")
+        elif args.adapt:
+            console.print(f"[green]adapted:[/] {run.path}  (use it: seq2seq-chat --model {run.path}, or /model {run.path} in the chat)", soft_wrap=True)
         elif is_chief():
             console.print(f"[green]done:[/] {run.path}  (evaluate: seq2seq-eval {run.path})")
         else:

@@ -13,6 +13,7 @@ import sys
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from engine.config import DecodeOptions
 from engine.data.files import CorpusError
@@ -134,7 +135,7 @@ def key_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(key, value if isinstance(value, Text) else str(value))  # (Text: already styled)
     return table
 
 

@@ -7,7 +7,7 @@ source; engine/text/xliff.py). Each is read whole, translated, and written at on
 from __future__ import annotations
 
 from engine.data.files import CorpusError
-from engine.text.catalogues import fill_catalogue
+from engine.text.catalogues import Catalogue
 from engine.text.direction import DIRECTIONS
 from engine.text.formats import translate_html, translate_srt
 from engine.text.markdown import MarkdownDocument
@@ -24,7 +24,18 @@ DOCUMENT_KINDS = tuple(dict.fromkeys(DOCUMENT_FORMATS.values()))
 def new_stats() -> dict:
     """The counts of seq2seq-batch's summary table."""
     return {"lines": 0, "blank": 0, "unseen": 0, "long": 0, "sentences": 0, "simplified": 0, "samples": [], "hypotheses": [],
-            "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0}
+            "directions": {}, "mismatched": [], "remembered": 0, "fuzzy": 0, "confidence": {}, "low": []}
+
+
+def counted_result(stats: dict, source: str, result, number: int | None = None) -> None:
+    """A translated text's share of the summary: its confidence, and a sample row while few are kept
+    (number: its line, for the table of low-confidence lines)."""
+    if result.confidence:
+        stats["confidence"][result.confidence] = stats["confidence"].get(result.confidence, 0) + 1
+    if result.confidence == "low" and number is not None and len(stats["low"]) < SAMPLE_ROWS:
+        stats["low"].append((number, source, result.text))
+    if len(stats["samples"]) < SAMPLE_ROWS:
+        stats["samples"].append((source, result.text, memory_note(result, short=True) if result.memory else "", result.confidence))
 
 
 def read_document(handle, name: str, errors: str) -> str:
@@ -47,8 +58,7 @@ def counted(args, models, stats: dict):
             stats["directions"][way.direction] = stats["directions"].get(way.direction, 0) + 1
             stats["sentences"] += len(way.result.parts) > 1
             stats["remembered"] += way.result.from_memory
-            if len(stats["samples"]) < SAMPLE_ROWS:
-                stats["samples"].append((text, way.result.text, memory_note(way.result, short=True) if way.result.memory else ""))
+            counted_result(stats, text, way.result)
         return [way.result for way in routed]
 
     return translate
@@ -80,9 +90,10 @@ def fill_po(args, models, document: str, stats: dict, translate) -> str:
         direction = models.direction_for(msgid)
         return direction.split("-")[1] if direction in DIRECTIONS else "zh"
 
-    text, counts = fill_catalogue(document, lambda texts: [(r.text, r.from_memory) for r in translate(texts)], target_of, args.input,
-                                  overwrite=args.retranslate)
-    stats["catalogue"] = {"name": "catalogue entries", **counts}
+    catalogue = Catalogue(document, args.input, target_of, overwrite=args.retranslate)
+    results = translate(catalogue.texts) if catalogue.texts else []
+    text = catalogue.render([r.text for r in results], [r.from_memory for r in results], [r.confidence == "low" for r in results])
+    stats["catalogue"] = {"name": "catalogue entries", **catalogue.counts}
     return text
 
 

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from engine.data.corpus import SPLITS
 from engine.data.files import text_lines
-from engine.decoding.rerank import FILE, reverse_run_of, tune, unseen_by
+from engine.decoding.confidence import calibrate, sentence_chrfs, token_log_prob
+from engine.decoding.rerank import FILE, DecodingDefaults, reverse_run_of, tune, unseen_by
 from engine.evaluation.evaluate import evaluate, held_out, run_lexicon, training_counts
 from engine.runs import is_packaged, is_shipped
 from engine.text.direction import ARROWS, DIRECTIONS
@@ -53,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", action="store_true", help="record the scores in a shipped model's eval.json too (by default only other runs are recorded)")
     parser.add_argument("--tune-decoding", action="store_true",
                         help="choose the run's alpha and reranking weight on its valid split and write them to its decoding.json (the tools' defaults for it)")
+    parser.add_argument("--calibrate-confidence", action="store_true",
+                        help="choose the run's confidence thresholds (low / medium / high) on its valid split and write them to its decoding.json")
     parser.add_argument("--rerank-with", metavar="RUN", help="with --tune-decoding: the reverse run (the other direction; a path or a shipped model's name) that reranks this one")
     add_decode_options(parser)
     return parser
@@ -90,6 +93,10 @@ def print_report(report: dict, title: str) -> None:
             f"sentences with a rare word (seen fewer than {rare['seen_fewer_than']} times in training): "
             f"{rare['sentences']:,}, BLEU {rare['bleu']:.1f}, chrF {rare['chrf']:.1f}", soft_wrap=True,
         )
+    judged = report.get("confidence")
+    if judged and judged.get("sentences"):
+        console.print(f"confidence: {judged['worst_flagged']:.0%} of the worst {judged['worst_share']:.0%} of sentences (by chrF) "
+                      f"are flagged low, and {judged['all_flagged']:.0%} of all", soft_wrap=True)
     if report.get("unrepresentable_share") is not None:
         console.print(f"source tokens the model cannot represent (<unk>): {report['unrepresentable_share']:.2%}", soft_wrap=True)
     aligned = report.get("alignment") or {}
@@ -112,6 +119,8 @@ def main(argv=None) -> int:
             raise UsageError("--src and --refs go together")
         if args.tune_decoding:
             return tune_run(args)
+        if args.calibrate_confidence:
+            return calibrate_run(args)
         args.glossary_terms = glossary_of(args)
         report_file = Output(args.json, args.force, [args.src, args.refs]) if args.json else None  # checked and claimed now
         try:
@@ -156,6 +165,35 @@ def tune_run(args) -> None:
     console.print(key_value_table(f"{run.path.name}: valid BLEU, beam {chosen.measured['beam']}", rows))
     console.print(f"{run.path / FILE}: alpha {chosen.alpha:g}, reranking weight {chosen.rerank_weight:g} "
                   f"({chosen.measured['gain']:+.2f} BLEU: {'on' if chosen.rerank else 'off'} by default)", soft_wrap=True)
+
+
+def calibrate_run(args) -> None:
+    """--calibrate-confidence: thresholds chosen on the valid split (decoded as the tools decode
+    by default), into decoding.json; what "low" catches there is printed and kept beside them."""
+    if args.src or args.json:
+        raise UsageError("--calibrate-confidence uses the run's valid split; it takes no --src or --json")
+    run = resolve_run(args.run)
+    sources, references = held_out(run.config(), "valid")
+    if args.max_sentences:
+        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
+    import_tensorflow()
+    from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
+
+    translator = Translator(run)
+    options = decode_options(args)
+    with console.status(f"translating {len(sources):,} valid sentences with beam {options.beam}…"):
+        found = translator.translate(sources, options=options)
+    chosen = calibrate([token_log_prob(t) for t in found], sentence_chrfs([t.text for t in found], references))
+    defaults = DecodingDefaults.of(run)
+    defaults.confidence = chosen
+    defaults.save(run)
+    measured = chosen["measured"]
+    console.print(key_value_table(f"{run.path.name}: confidence on {measured['sentences']:,} valid sentences, beam {options.beam}", [
+        ("low below", chosen["low"]), ("high from", chosen["high"]),
+        (f"worst {measured['worst_share']:.0%} (chrF ≤ {measured['worst_chrf_at_most']}) flagged low", f"{measured['worst_flagged']:.0%}"),
+        ("all sentences flagged low", f"{measured['all_flagged']:.0%}"),
+    ]))
+    console.print(f"{run.path / FILE}: confidence thresholds written", soft_wrap=True)
 
 
 def run_jobs(args, report_file) -> None:

@@ -15,8 +15,9 @@ from engine.text.segment import split_sentences
 
 class ReverseTranslator:
     """Translates a sentence by reversing it; a glossary term comes out as its translation; a
-    line of several sentences comes back with one part per sentence. `calls` records every
-    call's (lines, options, glossary)."""
+    line of several sentences comes back with one part per sentence; a sentence with a `?` has
+    low confidence, others high (a line: its weakest sentence's). `calls` records every call's
+    (lines, options, glossary)."""
 
     def __init__(self, direction: str = EN_ZH):
         self.direction, self.calls = direction, []
@@ -26,7 +27,9 @@ class ReverseTranslator:
         for term, target in (glossary.entries.items() if glossary else ()):
             text = text.replace(term[::-1], target or term)
         hyps = [Hypothesis(text + "!" * k, -0.1 * (k + 1), -0.2 * (k + 1), [], list(text)) for k in range(options.n_best)]
-        return Translation(sentence, text, -0.1, -0.2, [], list(text), list(sentence), [], hyps)
+        result = Translation(sentence, text, -0.1, -0.2, [], list(text), list(sentence), [], hyps)
+        result.confidence = "low" if "?" in sentence else "high"
+        return result
 
     def translate(self, lines, options: DecodeOptions | None = None, glossary=None, batch_size: int = 256, memory=None, **_):
         return with_memory(lines, memory, lambda rest: self._lines(rest, options, glossary))  # (the memory as the real translator has it)
@@ -44,7 +47,8 @@ class ReverseTranslator:
                 parts[0].source = line
             else:
                 text = " ".join(p.text for p in parts)
-                results.append(Translation(line, text, -0.1, -0.2, [], list(text), list(line), [], [parts[0].n_best[0]], parts=parts))
+                results.append(Translation(line, text, -0.1, -0.2, [], list(text), list(line), [], [parts[0].n_best[0]], parts=parts,
+                                           confidence=min((p.confidence for p in parts), key=("low", "medium", "high").index)))
         return results
 
 

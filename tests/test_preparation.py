@@ -34,6 +34,10 @@ def ignores_ctrl_c(_item) -> bool:
     return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
+def dies_on_sigterm(_item) -> bool:
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 @pytest.mark.skipif(parallel.available_cores() < 2 or not sys.platform.startswith("linux"), reason="one core, or no fork: no pool")
 def test_long_lists_go_to_other_processes_and_short_ones_stay(monkeypatch):
     monkeypatch.setattr(parallel, "CHUNK", 5)
@@ -41,6 +45,13 @@ def test_long_lists_go_to_other_processes_and_short_ones_stay(monkeypatch):
     assert set(parallel.mapped(worker_pid, list(range(9)), pool_from=10)) == {os.getpid()}
     # Ctrl-C is this process's to handle (it ends the pool): no worker prints a traceback of its own
     assert all(parallel.mapped(ignores_ctrl_c, list(range(30)), pool_from=10))
+    # Pool.terminate ends the workers with SIGTERM: a handler this process has (a tool's own, which
+    # a forked worker inherits) must not keep one alive (the pool would wait for it for ever)
+    saved = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        assert all(parallel.mapped(dies_on_sigterm, list(range(30)), pool_from=10))
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 def test_the_pool_gives_what_one_process_gives_in_order(monkeypatch):

@@ -128,6 +128,7 @@ class Result:
     source_tokens: list
     parts: list = field(default_factory=list)
     src_ids: list = field(default_factory=list)
+    confidence: str | None = None
 
 
 class Reverser:
@@ -149,7 +150,7 @@ class Reverser:
             for term, target in (glossary.entries.items() if glossary else ()):
                 text = text.replace(term[::-1], target)
             hypotheses = [Hypothesis(text, -0.1), Hypothesis(text + "!", -0.5), Hypothesis(text + "?", -0.9)][: options.n_best]
-            results.append(Result(text, -0.1, hypotheses, list(text), list(line), src_ids=[1] * len(line)))
+            results.append(Result(text, -0.1, hypotheses, list(text), list(line), src_ids=[1] * len(line), confidence="low" if "?" in line else "high"))
         return results
 
     def attention_of(self, result):

@@ -32,6 +32,10 @@ def server(tmp_path_factory, toy_subword_run, toy_subword_zh_en_run):
     root = tmp_path_factory.mktemp("web-checkpoints")
     shutil.copytree(toy_subword_run.path, root / "default")
     shutil.copytree(toy_subword_zh_en_run.path, root / "default-zh-en")
+    for name, thresholds in (("default", {"low": 1.0, "high": 2.0}), ("default-zh-en", {"low": -1e9, "high": -1e9})):
+        decoding = root / name / "decoding.json"  # (every en→zh line low, every zh→en line high: what the page shows)
+        settings = json.loads(decoding.read_text()) if decoding.exists() else {}
+        decoding.write_text(json.dumps({**settings, "confidence": thresholds}))
     keys = root / "keys.txt"
     keys.write_text(KEY + "\n")
     running = Server(None, "--api-keys", keys, "--memory", root / "memory.sqlite", env={"SEQ2SEQ_CHECKPOINTS": str(root)})
@@ -100,8 +104,10 @@ def test_typing_english_shows_chinese_and_chinese_shows_english(page, tmp_path):
     chinese = translate(page, "Tom likes tea.")
     assert HAN.search(chinese) and page.inner_text("#direction") == "en→zh", chinese
     page.screenshot(path=tmp_path / "en-zh.png")
+    assert page.inner_text("#confidence") == "low confidence (check it)"
     english = translate(page, "汤姆喜欢茶。")
     assert re.search(r"[A-Za-z]", english) and not HAN.search(english) and page.inner_text("#direction") == "zh→en", english
+    assert page.inner_text("#confidence") == "high confidence"
     page.screenshot(path=tmp_path / "zh-en.png")
     page.click("#swap")  # the English goes back in, to be translated into Chinese
     page.wait_for_function("text => document.body.dataset.translated === text", arg=english)

@@ -28,6 +28,14 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _pool_worker_signals() -> None:
+    """A pool worker leaves Ctrl-C to this process, which ends it (no traceback from each), and
+    dies at once on SIGTERM, as Pool.terminate expects: a handler the parent had installed (a
+    tool's own, which a forked worker inherits) must not keep it alive or run its cleanup there."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _each(function, chunk: list) -> list:
     return [function(item) for item in chunk]
 
@@ -45,8 +53,7 @@ def chunked(function, items: list, pool_from: int | None = None, done=lambda cou
         parts = map(function, chunks)
         pool = None
     else:
-        # the workers leave Ctrl-C to this process, which ends them (no traceback from each)
-        pool = multiprocessing.get_context("fork").Pool(cores, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+        pool = multiprocessing.get_context("fork").Pool(cores, initializer=_pool_worker_signals)
         parts = pool.imap(function, chunks)
     try:
         for chunk, part in zip(chunks, parts):

@@ -42,6 +42,7 @@ class DecodingDefaults:
     rerank_weight: float = 0.0
     rerank: bool = False  # on by default
     measured: dict = field(default_factory=dict)  # the tuning's report
+    confidence: dict = field(default_factory=dict)  # {"low", "high", "measured"}: engine/decoding/confidence.py
 
     @classmethod
     def of(cls, run: RunFolder) -> DecodingDefaults:
@@ -57,6 +58,8 @@ class DecodingDefaults:
             raise ValueError(f"{path}: not a decoding file ({err})") from err
         if not isinstance(defaults.alpha, (int, float)) or not isinstance(defaults.rerank_weight, (int, float)) or not isinstance(defaults.rerank, bool):
             raise ValueError(f"{path}: alpha and rerank_weight must be numbers, rerank true or false")
+        if defaults.confidence and not all(isinstance(defaults.confidence.get(k), (int, float)) for k in ("low", "high")):
+            raise ValueError(f"{path}: confidence needs numbers low and high")
         return defaults
 
     def save(self, run: RunFolder) -> None:
@@ -199,4 +202,4 @@ def tune(translator, sources: list[str], references: list[list[str]], beam: int 
         "bleu_reranked_by_weight": {f"{w:g}": reranked[w] for w in reranked},
         "gain": round(gain, 2),
     }
-    return DecodingDefaults(best_alpha, translator.defaults.rerank_with, best_weight, gain >= MIN_GAIN, measured)
+    return DecodingDefaults(best_alpha, translator.defaults.rerank_with, best_weight, gain >= MIN_GAIN, measured, translator.defaults.confidence)

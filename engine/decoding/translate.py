@@ -23,6 +23,7 @@ import tensorflow as tf
 from engine.config import BATCH_SIZE, DecodeOptions
 from engine.data.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 from engine.decoding.batches import LENGTH_STEP, padded_batches
+from engine.decoding.confidence import judged
 from engine.decoding.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.decoding.translation import Hypothesis, Translation, line_translation, passthrough, with_memory
 from engine.models import search
@@ -177,19 +178,18 @@ class Translator:
         memory=None,
     ) -> list[Translation]:
         """Translate `sentences` (lines: each may hold several sentences); results come back in
-        input order, one per line.
-
+        input order, one per line, each with its confidence (engine/decoding/confidence.py).
         options: how to decode (the tools pass theirs, see `DecodeOptions`); without it the
         keywords say: beam size K (1 = greedy, the plain call's default); n_best hypotheses to
         keep per sentence (≤ K); max_len, the most output tokens (default: a little over the
         longest training target); alpha, length normalisation, score = log-prob / length**alpha.
         glossary: an engine.text.glossary.Glossary whose terms are translated as it says (runs with placeholders only:
         subword runs). pause: called between two decoded batches (the server's batcher decodes small requests that
-        arrived meanwhile there, so a long text does not hold up a short one). memory: see `with_memory`.
-        """
+        arrived meanwhile there, so a long text does not hold up a short one). memory: see `with_memory`."""
         if options is None:
             options = DecodeOptions(beam=beam, alpha=alpha, max_len=max_len, guard=False).with_(n_best=min(n_best, beam))
-        return with_memory(sentences, memory, lambda lines: self._translate_lines(lines, options, batch_size, attention, glossary, pause))
+        return judged(with_memory(sentences, memory, lambda lines: self._translate_lines(lines, options, batch_size, attention, glossary, pause)),
+                      self.defaults.confidence)
 
     def _translate_lines(self, sentences: list[str], options: DecodeOptions, batch_size: int, attention: bool, glossary, pause) -> list[Translation]:
         if glossary and self.pipeline.legacy:

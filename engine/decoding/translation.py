@@ -40,6 +40,7 @@ class Translation:
     # engine.memory.store.Match: exact (this is the memory's translation, not the model's) or
     # fuzzy (a similar entry offered beside the model's translation); None when memory had none
     memory: Match | None = None
+    confidence: str | None = None  # low, medium or high (engine/decoding/confidence.py); None: not judged
 
     @property
     def from_memory(self) -> bool:
@@ -54,7 +55,7 @@ def passthrough(source: str, text: str, simplified) -> Translation:
 def remembered(source: str, match: Match) -> Translation:
     """A line served from the translation memory (an exact match): a person's translation."""
     text = match.entry.target
-    return Translation(source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], memory=match)
+    return Translation(source, text, 0.0, 0.0, [], [], [], [], [Hypothesis(text, 0.0, 0.0, [], [])], memory=match, confidence="high")
 
 
 def with_memory(lines: list[str], memory, translate_lines) -> list:

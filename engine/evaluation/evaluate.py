@@ -18,6 +18,7 @@ from engine.config import DecodeOptions
 from engine.data.corpus import SPLITS, load_split
 from engine.data.files import Pair
 from engine.data.vocab import UNK
+from engine.decoding.confidence import sentence_chrfs, token_log_prob, usefulness
 from engine.text.normalise import normalise
 from engine.text.protect import whole_word
 from engine.text.script import is_chinese
@@ -187,6 +188,10 @@ def evaluate(
         "seconds": round(seconds, 2),
         "examples": examples(sources, hypotheses, references),
     }
+    thresholds = getattr(getattr(translator, "defaults", None), "confidence", None)
+    if thresholds:  # (what "low" catches on this split: engine/decoding/confidence.py)
+        chrfs = sentence_chrfs(hypotheses, references)
+        report["confidence"] = usefulness([token_log_prob(t) for t in translations], chrfs, thresholds)
     if train_counts is not None:
         rare = rare_word_sentences(sources, train_counts)
         if rare:

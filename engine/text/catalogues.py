@@ -17,6 +17,7 @@
 - Format placeholders (`%s`, `%(count)d`, `{name}`) come through untouched: the text pipeline
   keeps them as spans (engine/text/protect.py `FORMAT`). A translation that lost one anyway stays
   fuzzy with a comment naming it.
+- A translation of low confidence (engine/decoding/confidence.py) gets a comment saying so.
 
 Read and written with polib (wrapped at 78 columns, as msgmerge writes them).
 """
@@ -36,8 +37,6 @@ LANGUAGE_CODES = {"zh": "zh_CN", "en": "en"}
 _FORMAT = re.compile(FORMAT)
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
 
-# translate(texts) → [(translation, from_memory)] for each text
-Translate = Callable[[list[str]], list[tuple[str, bool]]]
 
 
 class CatalogueError(ValueError):
@@ -92,10 +91,12 @@ class Catalogue:
         self.texts = list(dict.fromkeys(line.strip() for message in self.messages for line in message.split("\n") if line.strip()))
         self.counts = {"entries": len([e for e in catalogue if e.msgid and not e.obsolete]), "filled": 0, "from memory": 0, "fuzzy": 0}
 
-    def render(self, translations: list[str], remembered: list[bool] | None = None) -> str:
-        remembered = remembered or [False] * len(translations)
+    def render(self, translations: list[str], remembered: list[bool] | None = None, low: list[bool] | None = None) -> str:
+        """low[i]: translation i has low confidence (its entries get a comment saying so)."""
+        remembered, low = remembered or [False] * len(translations), low or [False] * len(translations)
         done = {piece: (as_label(piece, text), known) for piece, text, known in zip(self.texts, translations, remembered)}
         translated = {message: _rebuilt(message, done) for message in self.messages}
+        self.doubtful = {piece for piece, flagged in zip(self.texts, low) if flagged}
         for entry in self.entries:
             self._fill(entry, translated)
         written = str(self.catalogue)
@@ -119,17 +120,11 @@ class Catalogue:
         lost = [p for p in dict.fromkeys(_FORMAT.findall(source)) if p not in written]
         if lost:
             entry.tcomment = "\n".join(filter(None, [entry.tcomment, f"seq2seq: the translation lost {', '.join(lost)}; check it"]))
+        if any(line.strip() in self.doubtful for line in source.split("\n")) and not remembered:
+            entry.tcomment = "\n".join(filter(None, [entry.tcomment, "seq2seq: low confidence; check it"]))
         if (not remembered or lost) and "fuzzy" not in entry.flags:
             entry.flags.append("fuzzy")
         self.counts["fuzzy"] += "fuzzy" in entry.flags
-
-
-def fill_catalogue(text: str, translate: Translate, target_of: Callable[[str], str], name: str, overwrite: bool = False) -> tuple[str, dict]:
-    """The catalogue `text` with its untranslated entries filled, and the counts of what was done."""
-    catalogue = Catalogue(text, name, target_of, overwrite)
-    done = translate(catalogue.texts) if catalogue.texts else []
-    written = catalogue.render([t for t, _ in done], [r for _, r in done])
-    return written, catalogue.counts
 
 
 def _rebuilt(message: str, done: dict) -> tuple[str, bool]:

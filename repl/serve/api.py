@@ -87,9 +87,9 @@ async def translate(request):
     target = text_field(data, "target", state.default_target, tuple(LANGUAGE_NAMES))
     form = text_field(data, "format", "text", ("text", "html"))
     alternatives = whole_number(data, "alternatives", 0, state.limits.max_alternatives)
-    scores, attention = flag(data, "scores"), flag(data, "attention")
-    if form == "html" and (alternatives or scores or attention):
-        raise ApiError(400, "Invalid request: alternatives, scores and attention are for format 'text'")
+    scores, attention, confidence = flag(data, "scores"), flag(data, "attention"), flag(data, "confidence")
+    if form == "html" and (alternatives or scores or attention or confidence):
+        raise ApiError(400, "Invalid request: alternatives, scores, attention and confidence are for format 'text'")
     glossary = glossary_of(data, state)
     detected = [detect(t) for t in texts] if source == "auto" else None
     if form == "html":
@@ -122,6 +122,8 @@ async def translate(request):
         body["scores"] = _shaped([o.scores(alternatives) for o in outcomes], as_list)
     if attention:
         body["attention"] = _shaped([o.maps for o in outcomes], as_list)
+    if confidence:  # low / medium / high (engine/decoding/confidence.py); null: passed through or not judged
+        body["confidence"] = _shaped([getattr(o.result, "confidence", None) for o in outcomes], as_list)
     matches = [o.memory() for o in outcomes] if form == "text" else []
     if any(matches):  # (absent otherwise: LibreTranslate's answer as it is)
         body["memory"] = _shaped(matches, as_list)

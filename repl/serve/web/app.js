@@ -70,7 +70,7 @@ async function translateNow() {
     $("direction").textContent = "";
     state.machine = null;
     $("save").disabled = true;
-    $("memory").hidden = true;
+    $("memory").hidden = $("confidence").hidden = true;
     $("alternatives").hidden = $("attention").hidden = true;
     clearError();
     return;
@@ -82,6 +82,7 @@ async function translateNow() {
   const wantAttention = $("want-attention").checked;
   const ask = (to) => call("/translate", withKey({
     q: lines, source, target: to, alternatives: wantAlternatives ? 3 : 0, scores: wantAlternatives, attention: wantAttention,
+    confidence: true,
   }));
   $("status").textContent = "translating…";
   try {
@@ -102,6 +103,7 @@ async function translateNow() {
     state.machine = { lines, translations: answer.translatedText, from, target };
     $("save").disabled = true;
     showMemory(lines, answer.memory);
+    showConfidence(lines, answer.confidence);
     $("direction").textContent = `${from}→${target}`;
     $("direction").title = `${NAMES[from] || from} to ${NAMES[target] || target}`;
     showAlternatives(lines, wantAlternatives ? answer.scores : null);
@@ -127,6 +129,21 @@ function showMemory(lines, matches) {
       : `Line ${i + 1}: similar in memory (${Math.round(match.match)}%): ${match.source} → ${match.translation}`;
     list.append(element("li", text, { class: match.match >= 100 ? "exact" : "fuzzy" }));
   });
+  list.hidden = !list.children.length;
+}
+
+// How sure the model is of each line (low lines first: those are the ones to check).
+function showConfidence(lines, levels) {
+  const list = $("confidence");
+  list.replaceChildren();
+  const judged = (levels || []).map((level, i) => ({ level, i })).filter((x) => x.level && lines[x.i].trim());
+  const order = { low: 0, medium: 1, high: 2 };
+  judged.sort((a, b) => order[a.level] - order[b.level] || a.i - b.i);
+  for (const { level, i } of judged) {
+    const where = lines.length > 1 ? `Line ${i + 1}: ` : "";
+    const advice = level === "low" ? " (check it)" : "";
+    list.append(element("li", `${where}${level} confidence${advice}`, { class: level }));
+  }
   list.hidden = !list.children.length;
 }
 
