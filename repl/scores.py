@@ -133,10 +133,11 @@ def main(argv=None) -> int:
     return run_main(main)
 
 
-def tune_run(args) -> None:
-    """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
+def on_valid_split(args, option: str):
+    """(run, its translator, valid sources, their references) for an option that chooses a run's
+    settings on its valid split (--max-sentences: the first N)."""
     if args.src or args.json:
-        raise UsageError("--tune-decoding uses the run's valid split; it takes no --src or --json")
+        raise UsageError(f"{option} uses the run's valid split; it takes no --src or --json")
     run = resolve_run(args.run)
     sources, references = held_out(run.config(), "valid")
     if args.max_sentences:
@@ -144,7 +145,12 @@ def tune_run(args) -> None:
     import_tensorflow()
     from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
 
-    translator = Translator(run)
+    return run, Translator(run), sources, references
+
+
+def tune_run(args) -> None:
+    """--tune-decoding: alpha and reranking weight chosen on the valid split, into decoding.json."""
+    run, translator, sources, references = on_valid_split(args, "--tune-decoding")
     if args.rerank_with:
         translator.defaults.rerank_with = args.rerank_with
     try:
@@ -170,16 +176,7 @@ def tune_run(args) -> None:
 def calibrate_run(args) -> None:
     """--calibrate-confidence: thresholds chosen on the valid split (decoded as the tools decode
     by default), into decoding.json; what "low" catches there is printed and kept beside them."""
-    if args.src or args.json:
-        raise UsageError("--calibrate-confidence uses the run's valid split; it takes no --src or --json")
-    run = resolve_run(args.run)
-    sources, references = held_out(run.config(), "valid")
-    if args.max_sentences:
-        sources, references = sources[: args.max_sentences], references[: args.max_sentences]
-    import_tensorflow()
-    from engine.decoding.translate import Translator  # (deferred: imports TensorFlow, seconds)
-
-    translator = Translator(run)
+    run, translator, sources, references = on_valid_split(args, "--calibrate-confidence")
     options = decode_options(args)
     with console.status(f"translating {len(sources):,} valid sentences with beam {options.beam}…"):
         found = translator.translate(sources, options=options)

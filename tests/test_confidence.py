@@ -95,3 +95,23 @@ def test_the_api_returns_confidence_only_when_asked():
         html = client.post("/translate", json={"q": "<p>abc</p>", "format": "html", "source": "en", "target": "en", "confidence": True})
     assert "confidence" not in plain and asked["confidence"] == ["low", "high"] and one["confidence"] == "high"
     assert html.status_code == 400 and "confidence" in html.json()["error"]
+
+
+def test_calibration_writes_thresholds_the_translator_then_uses(toy_subword_run, tmp_path):
+    import shutil
+
+    from engine.decoding.rerank import DecodingDefaults
+    from engine.decoding.translate import Translator
+    from engine.runs import RunFolder
+    from tests.conftest import run_script
+
+    run = RunFolder(shutil.copytree(toy_subword_run.path, tmp_path / "run"))  # (the shared toy is never written)
+    result = run_script("seq2seq-eval", run.path, "--calibrate-confidence", "--beam", "2")
+    assert result.returncode == 0, result.stderr
+    chosen = DecodingDefaults.of(run).confidence
+    assert chosen["low"] <= chosen["high"] and chosen["measured"]["split"] == "valid" and "flagged low" in result.stderr
+    levels = [t.confidence for t in Translator(run).translate(["Tom likes tea.", "Mary has 3 cats.", "Ben sees dogs."])]
+    assert set(levels) <= {"low", "medium", "high"} and None not in levels
+    assert all(t.confidence is None for t in Translator(toy_subword_run).translate(["Tom likes tea."]))  # (uncalibrated: no word)
+    again = run_script("seq2seq-eval", run.path, "--calibrate-confidence", "--json", tmp_path / "out.json")
+    assert again.returncode == 2 and "--calibrate-confidence uses the run's valid split" in again.stderr
