@@ -13,7 +13,7 @@ from rich.table import Table
 from engine.data.corpus import SPLITS
 from engine.data.files import text_lines
 from engine.decoding.confidence import calibrate, sentence_chrfs, token_log_prob
-from engine.decoding.rerank import FILE, DecodingDefaults, reverse_run_of, tune, unseen_by
+from engine.decoding.rerank import FILE, reverse_run_of, tune, unseen_by
 from engine.evaluation.evaluate import evaluate, held_out, run_lexicon, training_counts
 from engine.runs import is_packaged, is_shipped
 from engine.text.direction import ARROWS, DIRECTIONS
@@ -181,9 +181,8 @@ def calibrate_run(args) -> None:
     with console.status(f"translating {len(sources):,} valid sentences with beam {options.beam}…"):
         found = translator.translate(sources, options=options)
     chosen = calibrate([token_log_prob(t) for t in found], sentence_chrfs([t.text for t in found], references))
-    defaults = DecodingDefaults.of(run)
-    defaults.confidence = chosen
-    defaults.save(run)
+    translator.defaults.confidence = chosen  # (the run's decoding.json as the translator read it, with the thresholds)
+    translator.defaults.save(run)
     measured = chosen["measured"]
     console.print(key_value_table(f"{run.path.name}: confidence on {measured['sentences']:,} valid sentences, beam {options.beam}", [
         ("low below", chosen["low"]), ("high from", chosen["high"]),

@@ -96,15 +96,16 @@ class Catalogue:
         remembered, low = remembered or [False] * len(translations), low or [False] * len(translations)
         done = {piece: (as_label(piece, text), known) for piece, text, known in zip(self.texts, translations, remembered)}
         translated = {message: _rebuilt(message, done) for message in self.messages}
-        self.doubtful = {piece for piece, flagged in zip(self.texts, low) if flagged}
+        doubtful = {piece for piece, flagged in zip(self.texts, low) if flagged}
+        self.counts.update({"filled": 0, "from memory": 0, "fuzzy": 0})
         for entry in self.entries:
-            self._fill(entry, translated)
+            self._fill(entry, translated, doubtful)
         written = str(self.catalogue)
         if not self.catalogue.header and not self.source_text.lstrip().startswith("#") and written.startswith("#\n"):
             written = written[2:]  # (polib writes an empty header comment as a lone '#')
         return written
 
-    def _fill(self, entry: polib.POEntry, translated: dict) -> None:
+    def _fill(self, entry: polib.POEntry, translated: dict, doubtful: set[str]) -> None:
         if entry.msgid_plural:
             (single, remembered), (general, plural_remembered) = translated[entry.msgid], translated[entry.msgid_plural]
             kept = {k: v for k, v in entry.msgstr_plural.items() if v and not self.overwrite}  # (a form already written stays)
@@ -120,7 +121,7 @@ class Catalogue:
         lost = [p for p in dict.fromkeys(_FORMAT.findall(source)) if p not in written]
         if lost:
             entry.tcomment = "\n".join(filter(None, [entry.tcomment, f"seq2seq: the translation lost {', '.join(lost)}; check it"]))
-        if any(line.strip() in self.doubtful for line in source.split("\n")) and not remembered:
+        if any(line.strip() in doubtful for line in source.split("\n")) and not remembered:
             entry.tcomment = "\n".join(filter(None, [entry.tcomment, "seq2seq: low confidence; check it"]))
         if (not remembered or lost) and "fuzzy" not in entry.flags:
             entry.flags.append("fuzzy")

@@ -102,10 +102,10 @@ class MarkdownDocument:
     def __init__(self, document: str):
         self.lines = document.splitlines(keepends=True)
         first = self._front_matter_end()
-        # (line, start, end of the replaced part in that line, the text there, lines dropped after it)
-        self.edits: list[tuple[int, int, int, MarkdownText, int]] = []
+        # in document order: (line, start, end of the replaced part in that line, the text there,
+        # lines dropped after it, the index of its first text in `texts`)
+        self.edits: list[tuple[int, int, int, MarkdownText, int, int]] = []
         self.texts: list[str] = []
-        self._firsts: list[int] = []
         body = "".join(self.lines[first:])
         table_cursor: dict[int, int] = {}
         parser = MarkdownIt("commonmark").enable("table")
@@ -132,9 +132,8 @@ class MarkdownDocument:
         text = MarkdownText(content)
         if not text.texts:
             return
-        self._firsts.append(len(self.texts))
+        self.edits.append((line, start, end, text, dropped, len(self.texts)))
         self.texts.extend(text.texts)
-        self.edits.append((line, start, end, text, dropped))
 
     def _block(self, start: int, end: int, content: str) -> None:
         """A paragraph or heading: its first content line found in its first source line (what
@@ -144,9 +143,7 @@ class MarkdownDocument:
         at = line.find(first_line) if first_line else -1
         if at < 0:
             return  # (not found as written, e.g. an escaped character: kept untranslated, never lost)
-        joined = " ".join(content.split())
-        stop = at + len(first_line) if end - start > 1 else at + len(first_line)
-        self._add(start, at, stop, joined, end - start - 1)
+        self._add(start, at, at + len(first_line), " ".join(content.split()), end - start - 1)
 
     def _cell(self, row: int, content: str, cursor: dict[int, int]) -> None:
         line = self.lines[row]
@@ -162,12 +159,11 @@ class MarkdownDocument:
 
     def render(self, translations: list[str]) -> str:
         lines = list(self.lines)
-        for (line, start, end, text, dropped), first in sorted(zip(self.edits, self._firsts), key=lambda e: (-e[0][0], -e[0][1])):
+        for line, start, end, text, dropped, first in reversed(self.edits):  # (from the end: earlier positions stay put)
             new = text.render(translations[first : first + len(text.texts)])
             lines[line] = lines[line][:start] + new + lines[line][end:]
-            if dropped:
-                ending = lines[line + dropped][len(lines[line + dropped].rstrip("\r\n")) :]
-                tail = lines[line][len(lines[line].rstrip("\r\n")) :]
-                lines[line] = lines[line][: len(lines[line]) - len(tail)] + ending
+            if dropped:  # (the block's other lines go; its last line's ending stays: none at the end of a file)
+                last = lines[line + dropped]
+                lines[line] = lines[line].rstrip("\r\n") + last[len(last.rstrip("\r\n")) :]
                 del lines[line + 1 : line + 1 + dropped]
         return "".join(lines)

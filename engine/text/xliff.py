@@ -59,7 +59,7 @@ class XliffDocument:
     with the targets written (see the module's doc). `counts` after render: units, filled, from memory."""
 
     def __init__(self, document: str, name: str, overwrite: bool = False):
-        self.data, self.name, self.overwrite = document.encode("utf-8"), name, overwrite
+        self.data, self.name = document.encode("utf-8"), name
         self.version: str | None = None
         self.units: list[Unit] = []
         self._read()
@@ -157,6 +157,7 @@ class XliffDocument:
         """The file with a target for each source of `texts` (translations in the same order;
         remembered[i]: translation i came from the translation memory)."""
         remembered = remembered or [False] * len(translations)
+        self.counts.update({"filled": 0, "from memory": 0})
         edits: list[tuple[int, int, bytes]] = []  # (start, end, new bytes), in file order
         for unit, source, first in self.sources:
             count = len(source.texts)

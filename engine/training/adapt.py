@@ -50,11 +50,11 @@ def adapted_config(config: RunConfig, epochs: int, max_minutes: float | None) ->
     )
 
 
-def adaptation_pairs(config: RunConfig, corrections: list[Pair], seed: int) -> tuple[list[Pair], list[Pair], int]:
+def adaptation_pairs(config: RunConfig, corrections: list[Pair]) -> tuple[list[Pair], list[Pair], int]:
     """(training pairs: the corrections repeated and the replay, shuffled; validation pairs: a
     sample of the base's valid split; replay count)."""
     split, _ = load_split(config)
-    rng = np.random.default_rng([seed, 11])
+    rng = np.random.default_rng([config.seed, 11])
     count = min(len(split.train), max(MIN_REPLAY, REPLAY_PER_CORRECTION * CORRECTION_REPEATS * len(corrections)))
     replay = [split.train[i] for i in rng.choice(len(split.train), count, replace=False)]
     train = corrections * CORRECTION_REPEATS + replay
@@ -77,7 +77,7 @@ def adapt(base: RunFolder, run: RunFolder, corrections: list[Pair], max_minutes:
     run.check_new()
     keras.utils.set_random_seed(config.seed)
     report.stage(f"reading {base.path.name}'s training data for the replay …")
-    train, valid, replayed = adaptation_pairs(config, corrections, config.seed)
+    train, valid, replayed = adaptation_pairs(config, corrections)
     sides = tuple(facts.get("languages", {}).get(side) == "zh" for side in ("source", "target")) if facts.get("languages") else None
     train_pairs, valid_pairs, _ = text_pairs(config, Split(train=train, valid=valid, test=[]), sides=sides)
     plan, valid_plan = batch_plans(config, encode_pairs(train_pairs, src_vocab, tgt_vocab, config.max_len),
