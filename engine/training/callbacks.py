@@ -35,18 +35,23 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self.final_path = Path(filepath)
         self.tmp_path = self.final_path.with_name(f".{self.final_path.stem}.tmp.keras")
         self.inference_only = inference_only
+        self.copy = None  # (the inference copy, built once: building a model costs up to a second)
         super().__init__(str(self.tmp_path), **kwargs)
 
     def _save_model(self, epoch, batch, logs):
         if not self._should_save_model(epoch, batch, logs, str(self.final_path)):
             return
-        save_atomic(inference_copy(self.model) if self.inference_only else self.model, self.final_path)
+        if self.inference_only:
+            self.copy = inference_copy(self.model, self.copy)
+        save_atomic(self.copy if self.inference_only else self.model, self.final_path)
 
 
-def inference_copy(model):
-    """The same architecture and weights, uncompiled (no optimizer, no loss)."""
-    copy = type(model).from_config(model.get_config())
-    copy.build_all()
+def inference_copy(model, copy=None):
+    """The same architecture and weights, uncompiled (no optimizer, no loss); into `copy`, an
+    earlier inference copy of the same model, when given."""
+    if copy is None:
+        copy = type(model).from_config(model.get_config())
+        copy.build_all()
     copy.set_weights(model.get_weights())
     return copy
 
