@@ -347,6 +347,40 @@ def adapt_domain_section(r: dict) -> list[str]:
     ]
 
 
+def peers_section(r: dict) -> list[str]:
+    rows = {k: v for k, v in r["rows"].items() if k != "speed"}
+    versions = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(found.items())) for name, found in r.get("versions", {}).items())
+    lines = [
+        "### Peers on the same data and the same minutes",
+        "",
+        f"`benchmarks/peers.py` ({r['machine']}; {versions}): our recipe, JoeyNMT and OpenNMT-py trained on our splits "
+        "(benchmarks/peers/README.md has their configs) for the same training minutes, each keeping its best checkpoint by "
+        "its own validation; our test split decoded with each one's beam search (beam 4) and scored as `seq2seq-eval` scores ours.",
+        "",
+        "| direction | minutes | toolkit | parameters | test BLEU | test chrF | date |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(rows.values(), key=lambda row: (row["direction"], row["budget_minutes"], -row["bleu"]))
+    for row in order:
+        params = f"{row['params'] / 1e6:.2f} M" if row.get("params") else "–"
+        lines.append(f"| {row['direction']} | {row['budget_minutes']:g} | {row['row']} | {params} | {row['bleu']} | {row['chrf']} | {row['date']} |")
+    speed = r["rows"].get("speed")
+    if speed:
+        lines += [
+            "",
+            f"Decoding the first {speed['sentences']} en→zh test sentences on one core (one thread each; this core's "
+            f"matrix-multiply rate {speed['matmul_gflops_per_s_one_core']} GFLOP/s), the 12-minute models:",
+            "",
+            "| decoder | greedy sentences/s | beam 4 sentences/s | one sentence p50 (ms) | greedy share of the matmul rate | peak RSS (MB) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in ("ours", "ctranslate2 float32", "ctranslate2 int8"):
+            f = speed[name]
+            lines.append(f"| {name} | {f['beam1_sentences_per_s']} | {f['beam4_sentences_per_s']} | {f['latency_p50_ms']} | "
+                         f"{f['greedy_share_of_matmul_rate']:.1%} | {f['peak_rss_mb']:,} |")
+    return lines + [""]
+
+
 def _cell(value) -> str:
     return "–" if value is None else f"{value}"
 
@@ -358,6 +392,7 @@ def render(results: Path) -> str:
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
         ("data_scale_side_by_side", data_scale_section), ("data_scale", data_scale_section),
         ("resume_at_scale", resume_at_scale_section), ("confidence", confidence_section), ("adapt_domain", adapt_domain_section),
+        ("peers", peers_section),
     ):
         data = load(results, name)
         if data:
