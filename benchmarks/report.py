@@ -20,7 +20,12 @@ START, END = "<!-- FIGURES:START -->", "<!-- FIGURES:END -->"
 def load(results: Path, name: str) -> dict | None:
     path = results / f"{name}.json"
     text = path.read_text(encoding="utf-8").strip() if path.exists() else ""
-    return json.loads(text.splitlines()[-1]) if text else None
+    if not text:
+        return None
+    try:  # (a file a benchmark wrote itself, as peers.json)
+        return json.loads(text)
+    except json.JSONDecodeError:  # (a benchmark's output: its last line is the JSON object)
+        return json.loads(text.splitlines()[-1])
 
 
 def train_section(r: dict) -> list[str]:
@@ -357,13 +362,13 @@ def peers_section(r: dict) -> list[str]:
         "(benchmarks/peers/README.md has their configs) for the same training minutes, each keeping its best checkpoint by "
         "its own validation; our test split decoded with each one's beam search (beam 4) and scored as `seq2seq-eval` scores ours.",
         "",
-        "| direction | minutes | toolkit | parameters | test BLEU | test chrF | date |",
-        "|---|---|---|---|---|---|---|",
+        "| direction | budget (min) | toolkit | trained (min) | parameters | test BLEU | test chrF | date |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     order = sorted(rows.values(), key=lambda row: (row["direction"], row["budget_minutes"], -row["bleu"]))
     for row in order:
         params = f"{row['params'] / 1e6:.2f} M" if row.get("params") else "–"
-        lines.append(f"| {row['direction']} | {row['budget_minutes']:g} | {row['row']} | {params} | {row['bleu']} | {row['chrf']} | {row['date']} |")
+        lines.append(f"| {row['direction']} | {row['budget_minutes']:g} | {row['row']} | {row['training_minutes']} | {params} | {row['bleu']} | {row['chrf']} | {row['date']} |")
     speed = r["rows"].get("speed")
     if speed:
         lines += [
