@@ -19,9 +19,11 @@ goes to stderr.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,13 +54,17 @@ def recipe(direction: str, minutes: float):
 
 
 def save_row(results_file: str, key: str, row: dict) -> None:
-    """Add one row to peers.json (read again each time: parts and rows finish at any time)."""
-    path = Path(results_file)
-    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"benchmark": "peers", "rows": {}}
-    results["rows"][key] = {**row, "date": time.strftime("%Y-%m-%d")}
-    results["machine"] = f"{os.cpu_count()} CPU cores; training rows one core and one thread each, two side by side"
-    results["versions"] = versions()
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Add one row to peers.json, under a lock (two rows may finish at once) and atomically."""
+    path, found = Path(results_file), versions()
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"benchmark": "peers", "rows": {}}
+        results["rows"][key] = {**row, "date": time.strftime("%Y-%m-%d")}
+        results["machine"] = f"{os.cpu_count()} CPU cores; training rows one core and one thread each, two side by side"
+        results["versions"] = found
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,7 +104,8 @@ def child(args) -> None:
     """One row (--child ROW): train, decode the test split, score, save."""
     direction, name = args.direction, args.child
     folder = Path(args.out) / f"{args.minutes:g}min" / f"{name}-{direction}"
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # (a rerun starts afresh: nothing of an earlier run is read back)
+    folder.mkdir(parents=True)
     data = Path(args.out) / "data" / direction
     if name == "ours":
         facts = train_ours(direction, args.ours_max_minutes or args.minutes, folder)

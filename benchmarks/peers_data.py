@@ -34,7 +34,7 @@ def write_lines(path: Path, lines) -> int:
     count = 0
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for line in lines:
-            if "\n" in line or "\r" in line:
+            if len(f"{line}x".splitlines()) > 1:  # (\n, \r, and what Python's splitlines also breaks at: \x0b, \x85, \u2028 …)
                 raise ValueError(f"{path}: a sentence with a line break cannot be written one a line: {line!r}")
             handle.write(line + "\n")
             count += 1

@@ -3,7 +3,9 @@ Transformer of the 12-minute en→zh row converted to CTranslate2 (float32 and i
 of the same row, on the same test sentences, each in a process of its own pinned to one core
 with one thread: sentences/s greedy and beam 4 (best of three batch passes), the p50 latency of
 one sentence, peak RSS, and the share of this run's matrix-multiply rate (TensorFlow, one core)
-that each decoder's arithmetic reaches.
+that each decoder's arithmetic reaches (int8 products against the float32 rate: a share above
+what float32 could reach is possible). Every decoder is timed text in, text out: CTranslate2
+with SentencePiece's encoding and decoding, ours with its whole text pipeline.
 
 FLOPs per sentence count the matrix products only, as benchmarks/decode_speed.py does for ours:
 for the CTranslate2 Transformer the same formula from its sizes (the encoder per source token;
@@ -29,12 +31,15 @@ SENTENCES = 500  # the first 500 test sources: a few minutes per decoder on one 
 CTRANSLATE2_CHILD = r'''
 import json, resource, statistics, sys, time
 import ctranslate2, sentencepiece
-model, compute_type, spm_file, sources_file = sys.argv[1:5]
-sp = sentencepiece.SentencePieceProcessor(model_file=spm_file)
-sources = [sp.encode(line, out_type=str) for line in open(sources_file, encoding="utf-8").read().split("\n")[:-1]]
+model, compute_type, spm_source, spm_target, sources_file = sys.argv[1:6]
+source, target = (sentencepiece.SentencePieceProcessor(model_file=f) for f in (spm_source, spm_target))
+sources = open(sources_file, encoding="utf-8").read().split("\n")[:-1]
 translator = ctranslate2.Translator(model, device="cpu", compute_type=compute_type, intra_threads=1, inter_threads=1)
-def run(batch, beam):
-    return translator.translate_batch(batch, beam_size=beam, max_batch_size=64, max_decoding_length=100)
+def run(batch, beam):  # text in, text out, as ours is timed: SentencePiece both ways included
+    results = translator.translate_batch([source.encode(s, out_type=str) for s in batch], beam_size=beam,
+                                         max_batch_size=64, max_decoding_length=100)
+    [target.decode(r.hypotheses[0]) for r in results]
+    return results
 run(sources, 1); run(sources, 4)
 figures = {}
 for beam in (1, 4):
@@ -48,7 +53,7 @@ times = []
 for tokens in sources:
     started = time.perf_counter(); run([tokens], 1); times.append(time.perf_counter() - started)
 figures["latency_p50_ms"] = round(statistics.median(times) * 1000, 3)
-figures["mean_source_tokens"] = statistics.mean(len(s) for s in sources)
+figures["mean_source_tokens"] = statistics.mean(len(source.encode(s)) for s in sources)
 figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print(json.dumps(figures))
 '''
@@ -107,9 +112,11 @@ def speed(out: Path, results: Path, log) -> dict:
                         str(converted), "--quantization", compute_type, "--unsafe_deserialization", "--force"],
                        check=True, capture_output=True)
         result = pinned([str(VENVS["onmt"] / "bin" / "python"), "-c", CTRANSLATE2_CHILD, str(converted), compute_type,
-                         str(data / "spm.en.model"), str(sample)])
+                         str(data / "spm.en.model"), str(data / "spm.zh.model"), str(sample)])
         vocabulary = len(json.loads((converted / "target_vocabulary.json").read_text(encoding="utf-8")))
-        flops = transformer_flops(128, 512, vocabulary, 3, 3, result["mean_source_tokens"], result["mean_output_steps"])
+        c = json.loads((row / "onmt-en-zh" / "config.yaml").read_text(encoding="utf-8"))  # (JSON, which YAML reads)
+        flops = transformer_flops(c["hidden_size"], c["transformer_ff"], vocabulary, c["enc_layers"], c["dec_layers"],
+                                  result["mean_source_tokens"], result["mean_output_steps"])
         result["mflops_per_sentence"] = round(flops / 1e6, 2)
         result["greedy_gflops_per_s"] = round(flops * result["beam1_sentences_per_s"] / 1e9, 2)
         result["greedy_share_of_matmul_rate"] = round(result["greedy_gflops_per_s"] / peak, 4)

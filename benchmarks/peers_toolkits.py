@@ -2,8 +2,8 @@
 training for a time budget that starts at its first training step, its best checkpoint by its
 own validation, and its beam search (beam 4) over our test sources into `test.hyp`.
 
-Sizes: our shipped models have 2.1–2.2 M parameters; each peer's model is sized near that (a
-Transformer of 3 + 3 layers, 128 wide, 4 heads, feed-forward 512, ~2.4 M with our vocabularies;
+Sizes: our recipe's models have 2.6–2.8 M parameters; each peer's model is sized near that (a
+Transformer of 3 + 3 layers, 128 wide, 4 heads, feed-forward 512: 2.95 M with our vocabularies;
 JoeyNMT's recurrent model a bidirectional LSTM encoder and an LSTM decoder with Luong attention,
 256 units). Recipes follow each toolkit's own small-data configurations (JoeyNMT's
 configs/iwslt14_deen_*.yaml, OpenNMT-py's Transformer quickstart), scaled to this size: Adam
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 MAX_OUTPUT = 100  # pieces, for every decoder (ours stops by its own length rule)
+SAVED = re.compile(r"(?:Saving checkpoint|Checkpoint saved in) (\S+?)\.?$")  # (both toolkits' log lines)
 # Warm-up steps of every peer: our recipe's 400. The toolkits' own configs warm up over 4,000 to
 # 8,000 steps, made for GPUs: 12 minutes on one core are about 1,800 steps. Peak learning rate
 # 2e-3 in both (JoeyNMT's peak; OpenNMT-py's noam factor 0.5 at width 128: 0.5 · 128^-½ · 400^-½).
@@ -59,35 +60,52 @@ class Toolkit:
         return path
 
     def train_for(self, command: list[str], seconds: float, log) -> float:
-        """Run the training command, its output into train.log, until `seconds` after its first
-        training step, then kill it (what it saved until then is what it has: a validation that
-        would end after the budget does not count); returns the training seconds it had."""
-        started = None
+        """Run the training command, its output into train.log, until its first validation that
+        ends after `seconds` of training (the clock starts at its first training step), then kill
+        it: the rule ours follows, which stops at the end of the epoch (and its validation) that
+        passes the budget. Returns the training seconds it had; `self.saved` holds when (seconds
+        since the first step) each checkpoint was saved."""
+        started, self.saved = None, {}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    env=self.environment(), cwd=self.folder, start_new_session=True)
         stop = threading.Event()
 
         def read():
             nonlocal started
-            with open(self.log_file, "a", encoding="utf-8") as out:
+            with open(self.log_file, "w", encoding="utf-8") as out:
                 for line in process.stdout:
                     out.write(line)
+                    out.flush()
                     if started is None and self.start_marker.search(line):
                         started = time.monotonic()
                         log(f"{self.name}: training started; {seconds / 60:g} min from now")
+                    elif started is not None and (found := SAVED.search(line)):
+                        self.saved[Path(found.group(1)).name] = time.monotonic() - started
             stop.set()
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
+        validations_at_budget = None
         while not stop.wait(1.0):
-            if started is not None and time.monotonic() - started >= seconds:
+            if started is None:
+                continue
+            spent = time.monotonic() - started
+            if spent >= seconds and validations_at_budget is None:
+                validations_at_budget = self.validations_done()
+            if validations_at_budget is not None and (self.validations_done() > validations_at_budget or spent > 1.5 * seconds):
                 os.killpg(process.pid, signal.SIGKILL)  # (the toolkit and any helper process it started)
                 break
         process.wait()
         reader.join(10)
         if started is None:
             raise RuntimeError(f"{self.name} never started training (exit {process.returncode}); see {self.log_file}")
+        if validations_at_budget is None:
+            raise RuntimeError(f"{self.name} ended before its budget (exit {process.returncode}); see {self.log_file}")
         return time.monotonic() - started
+
+    def validations_done(self) -> int:
+        """How many validations have ended, their checkpoint saved whole."""
+        raise NotImplementedError
 
     def params(self) -> int | None:
         found = self.params_pattern.findall(self.log_file.read_text(encoding="utf-8"))
@@ -105,8 +123,9 @@ class Toolkit:
         started = time.perf_counter()
         self.translate(checkpoint)
         decode = time.perf_counter() - started
+        kept = checkpoint.resolve().name
         return {"params": self.params(), "training_minutes": round(trained / 60, 1), "decode_seconds": round(decode, 1),
-                "checkpoint": checkpoint.name}
+                "checkpoint": kept, "kept_at_minutes": round(self.saved[kept] / 60, 1) if kept in self.saved else None}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,6 +165,11 @@ class JoeyNMT(Toolkit):
                          "keep_best_ckpts": 1, "overwrite": True, "shuffle": True, "clip_grad_norm": 5.0},
             "model": self.model(),
         }
+
+    def validations_done(self) -> int:
+        # (validations.txt gets its line after the validation's checkpoint is saved)
+        path = self.folder / "model" / "validations.txt"
+        return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
 
     def train(self, seconds: float, log) -> tuple[Path, float]:
         config = self.write_config("config.yaml", self.config())
@@ -216,6 +240,16 @@ class OpenNMT(Toolkit):
             "dropout": [0.2], "attention_dropout": [0.1], "share_decoder_embeddings": True, "self_attn_type": "scaled-dot",
         }
 
+    def validations_done(self) -> int:
+        """Saved checkpoints whose file has stopped growing (OpenNMT-py logs "Saving checkpoint"
+        before it writes the file; it saves at every validation)."""
+        done = 0
+        for name in list(self.saved):
+            path = self.folder / "run" / name
+            if path.exists() and path.stat().st_size > 0 and time.time() - path.stat().st_mtime > 2:
+                done += 1
+        return done
+
     def train(self, seconds: float, log) -> tuple[Path, float]:
         config = self.write_config("config.yaml", self.config())
         subprocess.run([self.tool("onmt_build_vocab"), "-config", str(config), "-n_sample", "-1"], check=True,
@@ -233,7 +267,7 @@ class OpenNMT(Toolkit):
             elif (found := re.search(r"Saving checkpoint (\S+)", line)) and perplexity is not None:
                 scored.append((perplexity, Path(found.group(1))))
                 perplexity = None
-        kept = [(p, path) for p, path in scored if path.exists()]
+        kept = [(p, path) for p, path in scored if path.name in self.saved and path.exists()]
         if not kept:
             raise RuntimeError(f"{self.name}: no validated checkpoint within the budget; see {self.log_file}")
         return min(kept)[1]

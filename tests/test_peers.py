@@ -4,10 +4,13 @@ peers themselves (torch, hours of training) never run here."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sentencepiece
 
 from benchmarks.peers_data import export, held_out_set, read_lines, score_file, write_lines
+from benchmarks.peers_toolkits import JoeyNMT, OpenNMT, pieces_to_text
 from engine.config import RunConfig
 from engine.data.corpus import load_split
 from engine.data.formats import read_corpus
@@ -66,5 +69,47 @@ def test_a_peers_translations_score_as_seq2seq_eval_scores_ours(exported, tmp_pa
 
 
 def test_a_sentence_with_a_line_break_is_refused_rather_than_shifting_the_file(tmp_path):
-    with pytest.raises(ValueError, match="line break"):
-        write_lines(tmp_path / "x.en", ["one", "two\nthree"])
+    for broken in ("two\nthree", "two\rthree", "two\u2028three", "two\x85three"):  # (what str.splitlines, JoeyNMT's reader, breaks at)
+        with pytest.raises(ValueError, match="line break"):
+            write_lines(tmp_path / "x.en", ["one", broken])
+
+
+def test_the_other_direction_exports_chinese_sources_and_english_references(tmp_path):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text("\n".join(toy_chinese_lines()) + "\n", encoding="utf-8")
+    config = RunConfig(corpus=str(corpus), reverse=True, valid_fraction=0.2, test_fraction=0.3, source_vocab_size=80, target_vocab_size=80)
+    facts = export(config, tmp_path / "data", "zh-en")
+    sources, references = held_out_set(tmp_path / "data")
+    assert (facts["source"], facts["target"]) == ("zh", "en")
+    assert (sources, references) == held_out(config, "test")
+    assert all("。" in s for s in sources) and all(r[0].endswith(".") for r in references)
+    assert read_lines(tmp_path / "data" / "train.zh")[0].endswith("。")
+
+
+def test_a_config_is_written_as_json_that_yaml_1_1_reads_as_numbers(tmp_path):
+    toolkit = JoeyNMT(tmp_path, tmp_path, tmp_path, ("en", "zh"), minutes=12)
+    path = toolkit.write_config("config.yaml", {"training": {"learning_rate_min": 1e-6, "rates": [2e-05, 0.5]}})
+    text = path.read_text(encoding="utf-8")
+    assert "1.0e-06" in text and "2.0e-05" in text  # (PyYAML reads 1e-06, without a dot, as a string)
+    assert json.loads(text) == {"training": {"learning_rate_min": 1e-6, "rates": [2e-05, 0.5]}}
+
+
+def test_opennmt_keeps_the_checkpoint_saved_after_its_lowest_validation_perplexity(tmp_path):
+    toolkit = OpenNMT(tmp_path, tmp_path, tmp_path, ("en", "zh"), minutes=12)
+    (tmp_path / "run").mkdir()
+    lines = []
+    for step, perplexity in ((300, 90.5), (600, 41.2), (900, 44.0)):
+        checkpoint = tmp_path / "run" / f"model_step_{step}.pt"
+        checkpoint.write_bytes(b"weights")
+        lines += [f"[INFO] Step {step}/1000000; acc: 30.0;", f"[INFO] Validation perplexity: {perplexity}",
+                  f"[INFO] Saving checkpoint {checkpoint}"]
+    toolkit.log_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    toolkit.saved = {f"model_step_{step}.pt": step / 10 for step in (300, 600, 900)}
+    assert toolkit.best_checkpoint().name == "model_step_600.pt"
+    del toolkit.saved["model_step_600.pt"]  # (a checkpoint this run never saved: an earlier run's)
+    assert toolkit.best_checkpoint().name == "model_step_900.pt"
+
+
+def test_pieces_left_by_a_toolkit_become_text():
+    assert pieces_to_text("▁Tom ▁lik es ▁tea .") == "Tom likes tea."
+    assert pieces_to_text("汤姆喜欢茶。") == "汤姆喜欢茶。"
