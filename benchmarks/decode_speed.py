@@ -80,16 +80,20 @@ def flops_per_sentence(model, source_tokens: float, output_steps: float) -> floa
 
 
 def transformer_flops(model, source_tokens: float, output_steps: float) -> float:
-    """A Transformer's matrix products: per source token, each encoder block's four projections,
-    its attention over the source and its feed-forward; per output step, each decoder block's
-    self-attention (projections, the cache), cross-attention (query and output projections, the
-    source; its keys and values are computed once per sentence) and feed-forward, then the
-    output layer."""
-    d, ff, v, layers = model.units, model.settings["ff_dim"], model.tgt_vocab_size, model.num_layers
-    s, t = source_tokens, output_steps
-    encoder = s * layers * (2 * 4 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff)
-    cross_keys = s * layers * 2 * 2 * d * d
-    decoder = t * layers * (2 * 4 * d * d + 2 * 2 * t * d + 2 * 2 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff) + t * 2 * d * v
+    layers = model.num_layers
+    return transformer_flops_of(model.units, model.settings["ff_dim"], model.tgt_vocab_size, layers, layers, source_tokens, output_steps)
+
+
+def transformer_flops_of(d: int, ff: int, v: int, encoder_layers: int, decoder_layers: int, s: float, t: float) -> float:
+    """A Transformer's matrix products, from its sizes (width d, feed-forward ff, output
+    vocabulary v) and token counts (s source tokens, t output steps): per source token, each
+    encoder block's four projections, its attention over the source and its feed-forward; per
+    output step, each decoder block's self-attention (projections, the cache), cross-attention
+    (query and output projections, the source; its keys and values are computed once per
+    sentence) and feed-forward, then the output layer."""
+    encoder = s * encoder_layers * (2 * 4 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff)
+    cross_keys = s * decoder_layers * 2 * 2 * d * d
+    decoder = t * decoder_layers * (2 * 4 * d * d + 2 * 2 * t * d + 2 * 2 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff) + t * 2 * d * v
     return encoder + cross_keys + decoder
 
 

@@ -33,9 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.peers_data import LANGUAGES, RECIPES, export, score_file  # noqa: E402
-from benchmarks.peers_setup import VENVS, setup, versions  # noqa: E402
+from benchmarks.peers_data import LANGUAGES, RECIPES, export, held_out_set, score_file, write_lines  # noqa: E402
+from benchmarks.peers_setup import ONE_THREAD, setup, versions  # noqa: E402
 from benchmarks.peers_toolkits import TOOLKITS  # noqa: E402
+from engine.config import preset  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
 RESULTS = ROOT / "benchmarks" / "results" / "peers.json"
@@ -47,8 +48,6 @@ def log(message: str) -> None:
 
 def recipe(direction: str, minutes: float):
     """Our recipe of the direction, on the shared Tatoeba files (as the shipped models were)."""
-    from engine.config import preset
-
     return preset(RECIPES[direction], corpus=str(SHARED / "cmn-eng" / "cmn.txt"),
                   extra_corpora=[str(SHARED / "tatoeba-extra" / "tatoeba-extra.txt")], max_minutes=minutes)
 
@@ -71,9 +70,10 @@ def save_row(results_file: str, key: str, row: dict) -> None:
 # Ours, in this environment
 
 
-def train_ours(direction: str, minutes: float, folder: Path) -> dict:
+def train_ours(direction: str, minutes: float, data: Path, folder: Path) -> dict:
     """Our recipe for `minutes` of training, then beam 4 on the test split (no reranking: a new
     run has no decoding.json, and the peers rerank nothing either)."""
+    # (TensorFlow only in the process that trains ours: not for the parts and peers' rows)
     import engine  # noqa: F401
     from engine.config import DecodeOptions
     from engine.decoding.translate import Translator
@@ -83,9 +83,6 @@ def train_ours(direction: str, minutes: float, folder: Path) -> dict:
     use_cores_op_by_op()
     run = RunFolder(folder / "run")
     train(recipe(direction, minutes), run)
-    data = folder.parent.parent / "data" / direction
-    from benchmarks.peers_data import held_out_set, write_lines
-
     sources, _ = held_out_set(data)
     started = time.perf_counter()
     translations = Translator(run).translate(sources, options=DecodeOptions(beam=4))
@@ -93,7 +90,8 @@ def train_ours(direction: str, minutes: float, folder: Path) -> dict:
     write_lines(folder / "test.hyp", (t.text for t in translations))
     facts = run.facts()
     return {"params": facts["params"], "training_minutes": round(facts["training_seconds"] / 60, 1),
-            "decode_seconds": round(seconds, 1), "recipe": RECIPES[direction]}
+            "decode_seconds": round(seconds, 1), "recipe": RECIPES[direction],
+            "stopped": f"after the epoch that passes {minutes:g} min (its --max-minutes)"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,9 +106,9 @@ def child(args) -> None:
     folder.mkdir(parents=True)
     data = Path(args.out) / "data" / direction
     if name == "ours":
-        facts = train_ours(direction, args.ours_max_minutes or args.minutes, folder)
+        facts = train_ours(direction, args.ours_max_minutes or args.minutes, data, folder)
     else:
-        toolkit = TOOLKITS[name](VENVS[TOOLKIT_VENV[name]], data, folder, LANGUAGES[direction], args.minutes)
+        toolkit = TOOLKITS[name](data, folder, LANGUAGES[direction], args.minutes)
         facts = toolkit.train_and_translate(args.minutes * 60, log)
     facts |= score_file(data, folder / "test.hyp")
     facts |= {"direction": direction, "budget_minutes": args.minutes, "row": name,
@@ -118,9 +116,6 @@ def child(args) -> None:
                          + (f" --ours-max-minutes {args.ours_max_minutes:g}" if name == "ours" and args.ours_max_minutes else "")}
     save_row(args.results, f"{name} {direction} {args.minutes:g}min", facts)
     log(f"{name} {direction} {args.minutes:g} min: BLEU {facts['bleu']} chrF {facts['chrf']} ({facts.get('params')} parameters)")
-
-
-TOOLKIT_VENV = {"joeynmt": "joeynmt", "joeynmt-rnn": "joeynmt", "onmt": "onmt"}
 
 
 def train_rows(args) -> None:
@@ -142,7 +137,7 @@ def train_rows(args) -> None:
                        "--minutes", str(args.minutes), "--out", args.out, "--results", args.results,
                        *(["--ours-max-minutes", str(args.ours_max_minutes)] if args.ours_max_minutes else [])]
             log(f"core {core}: {row} {direction}, {args.minutes:g} min")
-            environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+            environment = {**os.environ, **ONE_THREAD, "PYTHONUNBUFFERED": "1"}
             if subprocess.run(command, env=environment).returncode:
                 failures.append(f"{row} {direction}")
 
@@ -166,7 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=("setup", "export", "train", "speed"))
     parser.add_argument("--directions", nargs="+", choices=tuple(RECIPES), default=list(RECIPES))
-    parser.add_argument("--rows", nargs="+", choices=("ours", *TOOLKIT_VENV), default=["ours", "joeynmt", "onmt"])
+    parser.add_argument("--rows", nargs="+", choices=("ours", *TOOLKITS), default=["ours", "joeynmt", "onmt"])
     parser.add_argument("--minutes", type=float, default=12.0, help="training budget of every row (default: 12)")
     parser.add_argument("--ours-max-minutes", type=float,
                         help="our run's --max-minutes (default: --minutes). A recipe without the budget schedule (default-zh-en) "

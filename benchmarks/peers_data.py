@@ -23,6 +23,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import sentencepiece
+
+from engine.data.corpus import load_split
+from engine.evaluation.evaluate import group_references, score
+
 # Our recipe per direction, and its languages (source, target).
 RECIPES = {"en-zh": "default", "zh-en": "default-zh-en"}
 LANGUAGES = {"en-zh": ("en", "zh"), "zh-en": ("zh", "en")}
@@ -49,8 +54,6 @@ def train_sentencepiece(lines_file: Path, prefix: Path, vocab_size: int, chinese
     """A unigram SentencePiece model of one side (the peers' documented small-data setting;
     full character coverage on Chinese's large alphabet is not possible: 0.9995 as the
     SentencePiece README advises for it)."""
-    import sentencepiece
-
     sentencepiece.SentencePieceTrainer.train(
         input=str(lines_file), model_prefix=str(prefix), vocab_size=vocab_size, model_type="unigram",
         character_coverage=0.9995 if chinese else 1.0, input_sentence_size=2_000_000, shuffle_input_sentence=True,
@@ -62,9 +65,6 @@ def export(config, folder: Path, direction: str) -> dict:
     """Write `config`'s splits into `folder` in the peers' format (see the module's docstring),
     with SentencePiece vocabularies of the sizes our recipe uses on each side; returns what
     export.json records."""
-    from engine.data.corpus import load_split
-    from engine.evaluation.evaluate import group_references
-
     source_language, target_language = LANGUAGES[direction]
     vocab_sizes = (config.source_vocab_size, config.target_vocab_size)
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,8 +100,6 @@ def score_file(folder: Path, hypotheses_file: Path) -> dict:
     """A peer's translations of the test sources (a line each, in order) scored exactly as
     seq2seq-eval scores ours: sacrebleu BLEU (tokenize zh for a Chinese target, else 13a) and
     chrF against every reference."""
-    from engine.evaluation.evaluate import score
-
     sources, references = held_out_set(folder)
     hypotheses = read_lines(hypotheses_file)
     if len(hypotheses) != len(sources):

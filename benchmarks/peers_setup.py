@@ -35,6 +35,8 @@ PACKAGES = {
     ],
 }
 VERSIONED = ("torch", "joeynmt", "OpenNMT-py", "ctranslate2", "sentencepiece")
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # (every row and decoder: one core, one thread)
+PEER_ENVIRONMENT = {**ONE_THREAD, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}  # (see the module's docstring)
 
 
 def pip(venv: Path, *arguments: str) -> None:

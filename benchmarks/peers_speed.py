@@ -7,10 +7,9 @@ that each decoder's arithmetic reaches (int8 products against the float32 rate: 
 what float32 could reach is possible). Every decoder is timed text in, text out: CTranslate2
 with SentencePiece's encoding and decoding, ours with its whole text pipeline.
 
-FLOPs per sentence count the matrix products only, as benchmarks/decode_speed.py does for ours:
-for the CTranslate2 Transformer the same formula from its sizes (the encoder per source token;
-per output step the decoder's self-attention, cross-attention and feed-forward, and the output
-layer), with the token counts it reports.
+FLOPs per sentence count the matrix products only, by benchmarks/decode_speed.py's formula: for
+the CTranslate2 Transformer from the sizes in its OpenNMT-py config, with the token counts it
+reports.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.peers_data import held_out_set
-from benchmarks.peers_setup import VENVS
+from benchmarks.decode_speed import transformer_flops_of
+from benchmarks.peers_data import held_out_set, write_lines
+from benchmarks.peers_setup import PEER_ENVIRONMENT, VENVS
 
 SENTENCES = 500  # the first 500 test sources: a few minutes per decoder on one core
 
@@ -78,17 +78,8 @@ print(json.dumps(figures))
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def transformer_flops(d: int, ff: int, vocab: int, encoder_layers: int, decoder_layers: int, s: float, t: float) -> float:
-    """decode_speed.transformer_flops's formula, from sizes instead of a Keras model."""
-    encoder = s * encoder_layers * (2 * 4 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff)
-    cross_keys = s * decoder_layers * 2 * 2 * d * d
-    decoder = t * decoder_layers * (2 * 4 * d * d + 2 * 2 * t * d + 2 * 2 * d * d + 2 * 2 * s * d + 2 * 2 * d * ff) + t * 2 * d * vocab
-    return encoder + cross_keys + decoder
-
-
 def pinned(command: list[str]) -> dict:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
-    done = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True, env=environment)
+    done = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True, env={**os.environ, **PEER_ENVIRONMENT})
     if done.returncode:
         raise RuntimeError(f"{command[:3]} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -98,14 +89,15 @@ def speed(out: Path, results: Path, log) -> dict:
     data, row = out / "data" / "en-zh", out / "12min"
     sources, _ = held_out_set(data)
     sample = out / "speed-sources.en"
-    sample.write_text("".join(line + "\n" for line in sources[:SENTENCES]), encoding="utf-8")
+    count = write_lines(sample, sources[:SENTENCES])
     onmt = json.loads(results.read_text(encoding="utf-8"))["rows"]["onmt en-zh 12min"]
     checkpoint = row / "onmt-en-zh" / "run" / onmt["checkpoint"]
+    c = json.loads((row / "onmt-en-zh" / "config.yaml").read_text(encoding="utf-8"))  # (JSON, which YAML reads)
     ours = pinned([sys.executable, "-c", OURS_CHILD, str(row / "ours-en-zh" / "run"), str(sample), str(ROOT)])
     peak = ours.pop("matmul_gflops_per_s")
     ours["greedy_share_of_matmul_rate"] = round(ours["greedy_gflops_per_s"] / peak, 4)
     log(f"ours: {ours}")
-    figures = {"ours": ours, "matmul_gflops_per_s_one_core": peak, "sentences": len(sample.read_text().splitlines())}
+    figures = {"ours": ours, "matmul_gflops_per_s_one_core": peak, "sentences": count}
     for compute_type in ("float32", "int8"):
         converted = out / f"ct2-{compute_type}"
         subprocess.run([str(VENVS["onmt"] / "bin" / "ct2-opennmt-py-converter"), "--model_path", str(checkpoint), "--output_dir",
@@ -114,9 +106,8 @@ def speed(out: Path, results: Path, log) -> dict:
         result = pinned([str(VENVS["onmt"] / "bin" / "python"), "-c", CTRANSLATE2_CHILD, str(converted), compute_type,
                          str(data / "spm.en.model"), str(data / "spm.zh.model"), str(sample)])
         vocabulary = len(json.loads((converted / "target_vocabulary.json").read_text(encoding="utf-8")))
-        c = json.loads((row / "onmt-en-zh" / "config.yaml").read_text(encoding="utf-8"))  # (JSON, which YAML reads)
-        flops = transformer_flops(c["hidden_size"], c["transformer_ff"], vocabulary, c["enc_layers"], c["dec_layers"],
-                                  result["mean_source_tokens"], result["mean_output_steps"])
+        flops = transformer_flops_of(c["hidden_size"], c["transformer_ff"], vocabulary, c["enc_layers"], c["dec_layers"],
+                                     result["mean_source_tokens"], result["mean_output_steps"])
         result["mflops_per_sentence"] = round(flops / 1e6, 2)
         result["greedy_gflops_per_s"] = round(flops * result["beam1_sentences_per_s"] / 1e9, 2)
         result["greedy_share_of_matmul_rate"] = round(result["greedy_gflops_per_s"] / peak, 4)

@@ -12,6 +12,7 @@ configs/iwslt14_deen_*.yaml, OpenNMT-py's Transformer quickstart), scaled to thi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,11 +22,15 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.peers_setup import PEER_ENVIRONMENT, VENVS
+
+STOPPED = "after its first validation past the budget"  # (each row says how it stopped: peers.json, the table)
 MAX_OUTPUT = 100  # pieces, for every decoder (ours stops by its own length rule)
 SAVED = re.compile(r"(?:Saving checkpoint|Checkpoint saved in) (\S+?)\.?$")  # (both toolkits' log lines)
 # Warm-up steps of every peer: our recipe's 400. The toolkits' own configs warm up over 4,000 to
-# 8,000 steps, made for GPUs: 12 minutes on one core are about 1,800 steps. Peak learning rate
-# 2e-3 in both (JoeyNMT's peak; OpenNMT-py's noam factor 0.5 at width 128: 0.5 · 128^-½ · 400^-½).
+# 8,000 steps, made for GPUs: 12 minutes on one core are 1,100 (JoeyNMT) to 1,800 (OpenNMT-py)
+# steps. Peak learning rate 2e-3 in JoeyNMT, 2.2e-3 in OpenNMT-py (noam factor 0.5 at width 128:
+# 0.5 · 128^-½ · 400^-½).
 WARMUP = 400
 
 
@@ -36,21 +41,23 @@ def pieces_to_text(line: str) -> str:
 
 class Toolkit:
     name = ""
+    venv = ""  # (the name of its virtual environment in peers_setup.VENVS)
     start_marker = re.compile("")  # the log line of the first training step: the budget's clock starts
     params_pattern = re.compile("")
 
-    def __init__(self, venv: Path, data: Path, folder: Path, languages: tuple[str, str], minutes: float):
-        self.venv, self.data, self.folder = venv, data, folder
-        # validations in proportion to the budget: about six at ~2.5 steps/s on one core
+    def __init__(self, data: Path, folder: Path, languages: tuple[str, str], minutes: float):
+        self.data, self.folder = data, folder
+        # validations in proportion to the budget: every 300 steps in 12 minutes (2 to 5 times at
+        # these toolkits' pace on one core)
         self.validate_every = max(100, round(minutes * 25))
         self.source, self.target = languages
         self.log_file = folder / "train.log"
 
     def tool(self, name: str) -> str:
-        return str(self.venv / "bin" / name)
+        return str(VENVS[self.venv] / "bin" / name)
 
     def environment(self) -> dict:
-        return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+        return {**os.environ, **PEER_ENVIRONMENT}
 
     def write_config(self, name: str, config: dict) -> Path:
         path = self.folder / name
@@ -112,7 +119,13 @@ class Toolkit:
         return int(found[-1].replace(",", "")) if found else None
 
     def translate(self, checkpoint: Path) -> None:
+        """Our test sources translated with `checkpoint` into test.hyp.raw (then `write_hypotheses`)."""
         raise NotImplementedError
+
+    def write_hypotheses(self) -> None:
+        """test.hyp.raw as text, a line per test source, into test.hyp."""
+        lines = (self.folder / "test.hyp.raw").read_text(encoding="utf-8").split("\n")[:-1]
+        (self.folder / "test.hyp").write_text("".join(pieces_to_text(line) + "\n" for line in lines), encoding="utf-8")
 
     def train(self, seconds: float, log) -> tuple[Path, float]:
         raise NotImplementedError
@@ -122,10 +135,12 @@ class Toolkit:
         checkpoint, trained = self.train(seconds, log)
         started = time.perf_counter()
         self.translate(checkpoint)
+        self.write_hypotheses()
         decode = time.perf_counter() - started
         kept = checkpoint.resolve().name
         return {"params": self.params(), "training_minutes": round(trained / 60, 1), "decode_seconds": round(decode, 1),
-                "checkpoint": kept, "kept_at_minutes": round(self.saved[kept] / 60, 1) if kept in self.saved else None}
+                "checkpoint": kept, "kept_at_minutes": round(self.saved[kept] / 60, 1) if kept in self.saved else None,
+                "stopped": STOPPED}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,7 +148,7 @@ class Toolkit:
 
 
 class JoeyNMT(Toolkit):
-    name = "joeynmt"
+    name = venv = "joeynmt"
     start_marker = re.compile(r"EPOCH 1\b")
     params_pattern = re.compile(r"Total params: ([\d,]+)")
 
@@ -185,8 +200,6 @@ class JoeyNMT(Toolkit):
             # (stdout: with -o, JoeyNMT 2.3.0 fails after translating, on args.n_best)
             subprocess.run([self.tool("python"), "-m", "joeynmt", "translate", str(self.folder / "config.yaml")],
                            stdin=sources, stdout=out, stderr=log_file, env=self.environment(), cwd=self.folder, check=True)
-        lines = (self.folder / "test.hyp.raw").read_text(encoding="utf-8").split("\n")[:-1]
-        (self.folder / "test.hyp").write_text("".join(pieces_to_text(line) + "\n" for line in lines), encoding="utf-8")
 
 
 class JoeyNMTRecurrent(JoeyNMT):
@@ -211,7 +224,7 @@ class JoeyNMTRecurrent(JoeyNMT):
 
 
 class OpenNMT(Toolkit):
-    name = "onmt"
+    name = venv = "onmt"
     start_marker = re.compile(r"Start training loop")
     params_pattern = re.compile(r"\* number of parameters: (\d+)")
 
@@ -244,10 +257,10 @@ class OpenNMT(Toolkit):
         """Saved checkpoints whose file has stopped growing (OpenNMT-py logs "Saving checkpoint"
         before it writes the file; it saves at every validation)."""
         done = 0
-        for name in list(self.saved):
-            path = self.folder / "run" / name
-            if path.exists() and path.stat().st_size > 0 and time.time() - path.stat().st_mtime > 2:
-                done += 1
+        for name in list(self.saved):  # (a copy: the reader thread adds to it)
+            with contextlib.suppress(FileNotFoundError):
+                status = (self.folder / "run" / name).stat()
+                done += status.st_size > 0 and time.time() - status.st_mtime > 2
         return done
 
     def train(self, seconds: float, log) -> tuple[Path, float]:
@@ -278,8 +291,6 @@ class OpenNMT(Toolkit):
                         "-max_length", str(MAX_OUTPUT), "-max_length_ratio", "3", "-transforms", "sentencepiece",
                         *(item for key, value in self.subwords().items() for item in (f"-{key}", value))],
                        check=True, env=self.environment(), cwd=self.folder, capture_output=True)
-        lines = (self.folder / "test.hyp.raw").read_text(encoding="utf-8").split("\n")[:-1]
-        (self.folder / "test.hyp").write_text("".join(pieces_to_text(line) + "\n" for line in lines), encoding="utf-8")
 
 
 TOOLKITS = {"joeynmt": JoeyNMT, "joeynmt-rnn": JoeyNMTRecurrent, "onmt": OpenNMT}

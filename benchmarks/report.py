@@ -360,17 +360,16 @@ def peers_section(r: dict) -> list[str]:
         "",
         f"`benchmarks/peers.py` ({r['machine']}; {versions}): our recipe, JoeyNMT and OpenNMT-py trained on our splits "
         "(benchmarks/peers/README.md has their configs) for the same training minutes, each keeping its best checkpoint by "
-        "its own validation; our test split decoded with each one's beam search (beam 4) and scored as `seq2seq-eval` scores ours. "
-        "Rows of 2026-12-07 killed each peer at its budget (the checkpoint kept is its last validation's before it); our recipe "
-        "stops at the end of the epoch that passes the budget (zh→en with --ours-max-minutes 10, its epochs taking 5.5 min).",
+        "its own validation; our test split decoded with each one's beam search (beam 4) and scored as `seq2seq-eval` scores ours; "
+        "how each row stopped, and when the checkpoint it kept was saved, in its columns.",
         "",
-        "| direction | budget (min) | toolkit | trained (min) | kept checkpoint saved at (min) | parameters | test BLEU | test chrF | date |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| direction | budget (min) | toolkit | stopped | trained (min) | kept checkpoint saved at (min) | parameters | test BLEU | test chrF | date |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = sorted(rows.values(), key=lambda row: (row["direction"], row["budget_minutes"], -row["bleu"]))
     for row in order:
         params = f"{row['params'] / 1e6:.2f} M" if row.get("params") else "–"
-        lines.append(f"| {row['direction']} | {row['budget_minutes']:g} | {row['row']} | {row['training_minutes']} | {_cell(row.get('kept_at_minutes'))} | {params} | {row['bleu']} | {row['chrf']} | {row['date']} |")
+        lines.append(f"| {row['direction']} | {row['budget_minutes']:g} | {row['row']} | {row['stopped']} | {row['training_minutes']} | {_cell(row.get('kept_at_minutes'))} | {params} | {row['bleu']} | {row['chrf']} | {row['date']} |")
     speed = r["rows"].get("speed")
     if speed:
         lines += [

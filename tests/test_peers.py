@@ -87,7 +87,7 @@ def test_the_other_direction_exports_chinese_sources_and_english_references(tmp_
 
 
 def test_a_config_is_written_as_json_that_yaml_1_1_reads_as_numbers(tmp_path):
-    toolkit = JoeyNMT(tmp_path, tmp_path, tmp_path, ("en", "zh"), minutes=12)
+    toolkit = JoeyNMT(tmp_path, tmp_path, ("en", "zh"), minutes=12)
     path = toolkit.write_config("config.yaml", {"training": {"learning_rate_min": 1e-6, "rates": [2e-05, 0.5]}})
     text = path.read_text(encoding="utf-8")
     assert "1.0e-06" in text and "2.0e-05" in text  # (PyYAML reads 1e-06, without a dot, as a string)
@@ -95,7 +95,7 @@ def test_a_config_is_written_as_json_that_yaml_1_1_reads_as_numbers(tmp_path):
 
 
 def test_opennmt_keeps_the_checkpoint_saved_after_its_lowest_validation_perplexity(tmp_path):
-    toolkit = OpenNMT(tmp_path, tmp_path, tmp_path, ("en", "zh"), minutes=12)
+    toolkit = OpenNMT(tmp_path, tmp_path, ("en", "zh"), minutes=12)
     (tmp_path / "run").mkdir()
     lines = []
     for step, perplexity in ((300, 90.5), (600, 41.2), (900, 44.0)):

@@ -41,9 +41,10 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     def _save_model(self, epoch, batch, logs):
         if not self._should_save_model(epoch, batch, logs, str(self.final_path)):
             return
+        model = self.model
         if self.inference_only:
-            self.copy = inference_copy(self.model, self.copy)
-        save_atomic(self.copy if self.inference_only else self.model, self.final_path)
+            model = self.copy = inference_copy(self.model, self.copy)
+        save_atomic(model, self.final_path)
 
 
 def inference_copy(model, copy=None):
