@@ -93,15 +93,18 @@ class Toolkit:
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         validations_at_budget = None
-        while not stop.wait(1.0):
-            if started is None:
-                continue
-            spent = time.monotonic() - started
-            if spent >= seconds and validations_at_budget is None:
-                validations_at_budget = self.validations_done()
-            if validations_at_budget is not None and (self.validations_done() > validations_at_budget or spent > 1.5 * seconds):
+        try:
+            while not stop.wait(1.0):
+                if started is None:
+                    continue
+                spent = time.monotonic() - started
+                if spent >= seconds and validations_at_budget is None:
+                    validations_at_budget = self.validations_done()
+                if validations_at_budget is not None and (self.validations_done() > validations_at_budget or spent > 1.5 * seconds):
+                    break
+        finally:  # (at the budget, or when this benchmark is interrupted: the peer runs in a session of its own)
+            if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # (the toolkit and any helper process it started)
-                break
         process.wait()
         reader.join(10)
         if started is None:
