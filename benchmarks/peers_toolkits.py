@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import signal
@@ -179,7 +180,9 @@ class JoeyNMT(Toolkit):
             "training": {"optimizer": "adam", "adam_betas": [0.9, 0.98], "learning_rate": 2e-3, "learning_rate_min": 1e-6,
                          "scheduling": "warmupinversesquareroot", "learning_rate_warmup": WARMUP, "loss": "crossentropy",
                          "label_smoothing": 0.1, "batch_size": 2048, "batch_type": "token", "normalization": "tokens",
-                         "epochs": 1000, "validation_freq": self.validate_every, "logging_freq": 100, "early_stopping_metric": "bleu",
+                         "epochs": 1000, "validation_freq": self.validate_every,
+                         # JoeyNMT wants the validation interval a multiple of the logging one (1,125 at 45 min)
+                         "logging_freq": math.gcd(100, self.validate_every), "early_stopping_metric": "bleu",
                          "keep_best_ckpts": 1, "overwrite": True, "shuffle": True, "clip_grad_norm": 5.0},
             "model": self.model(),
         }
