@@ -77,17 +77,17 @@ class RichTrainingReport(TrainingReport):
     def warn(self, message: str) -> None:
         console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
-    def progress(self, steps_per_epoch, epochs, batch_size, resume_at=(None, 0)):
+    def progress(self, steps_per_epoch, epochs, batch_size, resume_at=(None, 0), budgeted=False):
         self._end_stage()
-        self.live = RichProgress(steps_per_epoch, epochs, batch_size, resume_at, self.say)
+        self.live = RichProgress(steps_per_epoch, epochs, batch_size, resume_at, self.say, budgeted)
         return self.live
 
 
 class RichProgress(EpochLines):
     """A transient progress bar per epoch, and the epoch's summary line when it ends."""
 
-    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0), say=print):
-        super().__init__(epochs, say)
+    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0), say=print, budgeted: bool = False):
+        super().__init__(epochs, say, budgeted)
         self.steps, self.batch_size, self.resume_at = steps_per_epoch, batch_size, resume_at
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}"),
@@ -107,7 +107,7 @@ class RichProgress(EpochLines):
         self.seen = 0
         done = self.resume_at[1] if epoch == self.resume_at[0] else 0
         self.task = self.progress.add_task(
-            "train", total=self.steps, completed=done, epoch=f"{epoch + 1}/{self.epochs}", loss=math.nan, speed=0.0
+            "train", total=self.steps, completed=done, epoch=self.label(epoch), loss=math.nan, speed=0.0
         )
 
     def on_train_batch_end(self, batch, logs=None):

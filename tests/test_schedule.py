@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from engine.runs import RunFolder
+from engine.training.callbacks import EpochLines, RunBookkeeping
 from engine.training.schedule import BudgetDecay
 
 
@@ -94,9 +95,35 @@ def test_a_time_budget_is_fitted_to_whole_epochs_and_the_run_stops_when_the_rate
     2.2 s (3), 12 at 0.5 s. The rate falls to its floor over exactly those epochs, then it stops."""
     clock = Clock()
     monkeypatch.setattr("engine.training.callbacks.time.perf_counter", clock)
-    said = []
-    decay = schedule(tmp_path, max_minutes=1, epochs=60, say=said.append)
+    said, lines = [], EpochLines(60, say=print, budgeted=True)
+    decay = schedule(tmp_path, max_minutes=1, epochs=60, say=said.append, expect=lines.expect)
+    assert lines.label(0) == "1"  # the first epoch: how many fit is not known yet
     assert run_epochs(decay, clock, seconds_per_step, 60) == epochs
+    assert lines.label(0) == f"1/{epochs}"  # the progress counts the epochs the budget fits, not the 60 allowed
     assert decay.total == decay.run.facts()["decay_steps"] == 10 * epochs
     assert decay.rate(decay.total - 1) < 0.1 * decay.rate(0) and decay.rate(decay.total) == pytest.approx(2e-3 * 0.02)
     assert said and f"stopping after epoch {epochs}" in said[-1]
+
+
+def test_without_the_budget_schedule_the_progress_estimates_the_epochs_a_time_budget_fits(tmp_path, monkeypatch):
+    """A recipe that stops at the first epoch past its --max-minutes (no budget schedule): after
+    each epoch the count shown is the epochs that fit at that epoch's pace, marked as an estimate,
+    and it is right when the pace holds (20 s epochs in one minute: 3)."""
+    clock = Clock()
+    monkeypatch.setattr("engine.training.callbacks.time.perf_counter", clock)
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir(parents=True)
+    shown = []
+    lines = EpochLines(60, say=shown.append, budgeted=True)
+    keeper = RunBookkeeping(run, max_minutes=1, say=lambda message: None, expect=lines.expect)
+    keeper.set_model(SimpleNamespace(stop_training=False))
+    for epoch in range(60):
+        for callback in (keeper, lines):
+            callback.on_epoch_begin(epoch)
+        clock.now += 20
+        for callback in (keeper, lines):  # in make_callbacks' order: the bookkeeping first
+            callback.on_epoch_end(epoch, {"loss": 1.0})
+        if keeper.model.stop_training:
+            break
+    assert [line.split()[1] for line in shown] == ["1/~3", "2/~3", "3/~3"]
+    assert EpochLines(8, budgeted=False).label(2) == "3/8"  # no time budget: the epochs asked for

@@ -9,6 +9,7 @@ import collections
 import contextlib
 import csv
 import json
+import math
 import os
 import re
 import sys
@@ -201,9 +202,12 @@ class RunBookkeeping(keras.callbacks.Callback):
     """Records epochs done and training time in run.json; stops once the time budget is spent
     (by the chief's clock, so that every worker of a multi-worker run stops after the same epoch)."""
 
-    def __init__(self, run: RunFolder, max_minutes: float | None, say=print, strategy=None):
+    def __init__(self, run: RunFolder, max_minutes: float | None, say=print, strategy=None, expect=None):
         super().__init__()
         self.run, self.max_minutes, self.say, self.strategy = run, max_minutes, say, strategy
+        # expect(epochs, exact=False): told after each epoch how many a time budget will fit at the
+        # last epoch's pace (the progress shows `epoch 3/~9`); None where the budget schedule plans them
+        self.expect = expect
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -213,6 +217,9 @@ class RunBookkeeping(keras.callbacks.Callback):
         if self.strategy is not None:
             seconds = chief_value(self.strategy, seconds)
         self.run.update_facts(epochs_done=epoch + 1, training_seconds=round(seconds, 1))
+        if self.max_minutes is not None and self.expect is not None:
+            pace = max(time.perf_counter() - self.started, 1e-3)  # this epoch's seconds: the pace of the next
+            self.expect(epoch + 1 + math.ceil(max(0.0, self.max_minutes * 60 - seconds) / pace), exact=False)
         if self.max_minutes is not None and seconds >= self.max_minutes * 60 and not self.model.stop_training:
             self.say(f"time budget of {self.max_minutes:g} min spent; stopping after epoch {epoch + 1}")
             self.model.stop_training = True
@@ -260,11 +267,23 @@ def save_atomic(model, path: Path) -> None:
 
 
 class EpochLines(keras.callbacks.Callback):
-    """One summary line per epoch: losses, accuracies and seconds (Keras' own bar is off)."""
+    """One summary line per epoch: losses, accuracies and seconds (Keras' own bar is off).
+    budgeted: a time budget decides how many epochs run, so the count shown is the one the
+    budget fits (`expect`), not the most allowed: none in the first epoch, then `~9` where
+    estimated at the last epoch's pace or `9` where the budget schedule fixed it."""
 
-    def __init__(self, epochs: int, say=print):
+    def __init__(self, epochs: int, say=print, budgeted: bool = False):
         super().__init__()
         self.epochs, self.say = epochs, say
+        self.planned: str | None = None if budgeted else str(epochs)
+
+    def expect(self, epochs: int, exact: bool = True) -> None:
+        epochs = min(epochs, self.epochs)
+        self.planned = str(epochs) if exact or epochs == self.epochs else f"~{epochs}"
+
+    def label(self, epoch: int) -> str:
+        """`3/9`, `3/~9`, or `3` while a time budget's count is not known yet."""
+        return f"{epoch + 1}/{self.planned}" if self.planned else f"{epoch + 1}"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -273,7 +292,7 @@ class EpochLines(keras.callbacks.Callback):
         logs = logs or {}
         elapsed = time.perf_counter() - self.started
         parts = [f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs]
-        self.say(f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(parts) + f"  {elapsed:.1f}s")
+        self.say(f"epoch {self.label(epoch)}  " + "  ".join(parts) + f"  {elapsed:.1f}s")
 
 
 class TrainingReport:
@@ -294,9 +313,9 @@ class TrainingReport:
     def count(self, done: int, total: int) -> None:
         """How far the current stage is, in pairs (a progress bar; this default shows nothing)."""
 
-    def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0)) -> keras.callbacks.Callback:
-        """The callback that shows training progress (here: one line per epoch)."""
-        return EpochLines(epochs, self.say)
+    def progress(self, steps_per_epoch: int, epochs: int, batch_size: int, resume_at=(None, 0), budgeted: bool = False) -> keras.callbacks.Callback:
+        """The callback that shows training progress (here: one line per epoch); see EpochLines."""
+        return EpochLines(epochs, self.say, budgeted)
 
 
 def best_val_loss(run: RunFolder) -> float | None:

@@ -55,17 +55,19 @@ class BudgetDecay(keras.callbacks.Callback):
     on with the very same rates and stops after the same epoch."""
 
     def __init__(self, run: RunFolder, learning_rate: float, steps_per_epoch: int, epochs: int, max_minutes: float | None,
-                 warmup_steps: int = 0, floor: float = 0.02, strategy=None, say=lambda message: None):
+                 warmup_steps: int = 0, floor: float = 0.02, strategy=None, say=lambda message: None, expect=None):
         super().__init__()
         self.run, self.learning_rate, self.steps_per_epoch = run, learning_rate, steps_per_epoch
         self.epochs, self.max_minutes, self.warmup_steps, self.floor, self.strategy = epochs, max_minutes, warmup_steps, floor, strategy
-        self.say = say
+        self.say, self.expect = say, expect  # expect(epochs): the progress is told the epochs the budget fits
 
     def on_train_begin(self, logs=None):
         self.done = int(self.model.optimizer.iterations.numpy())  # read once, then counted here
         self.total = self.run.facts().get("decay_steps")
         if self.total is None and self.max_minutes is None:
             self.total = self._fix(self.epochs * self.steps_per_epoch)
+        elif self.total is not None and self.expect is not None:  # a resumed run: planned before
+            self.expect(-(-self.total // self.steps_per_epoch))
 
     def _fix(self, total: int) -> int:
         total = max(1, int(total))
@@ -99,6 +101,8 @@ class BudgetDecay(keras.callbacks.Callback):
             fit = self.done + max(0.0, self.max_minutes * 60 - spent) / per_step
             self.total = self._fix(max(1, round(fit / self.steps_per_epoch)) * self.steps_per_epoch)
             epochs = self.total // self.steps_per_epoch
+            if self.expect is not None:
+                self.expect(epochs)
             self.say(f"{epochs} epoch{'s' if epochs != 1 else ''} fit in the {self.max_minutes:g} min budget at this pace: training stops after epoch {epochs}")
         if self.max_minutes is not None and self.total is not None and self.done >= self.total:
             self.say(f"the learning rate has reached its floor at the end of the {self.max_minutes:g} min budget; stopping after epoch {epoch + 1}")

@@ -101,12 +101,13 @@ def make_callbacks(config: RunConfig, run: RunFolder, plan: BatchPlan, backup: R
         ),
         AtomicModelCheckpoint(run.last_path, save_best_only=False),
         keras.callbacks.CSVLogger(str(run.metrics_path), append=resuming),
-        RunBookkeeping(run, config.max_minutes, report.say, strategy),
-        report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at),
     ]
+    progress = report.progress(len(plan), config.epochs, config.batch_size, backup.resume_at, budgeted=bool(config.max_minutes))
+    expect = getattr(progress, "expect", None)  # (a report of its own may show no epoch count)
+    callbacks += [RunBookkeeping(run, config.max_minutes, report.say, strategy, None if config.decay == "budget" else expect), progress]
     if config.decay == "budget":
         callbacks.insert(0, BudgetDecay(run, config.learning_rate, len(plan), config.epochs, config.max_minutes,
-                                        config.warmup_steps, strategy=strategy, say=report.say))
+                                        config.warmup_steps, strategy=strategy, say=report.say, expect=expect))
     elif config.warmup_steps:
         callbacks.insert(0, Warmup(config.warmup_steps, config.learning_rate))
     if config.patience:
