@@ -70,9 +70,10 @@ def save_row(results_file: str, key: str, row: dict) -> None:
 # Ours, in this environment
 
 
-def train_ours(direction: str, minutes: float, data: Path, folder: Path) -> dict:
+def train_ours(direction: str, minutes: float, data: Path, folder: Path, decode_only: bool = False) -> dict:
     """Our recipe for `minutes` of training, then beam 4 on the test split (no reranking: a new
-    run has no decoding.json, and the peers rerank nothing either)."""
+    run has no decoding.json, and the peers rerank nothing either). decode_only: the run in
+    `folder` has trained (its decoding failed): decode and score it again, without training."""
     # (TensorFlow only in the process that trains ours: not for the parts and peers' rows)
     import engine  # noqa: F401
     from engine.config import DecodeOptions
@@ -82,7 +83,10 @@ def train_ours(direction: str, minutes: float, data: Path, folder: Path) -> dict
 
     use_cores_op_by_op()
     run = RunFolder(folder / "run")
-    train(recipe(direction, minutes), run)
+    if not decode_only:
+        train(recipe(direction, minutes), run)
+    elif not run.best_path.exists():
+        raise SystemExit(f"{run.path}: no trained model to decode (--decode-only)")
     sources, _ = held_out_set(data)
     started = time.perf_counter()
     translations = Translator(run).translate(sources, options=DecodeOptions(beam=4))
@@ -102,11 +106,14 @@ def child(args) -> None:
     """One row (--child ROW): train, decode the test split, score, save."""
     direction, name = args.direction, args.child
     folder = Path(args.out) / f"{args.minutes:g}min" / f"{name}-{direction}"
-    shutil.rmtree(folder, ignore_errors=True)  # (a rerun starts afresh: nothing of an earlier run is read back)
-    folder.mkdir(parents=True)
+    if not args.decode_only:
+        shutil.rmtree(folder, ignore_errors=True)  # (a rerun starts afresh: nothing of an earlier run is read back)
+        folder.mkdir(parents=True)
     data = Path(args.out) / "data" / direction
     if name == "ours":
-        facts = train_ours(direction, args.ours_max_minutes or args.minutes, data, folder)
+        facts = train_ours(direction, args.ours_max_minutes or args.minutes, data, folder, args.decode_only)
+    elif args.decode_only:
+        raise SystemExit("--decode-only is for our rows (a peer's row trains and decodes in one go)")
     else:
         toolkit = TOOLKITS[name](data, folder, LANGUAGES[direction], args.minutes)
         facts = toolkit.train_and_translate(args.minutes * 60, log)
@@ -135,7 +142,8 @@ def train_rows(args) -> None:
                 return
             command = ["taskset", "-c", str(core), sys.executable, __file__, "--child", row, "--direction", direction,
                        "--minutes", str(args.minutes), "--out", args.out, "--results", args.results,
-                       *(["--ours-max-minutes", str(args.ours_max_minutes)] if args.ours_max_minutes else [])]
+                       *(["--ours-max-minutes", str(args.ours_max_minutes)] if args.ours_max_minutes else []),
+                       *(["--decode-only"] if args.decode_only else [])]
             log(f"core {core}: {row} {direction}, {args.minutes:g} min")
             environment = {**os.environ, **ONE_THREAD, "PYTHONUNBUFFERED": "1"}
             if subprocess.run(command, env=environment).returncode:
@@ -166,6 +174,9 @@ def main() -> None:
     parser.add_argument("--ours-max-minutes", type=float,
                         help="our run's --max-minutes (default: --minutes). A recipe without the budget schedule (default-zh-en) "
                              "stops at the end of the epoch that passes it: pass less to keep its training within --minutes")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="with --part train --rows ours: decode and score the trained runs again, without training "
+                             "(for a run whose decoding failed)")
     parser.add_argument("--side-by-side", type=int, default=2, help="rows trained at once, a core each (default: 2)")
     parser.add_argument("--out", default=str(ROOT / "checkpoints" / "peers"), help="folder for the data, runs and outputs")
     parser.add_argument("--results", default=str(RESULTS), help="the JSON file the rows are added to (default: benchmarks/results/peers.json)")
