@@ -82,3 +82,39 @@ def test_the_output_ends_at_its_length_bound():
     # ratio 2 × 3 source tokens + 2 = 8 tokens at most, the last of them EOS
     out = greedy(ScriptedDecoder(LOOP), no_repeat=0, ratio=2.0, source_length=3)
     assert len(out) == 8 and out[-1] == EOS
+
+
+# ----------------------------------------------------------------------------------------------
+# Echoes around a carried span (engine/decoding/echo.py): the guard above cannot block them
+
+
+def candidates(*scored):
+    from engine.decoding.translation import Hypothesis
+
+    return [Hypothesis(text, score, score, [], []) for text, score in scored]
+
+
+def test_a_phrase_said_again_right_after_a_placeholder_is_an_echo():
+    from engine.decoding.echo import echoes
+
+    assert echoes("我每天写⟦W1⟧每天。")
+    assert echoes("我每天写⟦W1⟧每天写。")
+    assert echoes("I see ⟦W1⟧ every day ⟦N1⟧ every day.")
+    assert echoes("汤姆每天都听⟦W1⟧听。")  # one token, and the sentence ends
+    assert not echoes("我在⟦W1⟧住，在⟦W2⟧工作。")  # one token, and the sentence goes on: too little to tell
+    assert not echoes("温度下了⟦N1⟧度。")  # one character seen somewhere before (温度) is no echo
+    assert not echoes("我每天写⟦W1⟧。")
+    assert not echoes("我买了一个⟦W1⟧和一个⟦W2⟧。")  # a word before both spans is no echo
+    assert not echoes("每天每天写作业。")  # repetition without a span is the guard's, not this rule's
+    assert not echoes("⟦W1⟧⟦W2⟧")
+
+
+def test_the_best_candidate_without_an_echo_wins_only_within_the_margin():
+    from engine.decoding.echo import MARGIN, without_echo
+
+    hyps = candidates(("我每天写⟦W1⟧每天。", -0.06), ("我每天写⟦W1⟧每天写。", -0.08), ("我每天写⟦W1⟧。", -0.06 - MARGIN / 2))
+    assert [h.text for h in without_echo(hyps)] == ["我每天写⟦W1⟧。", "我每天写⟦W1⟧每天。", "我每天写⟦W1⟧每天写。"]
+    far = candidates(("我每天写⟦W1⟧每天。", -0.06), ("我写⟦W1⟧。", -0.06 - 2 * MARGIN))
+    assert without_echo(far) == far  # a much less likely candidate is a worse translation: the best stays
+    clean = candidates(("我写⟦W1⟧。", -0.1), ("我每天写⟦W1⟧每天。", -0.05))
+    assert without_echo(clean) == clean and without_echo([]) == []

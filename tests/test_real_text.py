@@ -186,6 +186,18 @@ def test_the_search_writes_a_placeholder_once_and_only_one_the_source_has(transl
 
 
 @pytest.mark.slow
+def test_a_carried_word_or_glossary_term_is_not_followed_by_what_came_before_it(translators):
+    """`I write Python every day.` came out as 我每天写Python每天。 (engine/decoding/echo.py)."""
+    from engine.config import DecodeOptions
+    from engine.text.glossary import Glossary
+
+    translator = translators["default"]
+    for glossary, term in ((None, "Python"), (Glossary({"Python": "蟒蛇语言"}), "蟒蛇语言")):
+        result = translator.translate(["I write Python every day."], options=DecodeOptions(), glossary=glossary)[0]
+        assert result.text.count(term) == 1 and result.text.count("每天") == 1, result.text
+
+
+@pytest.mark.slow
 def test_the_shipped_model_translates_a_page_sentence_whole_with_its_tags(translators):
     from engine.config import DecodeOptions
     from engine.text.glossary import Glossary

@@ -24,6 +24,7 @@ from engine.config import BATCH_SIZE, DecodeOptions
 from engine.data.vocab import BOS, EOS, SUBWORD, UNK, tokenize
 from engine.decoding.batches import LENGTH_STEP, padded_batches
 from engine.decoding.confidence import judged
+from engine.decoding.echo import without_echo
 from engine.decoding.rerank import Channel, DecodingDefaults, rerank, reverse_run_of
 from engine.decoding.translation import Hypothesis, Translation, line_translation, passthrough, with_memory
 from engine.models import search
@@ -180,9 +181,7 @@ class Translator:
         """Translate `sentences` (lines: each may hold several sentences); results come back in
         input order, one per line, each with its confidence (engine/decoding/confidence.py).
         options: how to decode (the tools pass theirs, see `DecodeOptions`); without it the
-        keywords say: beam size K (1 = greedy, the plain call's default); n_best hypotheses to
-        keep per sentence (≤ K); max_len, the most output tokens (default: a little over the
-        longest training target); alpha, length normalisation, score = log-prob / length**alpha.
+        keywords say, with the plain call's defaults (greedy, no guard): see `DecodeOptions`.
         glossary: an engine.text.glossary.Glossary whose terms are translated as it says (runs with placeholders only:
         subword runs). pause: called between two decoded batches (the server's batcher decodes small requests that
         arrived meanwhile there, so a long text does not hold up a short one). memory: see `with_memory`."""
@@ -205,8 +204,8 @@ class Translator:
             self.warn(warning)
         hyps = self._decode(id_lists, options, max(1, batch_size // options.beam), pause)
         if self.reranks(options) and hyps:
-            ranked = rerank(self.channel(), [u.text for u in decoded], hyps, self.alpha(options), self.rerank_weight(options))
-            hyps = [h[: options.n_best] for h in ranked]
+            hyps = rerank(self.channel(), [u.text for u in decoded], hyps, self.alpha(options), self.rerank_weight(options))
+        hyps = [without_echo(h)[: options.n_best] for h in hyps]
         results: dict[int, Translation] = {}
         for unit, src_ids, options_of_unit in zip(decoded, id_lists, hyps):
             self._place_missing(unit, src_ids, options_of_unit[0])
@@ -241,15 +240,16 @@ class Translator:
         return self._channel
 
     def _decode(self, id_lists, options: DecodeOptions, batch_size, pause=None) -> list[list[Hypothesis]]:
-        """The n-best hypotheses of each id list (all the beam's when they are to be reranked)."""
+        """The n-best hypotheses of each id list (the whole beam where reranking or echo.py chooses)."""
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
         decode = self.graph(options.strategy, options.guard)
-        keep, alpha = (options.beam if self.reranks(options) else options.n_best), self.alpha(options)
+        placeholders, alpha = {self.src_vocab.index.get(p) for p in PLACEHOLDERS}, self.alpha(options)
         for chunk, array in padded_batches(id_lists, batch_size, bucketed=self.graphs == "xla"):
             ids, log_prob, length = self._search(decode, array, options, max_steps)
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
+                keep = options.beam if self.reranks(options) or placeholders.intersection(id_lists[i]) else options.n_best
                 results[i] = sorted(hyps, key=lambda h: -h.score)[:keep]
             if pause is not None:
                 pause()
