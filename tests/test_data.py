@@ -87,3 +87,20 @@ def test_encoded_splits_are_kept_whole_on_disk_and_read_back_memory_mapped(tmp_p
     lengths.write_bytes(lengths.read_bytes()[:-16])  # a truncated file
     with pytest.raises(EncodedDataError, match="train-target"):
         load_encoded(tmp_path)
+
+
+def test_each_worker_reads_only_its_replicas_shares_and_together_they_make_the_batch():
+    """A multi-worker run (engine/training/batches.py `distributed`): worker w of 2, one replica
+    each, streams its half of every batch filled out to the 2 replicas, at the whole batch's
+    width; the halves side by side are exactly the batch one machine would split."""
+    p = BatchPlan(*plan()[1:], 10, 3, pad_to=8)
+    whole = [tuple(t.numpy() for t in (x[0], x[1], y, w)) for x, y, w in p.dataset(0, epochs=1, replicas=2)]
+    halves = [[tuple(t.numpy() for t in (x[0], x[1], y, w)) for x, y, w in p.dataset(0, epochs=1, replicas=2, shard=(w, 1))]
+              for w in (0, 1)]
+    assert len(halves[0]) == len(halves[1]) == len(whole) == len(p)
+    for batch, first, second in zip(whole, *halves):
+        for part in range(4):
+            assert np.array_equal(np.concatenate([first[part], second[part]]), batch[part])
+    # two replicas on one worker: two elements per batch, in replica order
+    both = [x[0].numpy() for x, _, _ in p.dataset(0, epochs=1, replicas=2, shard=(0, 2))]
+    assert len(both) == 2 * len(p) and all(np.array_equal(np.concatenate(both[2 * i : 2 * i + 2]), b[0]) for i, b in enumerate(whole))

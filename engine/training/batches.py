@@ -1,7 +1,9 @@
 """Batches for training: token ids, length bucketing, padded batches, teacher-forcing shift.
 
-Memory: the corpus is held once as two ragged int32 tensors (a few bytes a token); each batch is
-padded only to its own longest sentence, and targets stay sparse ids (no one-hot anywhere).
+Memory: the corpus is held once as two flat int32 arrays (a few bytes a token; memory-mapped from a
+run's data/ folder), and each batch is gathered from them when it is read: a worker of a
+multi-worker run reads only its own rows. Each batch is padded only to its own longest sentence,
+and targets stay sparse ids (no one-hot anywhere).
 
 Bucketing and resumability: pairs are sorted by length once (ties broken by a seeded shuffle) and
 cut into fixed batches, so each batch holds sentences of similar length. Every epoch visits the
@@ -66,9 +68,6 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def ragged(self) -> tf.RaggedTensor:
-        return tf.RaggedTensor.from_row_lengths(self.flat, self.lengths)
-
 
 def _to_model_inputs(src, tgt, real):
     """Padded (B, S), (B, T+1), the number of real rows → ((source, decoder input), decoder
@@ -87,16 +86,18 @@ class BatchPlan:
     """Fixed length-bucketed batches of one split, visited in a per-epoch seeded order."""
 
     def __init__(self, sources, targets, batch_size: int, seed: int, shuffle: bool = True, pad_to: int = 1):
-        """sources, targets: id lists or Encoded. pad_to: pad each batch's widths up to a multiple
-        of this (XLA-compiled training compiles once per shape; multiples of 8 leave a few shapes
-        instead of hundreds)."""
+        """sources, targets: id lists or Encoded (a run's data/ reads them memory-mapped: a batch
+        reads its own rows, and the corpus is never copied whole). pad_to: pad each batch's widths
+        up to a multiple of this (XLA-compiled training compiles once per shape; multiples of 8
+        leave a few shapes instead of hundreds)."""
         sources, targets = (side if isinstance(side, Encoded) else Encoded.of(side) for side in (sources, targets))
         if not len(sources):
             raise ValueError("no sentence pairs left to batch (check --max-len and --max-pairs)")
         self.size = len(sources)
         self.encoded = sources, targets
         self.seed, self.shuffle, self.pad_to = seed, shuffle, pad_to
-        self._src, self._tgt = sources.ragged(), targets.ragged()
+        # where each row starts in its side's flat array (N,) int64
+        self._starts = tuple(np.concatenate([[0], np.cumsum(side.lengths)[:-1]]) for side in self.encoded)
         rng = np.random.default_rng(seed)
         lengths = np.maximum(sources.lengths, targets.lengths)
         order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, ties shuffled
@@ -110,48 +111,69 @@ class BatchPlan:
             return np.arange(len(self.batches))
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.batches))
 
-    def dataset(self, first_epoch: int = 0, skip: int = 0, epochs: int | None = None, replicas: int = 1) -> tf.data.Dataset:
+    def _padded(self, side: int, rows: np.ndarray, mine: np.ndarray, extra: int = 0) -> np.ndarray:
+        """Rows `mine` of side 0 (sources) or 1 (targets) as a zero-padded (len(mine), W) array; W
+        is the longest of the whole batch `rows`, rounded up to pad_to (+ extra: the target's
+        shift adds one), so that every replica's share of a batch has the batch's width."""
+        encoded, starts = self.encoded[side], self._starts[side]
+        width = int(encoded.lengths[rows].max())
+        if self.pad_to > 1:
+            width = extra + -(-(width - extra) // self.pad_to) * self.pad_to
+        out = np.zeros((len(mine), width), np.int32)
+        for r, (start, length) in enumerate(zip(starts[mine], encoded.lengths[mine])):
+            out[r, :length] = encoded.flat[start : start + length]
+        return out
+
+    def dataset(self, first_epoch: int = 0, skip: int = 0, epochs: int | None = None, replicas: int = 1,
+                shard: tuple[int, int] | None = None) -> tf.data.Dataset:
         """((source, decoder input), target, weight) batches of epochs first_epoch, first_epoch+1, …
         (`epochs` of them, or endlessly); the first epoch starts `skip` batches in.
 
         replicas: under a distribution strategy, each batch is filled out to a multiple of the
         replicas with copies of its first row that weigh nothing, so every replica gets as many
         rows (Keras averages the first batch's replica shares element-wise when it builds the
-        model for fit and evaluate, and fails on a batch that does not divide evenly)."""
-        src, tgt = self._src, self._tgt
+        model for fit and evaluate, and fails on a batch that does not divide evenly).
+        shard: (first replica, replicas) of one worker of a multi-worker run (`distributed`): the
+        stream holds only those replicas' shares of each batch, one element per replica, and
+        reads only their rows; without it, whole batches (one machine's strategy splits them)."""
         epoch_numbers = itertools.count(first_epoch) if epochs is None else range(first_epoch, first_epoch + epochs)
+        first, count = shard or (0, replicas)
 
-        def batch_indices():
+        def shares():
             for epoch in epoch_numbers:
                 for b in self.batch_order(epoch)[skip if epoch == first_epoch else 0 :]:
                     rows = self.batches[b]
-                    yield np.concatenate([rows, np.repeat(rows[:1], -len(rows) % replicas)]), len(rows)
+                    real = len(rows)
+                    rows = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % replicas)])
+                    each = len(rows) // replicas if shard else len(rows)
+                    for replica in range(first, first + count) if shard else (0,):
+                        mine = rows[replica * each : (replica + 1) * each]
+                        yield self._padded(0, rows, mine), self._padded(1, rows, mine, extra=1), min(max(real - replica * each, 0), each)
 
-        indices = tf.data.Dataset.from_generator(
-            batch_indices, output_signature=(tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int64))
-        )
-        pad_to = self.pad_to
-
-        def padded(ragged, extra=0):
-            """A batch padded to its longest row, rounded up to pad_to (+ extra: the target's
-            shift adds one)."""
-            dense = ragged.to_tensor()
-            if pad_to == 1:
-                return dense
-            width = tf.shape(dense)[1] - extra
-            return tf.pad(dense, [[0, 0], [0, (pad_to - width % pad_to) % pad_to]])
-
-        batches = indices.map(
-            lambda idx, real: (padded(tf.gather(src, idx)), padded(tf.gather(tgt, idx), extra=1), real),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        batches = tf.data.Dataset.from_generator(shares, output_signature=(
+            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int64)))
         batches = batches.map(_to_model_inputs)
-        # Under a multi-worker strategy every worker reads the same stream and keeps its share of
-        # each batch (sharding by data: a generator has no files to share out).
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        batches = batches.with_options(options)
+        if shard is None:
+            # Under a one-machine strategy, the strategy splits each batch between its replicas.
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            batches = batches.with_options(options)
         if epochs is not None:  # a finite stream declares its length (validation needs no guessing)
-            batches = batches.apply(tf.data.experimental.assert_cardinality(epochs * len(self) - skip))
+            batches = batches.apply(tf.data.experimental.assert_cardinality((epochs * len(self) - skip) * (count if shard else 1)))
         return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def distributed(strategy, make):
+    """make(shard) → dataset (`BatchPlan.dataset` with its other arguments fixed), as `fit` reads
+    it: under a multi-worker strategy, each worker's own stream of its replicas' shares (so a
+    worker reads only its rows of each batch), else the plain dataset."""
+    from engine.training.distribute import is_multi_worker
+
+    if strategy is None or not is_multi_worker(strategy):
+        return make(None)
+
+    def per_worker(context: tf.distribute.InputContext):
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        return make((context.input_pipeline_id * local, local))
+
+    return strategy.distribute_datasets_from_function(per_worker)

@@ -3,8 +3,8 @@ one or more machines (`multiworker`: TensorFlow's MultiWorkerMirroredStrategy, c
 TF_CONFIG; no protocol of our own).
 
 In a multi-worker run every worker runs the same training: the same seeded batch order, each
-global batch split between the workers (TensorFlow shards every batch by data), the gradients
-summed across them. Worker 0 is the chief: it alone writes the run folder; the others write
+global batch split between the workers (each reads only its share: engine/training/batches.py),
+the gradients summed across them. Worker 0 is the chief: it alone writes the run folder; the others write
 their checkpoints and backups to a temporary folder of their own, removed when they finish.
 
 This module reads TF_CONFIG without TensorFlow (the command line decides who is chief before it

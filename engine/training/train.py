@@ -20,7 +20,7 @@ from engine.data.prepare import prepare_data
 from engine.data.synthetic import keep_in_run
 from engine.models.base import PACKAGE, build_model
 from engine.runs import RunFolder, RunFolderError, first_line
-from engine.training.batches import BatchPlan
+from engine.training.batches import BatchPlan, distributed
 from engine.training.callbacks import (
     AtomicModelCheckpoint,
     KeepLastWeights,
@@ -142,9 +142,10 @@ def _fit(config: RunConfig, run: RunFolder, plan, valid_plan, model, backup: Res
         if first >= last:
             continue
         model.fit(
-            plan.dataset(first, skip, replicas=replicas),
+            distributed(strategy, lambda shard: plan.dataset(first, skip, replicas=replicas, shard=shard)),  # noqa: B023 (used at once)
             steps_per_epoch=len(plan) - skip,
-            validation_data=valid_plan.dataset(epochs=1, replicas=replicas) if valid_plan is not None else None,
+            validation_data=distributed(strategy, lambda shard: valid_plan.dataset(epochs=1, replicas=replicas, shard=shard))
+            if valid_plan is not None else None,
             epochs=last,
             initial_epoch=first,
             callbacks=callbacks,
