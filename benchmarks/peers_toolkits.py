@@ -299,4 +299,22 @@ class OpenNMT(Toolkit):
                        check=True, env=self.environment(), cwd=self.folder, capture_output=True)
 
 
-TOOLKITS = {"joeynmt": JoeyNMT, "joeynmt-rnn": JoeyNMTRecurrent, "onmt": OpenNMT}
+class OpenNMTRecurrent(OpenNMT):
+    """OpenNMT-py's recurrent model (its RNN defaults: a bidirectional LSTM encoder, an LSTM
+    decoder with Luong's general attention, input feeding and a bridge), sized like ours, with
+    Adam at a fixed 1e-3 and gradients clipped at norm 5 (the noam warm-up is the Transformer's)."""
+
+    name = "onmt-rnn"
+
+    def config(self) -> dict:
+        transformer_only = ("heads", "transformer_ff", "self_attn_type", "enc_layers", "dec_layers", "hidden_size", "attention_dropout")
+        config = {key: value for key, value in super().config().items() if key not in transformer_only}
+        return config | {
+            "encoder_type": "brnn", "decoder_type": "rnn", "rnn_type": "LSTM", "layers": 1, "enc_hid_size": 256, "dec_hid_size": 256,
+            "word_vec_size": 128, "global_attention": "general", "input_feed": 1, "bridge": True, "position_encoding": False,
+            "share_decoder_embeddings": False, "learning_rate": 1e-3, "decay_method": "none", "max_grad_norm": 5.0,
+            "param_init": 0.1, "param_init_glorot": False,
+        }
+
+
+TOOLKITS = {"joeynmt": JoeyNMT, "joeynmt-rnn": JoeyNMTRecurrent, "onmt": OpenNMT, "onmt-rnn": OpenNMTRecurrent}
