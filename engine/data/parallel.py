@@ -31,9 +31,24 @@ def available_cores() -> int:
 def _pool_worker_signals() -> None:
     """A pool worker leaves Ctrl-C to this process, which ends it (no traceback from each), and
     dies at once on SIGTERM, as Pool.terminate expects: a handler the parent had installed (a
-    tool's own, which a forked worker inherits) must not keep it alive or run its cleanup there."""
+    tool's own, which a forked worker inherits) must not keep it alive or run its cleanup there.
+    The worker is forked with SIGTERM blocked (`_forked_pool`): one sent before this ran waits,
+    and takes effect here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def _forked_pool(cores: int):
+    """A pool of `cores` forked workers. SIGTERM is blocked while they are forked: a worker that
+    got Pool.terminate's SIGTERM before `_pool_worker_signals` ran would otherwise run the
+    inherited handler, live on, and the pool would wait for it for ever (a hang seen in the suite,
+    where a pool of an empty list was ended at once)."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        return multiprocessing.get_context("fork").Pool(cores, initializer=_pool_worker_signals)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _each(function, chunk: list) -> list:
@@ -49,20 +64,26 @@ def chunked(function, items: list, pool_from: int | None = None, done=lambda cou
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     cores = available_cores()
     results, finished = [], 0
-    if len(items) < pool_from or cores < 2 or not sys.platform.startswith("linux"):
+    if len(items) < pool_from or len(chunks) < 2 or cores < 2 or not sys.platform.startswith("linux"):
         parts = map(function, chunks)
         pool = None
     else:
-        pool = multiprocessing.get_context("fork").Pool(cores, initializer=_pool_worker_signals)
+        pool = _forked_pool(cores)
         parts = pool.imap(function, chunks)
+    answered = False
     try:
         for chunk, part in zip(chunks, parts):
             results.append(part)
             finished += len(chunk)
             done(finished)
+        answered = True
     finally:
         if pool is not None:
-            pool.terminate()  # (every task has answered, or an error ends the pool with it)
+            if answered:  # every task has answered: the workers leave when told, no signal needed
+                pool.close()
+            else:  # an error (or Ctrl-C) ends the pool with it
+                pool.terminate()
+            pool.join()
     return results
 
 
