@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from engine.data.files import Pair
 from engine.data.vocab import BOS, EOS, Vocab
+from engine.training.distribute import is_multi_worker
 
 ENCODE_CHUNK = 50_000  # pairs encoded at a time
 
@@ -137,7 +138,7 @@ class BatchPlan:
         stream holds only those replicas' shares of each batch, one element per replica, and
         reads only their rows; without it, whole batches (one machine's strategy splits them)."""
         epoch_numbers = itertools.count(first_epoch) if epochs is None else range(first_epoch, first_epoch + epochs)
-        first, count = shard or (0, replicas)
+        first, count = shard or (0, 1)  # (whole batches: one element each)
 
         def shares():
             for epoch in epoch_numbers:
@@ -146,7 +147,7 @@ class BatchPlan:
                     real = len(rows)
                     rows = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % replicas)])
                     each = len(rows) // replicas if shard else len(rows)
-                    for replica in range(first, first + count) if shard else (0,):
+                    for replica in range(first, first + count):
                         mine = rows[replica * each : (replica + 1) * each]
                         yield self._padded(0, rows, mine), self._padded(1, rows, mine, extra=1), min(max(real - replica * each, 0), each)
 
@@ -159,7 +160,7 @@ class BatchPlan:
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
             batches = batches.with_options(options)
         if epochs is not None:  # a finite stream declares its length (validation needs no guessing)
-            batches = batches.apply(tf.data.experimental.assert_cardinality((epochs * len(self) - skip) * (count if shard else 1)))
+            batches = batches.apply(tf.data.experimental.assert_cardinality((epochs * len(self) - skip) * count))
         return batches.prefetch(tf.data.AUTOTUNE)
 
 
@@ -167,8 +168,6 @@ def distributed(strategy, make):
     """make(shard) → dataset (`BatchPlan.dataset` with its other arguments fixed), as `fit` reads
     it: under a multi-worker strategy, each worker's own stream of its replicas' shares (so a
     worker reads only its rows of each batch), else the plain dataset."""
-    from engine.training.distribute import is_multi_worker
-
     if strategy is None or not is_multi_worker(strategy):
         return make(None)
 
