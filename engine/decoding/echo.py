@@ -39,10 +39,12 @@ def echoes(text: str) -> bool:
         rest = text[match.end():]
         stop = PAUSE.search(rest)
         run = TOKEN.findall(rest[: stop.start() if stop else len(rest)])
-        at_end = stop is None or not TOKEN.search(PLACEHOLDER.sub(" ", rest[stop.start():]))
+        if not run:
+            continue
         before = TOKEN.findall(PLACEHOLDER.sub(" ", text[: match.start()]))
         if len(run) >= 2 and any(before[i: i + 2] == run[:2] for i in range(len(before) - 1)):
             return True
+        at_end = stop is None or not TOKEN.search(PLACEHOLDER.sub(" ", rest[stop.start():]))
         if len(run) == 1 and at_end and before[-1:] == run:  # (one character anywhere before is no evidence: 温度…-5度)
             return True
     return False

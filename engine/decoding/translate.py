@@ -243,13 +243,13 @@ class Translator:
         """The n-best hypotheses of each id list (the whole beam where reranking or echo.py chooses)."""
         results: list[list[Hypothesis]] = [[] for _ in id_lists]
         max_steps = max(1, min(options.max_len or self.max_output_tokens, 4 * self.max_output_tokens))
-        decode = self.graph(options.strategy, options.guard)
-        placeholders, alpha = {self.src_vocab.index.get(p) for p in PLACEHOLDERS}, self.alpha(options)
+        decode, alpha, whole_beam = self.graph(options.strategy, options.guard), self.alpha(options), self.reranks(options)
+        placeholders = {self.src_vocab.index.get(p) for p in PLACEHOLDERS}
         for chunk, array in padded_batches(id_lists, batch_size, bucketed=self.graphs == "xla"):
             ids, log_prob, length = self._search(decode, array, options, max_steps)
             for row, i in enumerate(chunk):
                 hyps = [self._hypothesis(ids[row, k], log_prob[row, k], length[row, k], alpha) for k in range(ids.shape[1])]
-                keep = options.beam if self.reranks(options) or placeholders.intersection(id_lists[i]) else options.n_best
+                keep = options.beam if whole_beam or placeholders.intersection(id_lists[i]) else options.n_best
                 results[i] = sorted(hyps, key=lambda h: -h.score)[:keep]
             if pause is not None:
                 pause()
