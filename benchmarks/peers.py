@@ -112,8 +112,6 @@ def child(args) -> None:
     data = Path(args.out) / "data" / direction
     if name == "ours":
         facts = train_ours(direction, args.ours_max_minutes or args.minutes, data, folder, args.decode_only)
-    elif args.decode_only:
-        raise SystemExit("--decode-only is for our rows (a peer's row trains and decodes in one go)")
     else:
         toolkit = TOOLKITS[name](data, folder, LANGUAGES[direction], args.minutes)
         facts = toolkit.train_and_translate(args.minutes * 60, log)
@@ -184,6 +182,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.decode_only and (args.part != "train" or args.rows != ["ours"]):
+        parser.error("--decode-only is for --part train --rows ours (a peer's row trains and decodes in one go)")
     if args.child:
         child(args)
     elif args.part == "setup":
