@@ -23,6 +23,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.peers_setup import ONE_THREAD  # noqa: E402  (the peers' decoders ran under the same)
 
 CHILD = r"""
 import json, resource, sys, time
@@ -59,7 +62,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--core", type=int, default=0)
     args = parser.parse_args()
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+    environment = {**os.environ, **ONE_THREAD, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
                    "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     rows = {}
     for mode in ("float32", "int8"):
