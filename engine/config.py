@@ -33,6 +33,7 @@ class DataSettings:
     skip_bad_lines: bool = setting(False, "skip and count malformed corpus lines instead of stopping")
     valid_fraction: float = setting(0.05, "share of the first corpus's sources held out for validation", minimum=0, below=1)
     test_fraction: float = setting(0.05, "share of the first corpus's sources held out for testing", minimum=0, below=1)
+    held_out_max: int | None = setting(5000, "lower valid_fraction and test_fraction where a split would hold more than about this many pairs (a large corpus: tens of thousands of sentences to validate on each epoch)", minimum=1)
     extra_valid_fraction: float = setting(0.0, "share of the extra corpora's sources held out as a second validation split (valid-extra: text from outside the first corpus)", minimum=0, below=1)
     back_translate: list[str] = setting([], "monolingual files (one sentence a line) that --back-translate-with translates into extra training pairs: target-language text is back-translation, source-language text self-training; cached in the run folder")
     back_translate_with: str | None = setting(None, "the run folder (or shipped model: default-zh-en) that translates the --back-translate files", alias="--with")

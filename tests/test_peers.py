@@ -35,7 +35,7 @@ def test_the_splits_round_trip_through_the_moses_files_the_peers_read(exported):
     split, _ = load_split(config)
     for name, pairs in (("train", split.train), ("valid", split.valid)):
         read, skipped = read_corpus(f"{folder / f'{name}.en'}+{folder / f'{name}.zh'}")
-        assert (read, skipped) == (pairs, 0)
+        assert (read, skipped) == (list(pairs), 0)
         assert facts["counts"][name] == len(pairs)
     sources, references = held_out(config, "test")
     assert held_out_set(folder) == (sources, references)

@@ -93,7 +93,7 @@ def test_a_second_corpus_adds_training_pairs_and_keeps_the_first_ones_splits(tmp
     config.extra_corpora = [str(anki(tmp_path / "b.txt", second))]
     both, facts = load_split(config)
     assert both.valid == alone.valid and both.test == alone.test
-    assert both.train[: len(alone.train)] == alone.train
+    assert both.train[: len(alone.train)] == list(alone.train)
     assert [p.source for p in both.train[len(alone.train) :]] == ["another one.", "more."]
     assert facts["extra"][0]["held_out_overlap_dropped"] == 1 and facts["extra"][0]["pairs_added"] == 2
 

@@ -13,13 +13,16 @@ import random
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 
 from engine.data.files import CorpusError, Pair, read_anki
-from engine.data.formats import CORPUS_SUFFIXES, aligned_files, corpus_name, read_corpus
+from engine.data.formats import CORPUS_SUFFIXES, PairStream, aligned_files, corpus_name
+from engine.data.spool import CHUNK, PairSpool, chunks_of, temporary_spool
 from engine.data.tatoeba import export_facts, tatoeba_corpus
 
 ANKI_URL = "https://www.manythings.org/anki/{name}.zip"
@@ -36,7 +39,7 @@ SPLITS = ("test", "valid", "valid-extra")  # the held-out splits a run can be sc
 
 @dataclass(frozen=True)
 class Split:
-    train: list[Pair]
+    train: list[Pair] | PairSpool  # (a PairSpool from load_split: on disk)
     valid: list[Pair]
     test: list[Pair]
     # pairs of the extra corpora held out as a second validation split (`extra_valid_fraction`):
@@ -127,46 +130,90 @@ def addition_pairs(count: int = 20000, seed: int = 1234, max_digits: int = 3) ->
 # Loading, cleaning and splitting.
 
 
-def load_pairs(
-    spec: str,
-    reverse: bool = False,
-    max_pairs: int | None = None,
-    skip_bad_lines: bool = False,
-    seed: int = 1234,
-    simplify: bool = True,
-) -> tuple[list[Pair], dict]:
-    """Read a corpus by name or path, orient it, drop exact duplicates, cap it at `max_pairs`.
+class CorpusReader:
+    """One corpus by name or path, read as a stream of oriented pairs as often as needed (each
+    pass reads the file again: a corpus of millions of pairs is never held whole), with the facts
+    a run folder keeps of it (file, licence, counts)."""
 
-    Returns the pairs and a dict of facts for the run folder (file, counts, licence).
-    """
-    if spec in SYNTHETIC_CORPORA:
-        pairs, skipped, source_file, licence = addition_pairs(max_pairs or 20000, seed), 0, None, None
-    else:
-        path = resolve_corpus(spec, simplify)
-        pairs, skipped = read_corpus(path, skip_bad_lines)
-        # (the file's name: no machine's path in a run folder; the Anki files are Tatoeba's)
-        source_file = corpus_name(str(path))
-        licence = TATOEBA_LICENCE if Path(source_file).suffix.lower() in (".txt", ".zip") and "+" not in source_file else None
-    read = len(pairs)
-    if reverse:
-        pairs = [Pair(p.target, p.source) for p in pairs]
-    pairs = list(dict.fromkeys(pairs))  # exact duplicates go, order stays
-    duplicates = read - len(pairs)
+    def __init__(self, spec: str, reverse: bool = False, skip_bad_lines: bool = False, seed: int = 1234,
+                 simplify: bool = True, max_pairs: int | None = None):
+        self.spec, self.reverse = spec, reverse
+        if spec in SYNTHETIC_CORPORA:
+            self.stream, source_file, licence = addition_pairs(max_pairs or 20000, seed), None, None
+        else:
+            path = resolve_corpus(spec, simplify)
+            self.stream = PairStream(path, skip_bad_lines)
+            # (the file's name: no machine's path in a run folder; the Anki files are Tatoeba's)
+            source_file = corpus_name(str(path))
+            licence = TATOEBA_LICENCE if Path(source_file).suffix.lower() in (".txt", ".zip") and "+" not in source_file else None
+        self.facts = {"corpus": spec, "file": source_file, "reverse": reverse, "licence": licence}
+        if spec.startswith(TATOEBA_PREFIX):
+            self.facts["export"] = export_facts(path)
+
+    @property
+    def skipped(self) -> int:
+        return getattr(self.stream, "skipped", 0)
+
+    def __iter__(self) -> Iterator[Pair]:
+        if not self.reverse:
+            return iter(self.stream)
+        return (Pair(p.target, p.source) for p in self.stream)
+
+
+def pair_hashes(pairs: Iterable[Pair], done=lambda count: None) -> np.ndarray:
+    """A 64-bit hash of each pair (N,) int64, in order: how duplicates are found among millions
+    of pairs without a set of them (8 bytes a pair). Python's string hash (SipHash): the same
+    within this process, which is all a preparation needs; two different pairs share one with
+    odds of about 1 in 10^6 for 5 million pairs. done(count): the pairs read so far."""
+    parts, count = [], 0
+    for chunk in chunks_of(pairs, CHUNK):
+        parts.append(np.fromiter((hash((p.source, p.target)) for p in chunk), np.int64, len(chunk)))
+        count += len(chunk)
+        done(count)
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def first_occurrences(hashes: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether each hash is the first of its value (exact duplicates go, order stays)."""
+    order = np.argsort(hashes, kind="stable")  # (equal hashes stay in their order: the first is first)
+    ordered = hashes[order]
+    starts = np.ones(len(hashes), bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    del ordered
+    keep = np.zeros(len(hashes), bool)
+    keep[order[starts]] = True
+    return keep
+
+
+def among(hashes: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether each hash is in `known` (sorted, unique)."""
+    if not len(known):
+        return np.zeros(len(hashes), bool)
+    at = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+    return known[at] == hashes
+
+
+def kept_pairs(reader: CorpusReader, max_pairs: int | None, done=lambda count: None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The first pass over a corpus: (hashes, which pairs are kept: exact duplicates dropped, at most
+    `max_pairs` of them, facts: counts)."""
+    hashes = pair_hashes(reader, done)
+    keep = first_occurrences(hashes)
+    duplicates = len(hashes) - int(keep.sum())
     if max_pairs is not None:
-        pairs = pairs[:max_pairs]
-    facts = {
-        "corpus": spec,
-        "file": source_file,
-        "reverse": reverse,
-        "pairs_read": read,
-        "bad_lines_skipped": skipped,
-        "duplicates_dropped": duplicates,
-        "pairs_used": len(pairs),
-        "licence": licence,
-    }
-    if spec.startswith(TATOEBA_PREFIX):
-        facts["export"] = export_facts(path)
-    return pairs, facts
+        keep &= np.cumsum(keep) <= max_pairs
+    facts = {"pairs_read": len(hashes), "bad_lines_skipped": reader.skipped, "duplicates_dropped": duplicates,
+             "pairs_used": int(keep.sum())}
+    return hashes, keep, facts
+
+
+def load_pairs(spec: str, reverse: bool = False, max_pairs: int | None = None, skip_bad_lines: bool = False, seed: int = 1234,
+               simplify: bool = True) -> tuple[list[Pair], dict]:
+    """A corpus read whole, oriented, without exact duplicates, capped at `max_pairs`: (pairs,
+    facts for the run folder: file, counts, licence)."""
+    reader = CorpusReader(spec, reverse, skip_bad_lines, seed, simplify, max_pairs)
+    _, keep, facts = kept_pairs(reader, max_pairs)
+    pairs = [pair for pair, kept in zip(reader, keep) if kept]
+    return pairs, {**reader.facts, **facts}
 
 
 def split_bucket(source: str, seed: int) -> float:
@@ -199,44 +246,101 @@ def sentence_key(text: str) -> str:
     return "".join(c for c in text.casefold() if c.isalnum())
 
 
-def load_split(config, extra: bool = True) -> tuple[Split, dict]:
+def held_out_fractions(config, pairs: int) -> tuple[float, float]:
+    """(valid, test) shares of a corpus of `pairs` pairs: the config's, lowered where they would
+    hold more than `held_out_max` pairs (a million pairs at 5% would be 50,000 sentences to
+    validate on every epoch, and held in memory)."""
+    cap = getattr(config, "held_out_max", None)
+    share = lambda fraction: fraction if not cap or fraction * pairs <= cap else cap / pairs  # noqa: E731
+    return share(config.valid_fraction), share(config.test_fraction)
+
+
+def load_split(config, extra: bool = True, keep_train: bool = True, scratch: str | Path | None = None,
+               stage=lambda message: None, count=lambda done, total: None) -> tuple[Split, dict]:
     """The corpora a RunConfig names, loaded and split as its training saw it: the valid and test
     splits come from the first corpus only (exactly as with one corpus); every further corpus adds
     training pairs, without the pairs the first already has and without any pair that shares a
     sentence with a held-out pair (either side, compared by `sentence_key`). With
     `extra_valid_fraction`, that share of the further corpora's sources (keyed like the split) is
     held out as `valid_extra`, and no training pair shares a sentence with it either.
-    extra=False reads the first corpus only (enough for the first corpus's held-out splits)."""
-    load = lambda spec: load_pairs(spec, config.reverse, config.max_pairs, config.skip_bad_lines, config.seed,  # noqa: E731
-                                   getattr(config, "simplify", True))
-    pairs, facts = load(config.corpus)
-    split = split_pairs(pairs, config.valid_fraction, config.test_fraction, config.seed)
-    extra = getattr(config, "extra_corpora", []) if extra else []
-    if not extra:
-        return split, facts
-    held_out = {sentence_key(t) for p in split.valid + split.test for t in (p.source, p.target)}
-    seen = set(pairs)
-    train, valid_extra, facts["extra"] = list(split.train), [], []
+    extra=False reads the first corpus only (enough for the first corpus's held-out splits).
+
+    Each corpus is read twice as a stream (hashes, then the pairs kept), and the training pairs go
+    into a PairSpool on disk (engine/data/spool.py; in a temporary folder under `scratch`), so
+    memory stays flat for millions of pairs; keep_train=False drops them (a caller that needs
+    the held-out splits only). stage(message) and count(done, total) show each pass."""
+    reader = lambda spec: CorpusReader(spec, config.reverse, config.skip_bad_lines, config.seed,  # noqa: E731
+                                       getattr(config, "simplify", True), config.max_pairs)
+    first = reader(config.corpus)
+    name = corpus_name(config.corpus)
+    stage(f"reading {name} …")
+    hashes, keep, counts = kept_pairs(first, config.max_pairs, done=lambda done: count(done, None))
+    facts = {**first.facts, **counts}
+    valid_share, test_share = held_out_fractions(config, counts["pairs_used"])
+    train, valid, test = temporary_spool(scratch), [], []
+    stage(f"splitting {name} …")
+    for done, chunk in enumerate(kept_chunks(first, keep), 1):
+        rows = []
+        for pair in chunk:
+            bucket = split_bucket(pair.source, config.seed)
+            (test if bucket < test_share else valid if bucket < test_share + valid_share else rows).append(pair)
+        if keep_train:
+            train.write(rows)
+        count(min(done * CHUNK, len(keep)), len(keep))
+    if valid_share != config.valid_fraction or test_share != config.test_fraction:
+        facts["held_out_shares"] = {"valid": round(valid_share, 6), "test": round(test_share, 6)}
+    seen = np.unique(hashes[keep])
+    del hashes, keep
+    extras = getattr(config, "extra_corpora", []) if extra else []
+    if not extras:
+        return Split(train if keep_train else [], valid, test), facts
+    held_out = {sentence_key(t) for p in valid + test for t in (p.source, p.target)}
+    valid_extra, facts["extra"] = [], []
     share = getattr(config, "extra_valid_fraction", 0.0)
-    for spec in extra:
-        more, more_facts = load(spec)
-        kept = [p for p in more if p not in seen and sentence_key(p.source) not in held_out and sentence_key(p.target) not in held_out]
-        more_facts["held_out_overlap_dropped"] = sum(
-            sentence_key(p.source) in held_out or sentence_key(p.target) in held_out for p in more
-        )
-        seen.update(kept)
-        second = [share and split_bucket(p.source, config.seed + 1) < share for p in kept]
-        valid_here = [p for p, held in zip(kept, second) if held]
-        kept = [p for p, held in zip(kept, second) if not held]
-        more_facts["pairs_added"] = len(kept)
+    for spec in extras:
+        more = reader(spec)
+        stage(f"reading {corpus_name(spec)} …")
+        hashes, keep, counts = kept_pairs(more, config.max_pairs, done=lambda done: count(done, None))
+        fresh = keep & ~among(hashes, seen)
+        more_facts, overlap, added, held, rows = {**more.facts, **counts}, 0, 0, 0, []
+        stage(f"splitting {corpus_name(spec)} …")
+        for index, (pair, new) in enumerate(zip(more, keep_or_not(keep, fresh)), 1):
+            if new is not None:
+                overlapping = sentence_key(pair.source) in held_out or sentence_key(pair.target) in held_out
+                overlap += overlapping
+                if not new or overlapping:
+                    fresh[index - 1] = False
+                elif share and split_bucket(pair.source, config.seed + 1) < share:
+                    valid_extra.append(pair)
+                    held += 1
+                else:
+                    rows.append(pair)
+            if index % CHUNK == 0 or index == len(keep):
+                train.write(rows if keep_train else [])
+                added, rows = added + len(rows), []
+                count(index, len(keep))
+        more_facts["held_out_overlap_dropped"] = overlap
+        more_facts["pairs_added"] = added
         if share:
-            more_facts["held_out_as_valid_extra"] = len(valid_here)
-        train.extend(kept)
-        valid_extra.extend(valid_here)
+            more_facts["held_out_as_valid_extra"] = held
+        seen = np.union1d(seen, hashes[fresh])
         facts["extra"].append(more_facts)
-    if valid_extra:
+    if valid_extra and keep_train:
         second = {sentence_key(t) for p in valid_extra for t in (p.source, p.target)}
-        before = len(train)
-        train = [p for p in train if sentence_key(p.source) not in second and sentence_key(p.target) not in second]
+        before, train = len(train), temporary_spool(scratch, (
+            p for p in train if sentence_key(p.source) not in second and sentence_key(p.target) not in second))
         facts["valid_extra_overlap_dropped"] = before - len(train)
-    return Split(train, split.valid, split.test, valid_extra), facts
+    return Split(train if keep_train else [], valid, test, valid_extra), facts
+
+
+def kept_chunks(pairs: Iterable[Pair], keep: np.ndarray) -> Iterator[list[Pair]]:
+    """The pairs whose `keep` is true, in chunks: one chunk for each CHUNK pairs read."""
+    for start, chunk in zip(range(0, len(keep), CHUNK), chunks_of(pairs, CHUNK)):
+        kept = keep[start : start + len(chunk)]
+        yield [pair for pair, k in zip(chunk, kept) if k]
+
+
+def keep_or_not(keep: np.ndarray, fresh: np.ndarray) -> Iterator[bool | None]:
+    """For each pair read: None for a dropped duplicate, else whether it is new to the corpora before."""
+    for k, f in zip(keep.tolist(), fresh.tolist()):
+        yield None if not k else f

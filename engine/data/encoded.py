@@ -20,6 +20,7 @@ from engine.training.batches import Encoded
 FOLDER = "data"
 SPLITS = ("train", "valid")
 FORMAT = 1
+PREPARED = ".prepared-"  # the folder an EncodedWriter writes into before the run has its data/
 
 
 class EncodedDataError(ValueError):
@@ -45,9 +46,12 @@ def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | Non
             if sides is None:
                 continue
             for side, encoded in zip(("source", "target"), sides):
-                tokens, lengths = _files(split, side)
-                np.save(scratch / tokens, encoded.flat)
-                np.save(scratch / lengths, encoded.lengths)
+                for name, array in zip(_files(split, side), (encoded.flat, encoded.lengths)):
+                    written = getattr(array, "filename", None)  # (an EncodedWriter's file: moved, not copied)
+                    if written is not None and Path(written).name == name and Path(written).parent.name.startswith(PREPARED):
+                        shutil.move(written, scratch / name)
+                    else:
+                        np.save(scratch / name, array)
             kept[split] = len(sides[0])
         (scratch / "index.json").write_text(json.dumps({"format": FORMAT, "pairs": kept}) + "\n", encoding="utf-8")
         for path in scratch.iterdir():  # (on disk before the folder is renamed into place)
@@ -62,6 +66,43 @@ def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | Non
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+class EncodedWriter:
+    """One split's encoded pairs written into `folder` a chunk at a time, as `save_encoded` lays
+    them out (`.npy` files, their headers written last): how millions of pairs are encoded without
+    holding their ids. `close()` returns the split as memory-mapped Encoded (source, target)."""
+
+    def __init__(self, folder: Path, split: str):
+        self.folder, self.split = Path(folder), split
+        self.files = {}
+        for side in ("source", "target"):
+            for name, dtype in zip(_files(split, side), (np.int32, np.int64)):
+                handle = open(self.folder / name, "wb")
+                np.lib.format.write_array_header_1_0(handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (0,)})
+                self.files[name] = [handle, dtype, 0, handle.tell()]
+
+    def write(self, source: Encoded, target: Encoded) -> None:
+        for side, encoded in (("source", source), ("target", target)):
+            for name, array in zip(_files(self.split, side), (encoded.flat, encoded.lengths)):
+                entry = self.files[name]
+                entry[0].write(np.ascontiguousarray(array, entry[1]).tobytes())
+                entry[2] += len(array)
+
+    def close(self) -> tuple[Encoded, Encoded]:
+        for handle, dtype, count, data_start in self.files.values():
+            handle.seek(0)  # the header again, with the real length (numpy leaves room for any length)
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (count,)})
+            if handle.tell() != data_start:
+                raise AssertionError("the .npy header changed size")
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        sides = []
+        for side in ("source", "target"):
+            tokens, lengths = (_array(self.folder / name) for name in _files(self.split, side))
+            sides.append(Encoded(tokens, lengths))
+        return sides[0], sides[1]
 
 
 def _array(path: Path) -> np.ndarray:

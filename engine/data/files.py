@@ -5,7 +5,6 @@ tools check a file before paying TensorFlow's import time."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import zipfile
@@ -94,15 +93,14 @@ def text_lines(handle, name: str, errors: str = "strict", hint: str = ""):
 # Reading the Anki format: `source<TAB>target[<TAB>attribution]`
 
 
-def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """Parse byte lines of an Anki file. Returns (pairs, number of skipped bad lines).
+def anki_pairs(raw_lines, name: str, skip_bad_lines: bool = False, skipped: list[int] | None = None):
+    """The pairs of an Anki file's byte lines, as they are read.
 
     Handles a UTF-8 byte-order mark on the first line and CRLF endings. Blank lines are ignored;
     a line that has no tab, an empty side or bytes that are not UTF-8 is an error naming
-    `name:line`, unless `skip_bad_lines` counts it instead.
+    `name:line`, unless `skip_bad_lines` counts it instead (in skipped[0]).
     """
-    pairs: list[Pair] = []
-    skipped = 0
+    skipped = skipped if skipped is not None else [0]
     for lineno, raw in enumerate(raw_lines, start=1):
         problem = None
         try:
@@ -119,15 +117,22 @@ def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tupl
                 problem = "empty source or target"
         if problem is not None:
             if skip_bad_lines:
-                skipped += 1
+                skipped[0] += 1
                 continue
             raise CorpusError(f"{name}:{lineno}: {problem} (use --skip-bad-lines to skip such lines)")
-        pairs.append(Pair(columns[0].strip(), columns[1].strip()))
-    return pairs, skipped
+        yield Pair(columns[0].strip(), columns[1].strip())
 
 
-def read_anki(path: str | os.PathLike, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """Read an Anki `.txt`, or the `.zip` as distributed (the one text file that is not `_about`)."""
+def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
+    """anki_pairs as a list: (pairs, number of skipped bad lines)."""
+    skipped = [0]
+    pairs = list(anki_pairs(raw_lines, name, skip_bad_lines, skipped))
+    return pairs, skipped[0]
+
+
+def anki_file_pairs(path: str | os.PathLike, skip_bad_lines: bool = False, skipped: list[int] | None = None):
+    """The pairs of an Anki `.txt`, or of the `.zip` as distributed (the one text file that is not
+    `_about`), streamed as they are read."""
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file")
@@ -136,7 +141,15 @@ def read_anki(path: str | os.PathLike, skip_bad_lines: bool = False) -> tuple[li
             members = [n for n in archive.namelist() if n.endswith(".txt") and "about" not in n.lower()]
             if len(members) != 1:
                 raise CorpusError(f"{path}: expected one corpus .txt in the zip, found {members}")
-            data = archive.read(members[0])
-        return parse_anki_lines(io.BytesIO(data), f"{path}!{members[0]}", skip_bad_lines)
+            with archive.open(members[0]) as member:
+                yield from anki_pairs(member, f"{path}!{members[0]}", skip_bad_lines, skipped)
+        return
     with open(path, "rb") as handle:
-        return parse_anki_lines(handle, str(path), skip_bad_lines)
+        yield from anki_pairs(handle, str(path), skip_bad_lines, skipped)
+
+
+def read_anki(path: str | os.PathLike, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
+    """Read an Anki `.txt`, or the `.zip` as distributed, whole: (pairs, bad lines skipped)."""
+    skipped = [0]
+    pairs = list(anki_file_pairs(path, skip_bad_lines, skipped))
+    return pairs, skipped[0]

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.data.files import CorpusError, Pair, decode_line, not_utf8, parse_anki_lines, raw_lines, read_anki
+from engine.data.files import CorpusError, Pair, anki_file_pairs, anki_pairs, decode_line, not_utf8, raw_lines
 
 DECOMPRESSORS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 PAIR_JOINER = "+"  # `train.en+train.zh`: two aligned files
@@ -219,48 +219,68 @@ def read_tmx_file(path: Path) -> Iterator[tuple[int, str, str]]:
 # One entry for every format
 
 
-def checked_pairs(rows: Iterator[tuple[int, str, str]], name: str, skip_bad_lines: bool) -> tuple[list[Pair], int]:
+def checked_pairs(rows: Iterator[tuple[int, str, str]], name: str, skip_bad_lines: bool, skipped: list[int]) -> Iterator[Pair]:
     """Pairs from (line, source, target) rows: blank rows are ignored, a row with one side empty
-    is an error naming `name:line` unless `skip_bad_lines` counts it instead."""
-    pairs, skipped = [], 0
+    is an error naming `name:line` unless `skip_bad_lines` counts it (in skipped[0]) instead."""
     for number, source, target in rows:
         source, target = source.strip(), target.strip()
         if not source and not target:
             continue
         if not source or not target:
             if skip_bad_lines:
-                skipped += 1
+                skipped[0] += 1
                 continue
             raise CorpusError(f"{name}:{number}: empty source or target{SKIP_HINT}")
-        pairs.append(Pair(source, target))
-    return pairs, skipped
+        yield Pair(source, target)
+
+
+class PairStream:
+    """The pairs of any corpus file (or `a+b` pair of aligned files), read as they are iterated,
+    a few lines at a time: a corpus of millions of pairs is never held whole. Each iteration
+    reads the file again. `skipped`: the bad lines the last iteration skipped so far
+    (`skip_bad_lines`). A compressed file that is damaged is a CorpusError naming it, like any
+    other bad input."""
+
+    def __init__(self, spec: str | Path, skip_bad_lines: bool = False):
+        self.spec, self.skip_bad_lines, self.skipped = spec, skip_bad_lines, 0
+
+    def __iter__(self) -> Iterator[Pair]:
+        counter = [0]
+        try:
+            for pair in self._pairs(counter):
+                self.skipped = counter[0]
+                yield pair
+            self.skipped = counter[0]
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as err:
+            raise CorpusError(f"{self.spec}: cannot be read: {err}") from None
+
+    def _pairs(self, skipped: list[int]) -> Iterator[Pair]:
+        spec, skip = self.spec, self.skip_bad_lines
+        pair = aligned_files(str(spec))
+        if pair is not None:
+            yield from checked_pairs(read_aligned_files(*pair), str(spec), skip, skipped)
+            return
+        path = Path(spec)
+        if not path.exists():
+            raise CorpusError(f"{path}: no such file")
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                members = moses_members(archive)
+                if members is not None:
+                    yield from checked_pairs(read_moses_zip(path, archive, members), str(path), skip, skipped)
+                    return
+            yield from anki_file_pairs(path, skip, skipped)
+        elif is_tmx(path):
+            yield from checked_pairs(read_tmx_file(path), str(path), skip, skipped)
+        elif path.suffix.lower() not in DECOMPRESSORS:
+            yield from anki_file_pairs(path, skip, skipped)
+        else:
+            with open_stream(path) as stream:  # (line by line as a plain file is read)
+                yield from anki_pairs(stream, str(path), skip, skipped)
 
 
 def read_corpus(spec: str | Path, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """Any corpus file (or `a+b` pair of aligned files) as (pairs, bad lines skipped). A
-    compressed file that is damaged is a CorpusError naming it, like any other bad input."""
-    try:
-        return _read_corpus(spec, skip_bad_lines)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as err:
-        raise CorpusError(f"{spec}: cannot be read: {err}") from None
-
-
-def _read_corpus(spec: str | Path, skip_bad_lines: bool) -> tuple[list[Pair], int]:
-    pair = aligned_files(str(spec))
-    if pair is not None:
-        return checked_pairs(read_aligned_files(*pair), str(spec), skip_bad_lines)
-    path = Path(spec)
-    if not path.exists():
-        raise CorpusError(f"{path}: no such file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = moses_members(archive)
-            if members is not None:
-                return checked_pairs(read_moses_zip(path, archive, members), str(path), skip_bad_lines)
-        return read_anki(path, skip_bad_lines)
-    if is_tmx(path):
-        return checked_pairs(read_tmx_file(path), str(path), skip_bad_lines)
-    if path.suffix.lower() not in DECOMPRESSORS:
-        return read_anki(path, skip_bad_lines)
-    with open_stream(path) as stream:  # (line by line as read_anki reads a plain file)
-        return parse_anki_lines(stream, str(path), skip_bad_lines)
+    """Any corpus, whole, as (pairs, bad lines skipped): see PairStream."""
+    stream = PairStream(spec, skip_bad_lines)
+    pairs = list(stream)
+    return pairs, stream.skipped

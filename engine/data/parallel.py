@@ -90,3 +90,39 @@ def chunked(function, items: list, pool_from: int | None = None, done=lambda cou
 def mapped(function, items: list, pool_from: int | None = None, done=lambda count: None) -> list:
     """[function(item) for item in items], in order, on every core for long lists (see chunked)."""
     return [result for part in chunked(partial(_each, function), items, pool_from, done) for result in part]
+
+
+def streamed(function, chunks, size: int | None = None, done=lambda count: None):
+    """function(chunk) for each chunk of an iterator, yielded in order, on a pool of a process per
+    core when the stream holds `size` ≥ POOL_FROM items (else, with one core or elsewhere than
+    Linux, in this process). At most two chunks per core are read ahead, so a stream of millions
+    of items is never held whole (Pool.imap reads its whole input at once). `function` must be a
+    module-level function. done(count): the items finished so far."""
+    cores, finished = available_cores(), 0
+    if size is None or size < POOL_FROM or cores < 2 or not sys.platform.startswith("linux"):
+        for chunk in chunks:
+            yield function(chunk)
+            finished += len(chunk)
+            done(finished)
+        return
+    pool, answered, pending = _forked_pool(cores), False, []
+    try:
+        for chunk in chunks:
+            pending.append((len(chunk), pool.apply_async(function, (chunk,))))
+            while len(pending) > 2 * cores or (pending and pending[0][1].ready()):
+                size, result = pending.pop(0)
+                yield result.get()
+                finished += size
+                done(finished)
+        while pending:
+            size, result = pending.pop(0)
+            yield result.get()
+            finished += size
+            done(finished)
+        answered = True
+    finally:
+        if answered:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import io
 import json
 import random
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import sentencepiece
 
-from engine.data.parallel import chunked, mapped
+from engine.data.parallel import CHUNK, streamed
+from engine.data.spool import chunks_of, pair_chunks
 from engine.text.normalise import fold_case
 from engine.text.script import CJK_CHAR, is_chinese
 
@@ -172,16 +174,24 @@ class SubwordVocab:
         learnt from a seeded sample of PIECE_SAMPLE of them (minutes saved for millions of
         pairs; the characters and the word counts still come from every text). count_words:
         count the words the model knows (skipped when the caller counts them itself)."""
-        texts = mapped(fold_case, list(texts)) if lowercase else list(texts)
-        sample, threads = texts, 1
-        if len(texts) > PIECE_SAMPLE:
-            sample = [texts[i] for i in sorted(random.Random(0).sample(range(len(texts)), PIECE_SAMPLE))]
-            threads = PIECE_THREADS
+        column = texts if hasattr(texts, "chunks") else TextColumn(list(texts))
+        picked = sorted(random.Random(0).sample(range(len(column)), PIECE_SAMPLE)) if len(column) > PIECE_SAMPLE else None
+        threads = PIECE_THREADS if picked is not None else 1
+        sample, characters, counts, first = [], set(), Counter(), 0
+        chunks = streamed(_folded, column.chunks(), len(column)) if lowercase else column.chunks()
+        for chunk in chunks:  # (one pass, a chunk at a time: a corpus of millions of texts is never held whole)
+            for text in chunk:  # (not one joined string: for a million Chinese texts, 100 MB at once)
+                characters.update(text)
+            if picked is None:
+                sample.extend(chunk)
+            else:
+                at, end = bisect.bisect_left(picked, first), bisect.bisect_left(picked, first + len(chunk))
+                sample.extend(chunk[i - first] for i in picked[at:end])
+            if count_words and not chinese:
+                counts.update(_count_words(chunk))
+            first += len(chunk)
         # The 256 byte pieces, the specials, the symbols and every character are pieces whatever
         # the size asked for (it is a floor: hard_vocab_limit off lets SentencePiece stop short).
-        characters = set()
-        for text in texts:  # (not one joined string: for a million Chinese texts, 100 MB at once)
-            characters.update(text)
         floor = len(characters) + 256 + len(SPECIALS) + len(symbols) + 1
         vocab_size = max(vocab_size, floor if kind == "unigram" else 256 + len(SPECIALS) + len(symbols) + 2)
         model = io.BytesIO()
@@ -191,7 +201,7 @@ class SubwordVocab:
             normalization_rule_name="identity", add_dummy_prefix=not chinese, hard_vocab_limit=False,
             pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, num_threads=threads, minloglevel=2,
         )
-        return cls(model.getvalue(), lowercase, {} if chinese or not count_words else word_counts(texts), kind, chinese)
+        return cls(model.getvalue(), lowercase, {} if chinese or not count_words else dict(counts), kind, chinese)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -254,12 +264,31 @@ def _count_words(texts: list[str]) -> Counter:
 
 
 def word_counts(texts) -> dict[str, int]:
-    """How often each Latin-script word (lowercased) is in `texts` (on every core for a large
-    corpus; the same counts in the same order as one pass)."""
+    """How often each Latin-script word (lowercased) is in `texts` (any iterable; on every core
+    for a large corpus; the same counts in the same order as one pass)."""
     counts = Counter()
-    for part in chunked(_count_words, list(texts)):
+    for part in streamed(_count_words, chunks_of(texts, CHUNK), len(texts) if hasattr(texts, "__len__") else None):
         counts.update(part)
     return dict(counts)
+
+
+def _folded(texts: list[str]) -> list[str]:
+    return [fold_case(text) for text in texts]
+
+
+class TextColumn:
+    """One side of a list of pairs or of a PairSpool (side "source" or "target"), or a list of
+    texts (side None), read a chunk at a time: what SubwordVocab.train learns from."""
+
+    def __init__(self, items, side: str | None = None):
+        self.items, self.side = items, side
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def chunks(self):
+        for chunk in pair_chunks(self.items):
+            yield chunk if self.side is None else [getattr(pair, self.side) for pair in chunk]
 
 
 def _content(ids, size: int) -> list[int]:

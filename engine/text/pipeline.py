@@ -39,14 +39,20 @@ def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str
                    done=lambda count: None) -> list[Pair]:
     """Normalised pairs (as normalised_pairs gives them: not normalised again) with their shared
     spans as placeholders (see engine/text/protect.py). done(count): the pairs finished so far,
-    every CHUNK pairs and at the end (a progress bar). One process: the placeholders' numbers
-    are drawn from one generator in the pairs' order."""
-    rng, out = random.Random(seed), []
-    for count, pair in enumerate(pairs, 1):
-        out.append(Pair(*protect_pair(pair.source, pair.target, chinese_source, names, rng, name_share)))
-        if count % CHUNK == 0 or count == len(pairs):
-            done(count)
+    every CHUNK pairs and at the end (a progress bar)."""
+    out = []
+    for chunk in protected_chunks((pairs[i : i + CHUNK] for i in range(0, len(pairs), CHUNK)), chinese_source, names, seed, name_share):
+        out.extend(chunk)
+        done(len(out))
     return out
+
+
+def protected_chunks(chunks, chinese_source: bool, names: dict[str, str], seed: int, name_share: float):
+    """training_pairs for a stream of chunks of pairs, a chunk at a time. One process: the
+    placeholders' numbers are drawn from one generator in the pairs' order."""
+    rng = random.Random(seed)
+    for chunk in chunks:
+        yield [Pair(*protect_pair(pair.source, pair.target, chinese_source, names, rng, name_share)) for pair in chunk]
 
 
 @dataclass

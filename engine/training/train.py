@@ -214,7 +214,8 @@ def train(config: RunConfig, run: RunFolder, into_existing: bool = False, report
     chief = config.distribute != "multiworker" or is_chief()
     if chief:
         run.check_new(into_existing)
-    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage, count=report.count)
+    split, (src_vocab, tgt_vocab), plan, valid_plan, facts = prepare_data(config, stage=report.stage, count=report.count,
+                                                                          scratch=run.path.parent if chief else None)
     if chief:
         run.claim(into_existing)
         keep_in_run(run, facts.get("synthetic", []))
