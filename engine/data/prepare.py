@@ -24,6 +24,7 @@ from engine.data.spool import CHUNK, PairSpool, pair_chunks, temporary_spool
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.data.vocab import SUBWORD, SubwordVocab, TextColumn, Vocab, word_counts
 from engine.evaluation.evaluate import name_lexicon
+from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, protected_chunks, training_pairs
 from engine.text.protect import PLACEHOLDERS
 from engine.text.script import chinese_sides
@@ -51,12 +52,15 @@ def joined_pairs(pairs, fraction: float, seed: int, chinese_target: bool) -> Ite
 
 
 def normalised_chunks(chunks, size: int | None = None, done=lambda count: None) -> Iterator[list[Pair]]:
-    """Each chunk of pairs normalised, in order (on every core for `size` ≥ POOL_FROM pairs)."""
-    return streamed(_normalised, chunks, size, done)
+    """Each chunk of pairs normalised, in order (on every core for `size` ≥ POOL_FROM pairs; the
+    texts travel as plain strings, which cost the least to send)."""
+    texts = ([text for p in chunk for text in (p.source, p.target)] for chunk in chunks)
+    for normalised in streamed(_normalised, texts, size, lambda count: done(count // 2)):
+        yield [Pair(source, target) for source, target in zip(normalised[0::2], normalised[1::2])]
 
 
-def _normalised(pairs: list[Pair]) -> list[Pair]:
-    return normalised_pairs(pairs)
+def _normalised(texts: list[str]) -> list[str]:
+    return [normalise(text) for text in texts]
 
 
 def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tuple[bool, bool] | None = None,
@@ -194,7 +198,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides, normalised, count, scratch)
     if vocabs is None:
         stage("training the vocabularies …")
-        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, (p.source for p in normalised), sides)
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, TextColumn(normalised, "source"), sides)
     if config.level == SUBWORD:
         normalised.close()
     del normalised

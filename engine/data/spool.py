@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
@@ -37,7 +38,7 @@ class PairSpool:
         self._texts = open(self.folder / "texts.bin", "w+b")
         self._ends = open(self.folder / "ends.bin", "w+b")
         self._written = 0  # bytes of text so far
-        self._count = 0
+        self._count, self._dirty = 0, False
         self._finalizer = weakref.finalize(self, _remove, self._texts, self._ends, self.folder if owned else None)
 
     def __len__(self) -> int:
@@ -59,6 +60,7 @@ class PairSpool:
         self._ends.seek(0, os.SEEK_END)
         self._ends.write(np.asarray(ends, np.int64).tobytes())
         self._count += len(ends) // 2
+        self._dirty = True
 
     def _ends_of(self, first: int, count: int) -> np.ndarray:
         """The 2·count text ends of pairs first … first+count-1, and the end before them."""
@@ -67,8 +69,10 @@ class PairSpool:
         return np.concatenate([[before], np.frombuffer(raw, np.int64)])
 
     def _flush(self) -> None:
-        self._texts.flush()
-        self._ends.flush()
+        if self._dirty:
+            self._texts.flush()
+            self._ends.flush()
+            self._dirty = False
 
     def chunk(self, first: int, count: int) -> list[Pair]:
         """Pairs first … first+count-1 (fewer at the end)."""
@@ -97,7 +101,15 @@ class PairSpool:
             return self.chunk(first, stop - first)[::step] if stop > first else []
         if not -self._count <= index < self._count:
             raise IndexError(index)
-        return self.chunk(index % self._count, 1)[0]
+        index %= self._count
+        self._flush()
+        if index:  # (the end before the pair's, then its two ends: one read)
+            before, middle, end = struct.unpack("<3q", os.pread(self._ends.fileno(), 24, 16 * index - 8))
+        else:
+            before, (middle, end) = 0, struct.unpack("<2q", os.pread(self._ends.fileno(), 16, 0))
+        data = os.pread(self._texts.fileno(), end - before, before)
+        cut = middle - before
+        return Pair(data[:cut].decode("utf-8", "surrogatepass"), data[cut:].decode("utf-8", "surrogatepass"))
 
     def close(self) -> None:
         """Close the files and delete the folder (the spool is not read again)."""
