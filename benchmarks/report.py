@@ -270,6 +270,13 @@ def time_to_quality_section(r: dict) -> list[str]:
     return lines + ["", f"Validation BLEU after each epoch (training minutes′ BLEU): {curves}.", ""]
 
 
+def growth(row: dict) -> str:
+    """The peak RSS's growth from the smallest size, preparing / training (– for the smallest)."""
+    if "rss_growth_from_smallest" not in row:
+        return "–"
+    return f"{row['rss_growth_from_smallest']:+.0%} / {row.get('training_rss_growth_from_smallest', 0):+.0%}"
+
+
 def data_scale_section(r: dict) -> list[str]:
     lines = [
         f"## Preparing big corpora (`benchmarks/data_scale.py`, {r['date']}, {r['machine']})",
@@ -281,15 +288,15 @@ def data_scale_section(r: dict) -> list[str]:
         "second process resumes the prepared run (reading its data/) to the end of its first training step; seconds "
         "from its start, and its peak RSS with training.",
         "",
-        "| pairs | code | seconds | pairs/s | peak RSS MB | worker peak RSS MB | first step s | RSS training MB | encoded |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pairs | code | seconds | pairs/s | peak RSS MB | worker peak RSS MB | first step s | RSS training MB | growth (preparing / training) | encoded |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     number = lambda value, form: "–" if not value else format(value, form)  # noqa: E731
     for row in r["rows"]:
         lines.append(f"| {row['pairs']:,} | {row['code']} | {row['seconds']:.0f} | {row['pairs_per_second']:,} | "
                      f"{row['peak_rss_mb']:,} | {number(row.get('peak_worker_rss_mb'), ',')} | "
                      f"{number(row.get('first_step_seconds'), '.1f')} | {number(row.get('training_peak_rss_mb'), ',')} | "
-                     f"`{row['encoded_sha256']}` |")
+                     f"{growth(row)} | `{row['encoded_sha256']}` |")
     return lines + [""]
 
 

@@ -289,11 +289,11 @@ def load_split(config, extra: bool = True, keep_train: bool = True, scratch: str
         count(min(done * CHUNK, len(keep)), len(keep))
     if valid_share != config.valid_fraction or test_share != config.test_fraction:
         facts["held_out_shares"] = {"valid": round(valid_share, 6), "test": round(test_share, 6)}
-    seen = np.unique(hashes[keep])
-    del hashes, keep
     extras = getattr(config, "extra_corpora", []) if extra else []
     if not extras:
         return Split(train if keep_train else [], valid, test), facts
+    seen = np.unique(hashes[keep])  # (the pairs a further corpus must not repeat)
+    del hashes, keep
     held_out = {sentence_key(t) for p in valid + test for t in (p.source, p.target)}
     valid_extra, facts["extra"] = [], []
     share = getattr(config, "extra_valid_fraction", 0.0)

@@ -83,6 +83,13 @@ def _to_model_inputs(src, tgt, real):
     return (src, tgt_in), tgt_out, weight
 
 
+def row_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each row starts in its side's flat array: (N,) int64, 0 then the running sum."""
+    starts = np.zeros(len(lengths), np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
 class BatchPlan:
     """Fixed length-bucketed batches of one split, visited in a per-epoch seeded order."""
 
@@ -97,11 +104,14 @@ class BatchPlan:
         self.size = len(sources)
         self.encoded = sources, targets
         self.seed, self.shuffle, self.pad_to = seed, shuffle, pad_to
-        # where each row starts in its side's flat array (N,) int64
-        self._starts = tuple(np.concatenate([[0], np.cumsum(side.lengths)[:-1]]) for side in self.encoded)
+        self._starts = tuple(row_starts(side.lengths) for side in self.encoded)
         rng = np.random.default_rng(seed)
-        lengths = np.maximum(sources.lengths, targets.lengths)
-        order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, ties shuffled
+        # by length, ties shuffled; the keys and the order in 4 bytes a row where they fit (millions
+        # of rows: the order is the same, in half the memory)
+        narrow = np.int32 if len(sources) < 2**31 else np.int64
+        lengths = np.maximum(sources.lengths, targets.lengths).astype(narrow)
+        order = np.lexsort((rng.permutation(len(lengths)).astype(narrow), lengths)).astype(narrow)
+        del lengths
         self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
     def __len__(self) -> int:
