@@ -92,6 +92,8 @@ class RunConfig(TrainSettings, TransformerSettings, RecurrentSettings, VocabSett
             raise ValueError(f"a run config is a JSON object, not {type(data).__name__}")
         if data.get("extra") == {}:  # an always-empty field that runs before 2026-11-28 wrote
             data = {k: v for k, v in data.items() if k != "extra"}
+        if "held_out_max" not in data:  # runs before 2026-12-07 held out their whole fractions: their splits stay theirs
+            data = {**data, "held_out_max": None}
         hints = typing.get_type_hints(cls)
         unknown = sorted(set(data) - set(hints))
         if unknown:

@@ -3,6 +3,7 @@ streams and deduplicated by hashes, the encoded split written a chunk at a time,
 a bounded number of chunks ahead, and held-out splits capped for a large corpus. Each is checked
 against the plain in-memory rule it replaces."""
 
+import json
 import random
 import sys
 
@@ -146,3 +147,9 @@ def test_the_pool_over_a_stream_keeps_order_and_reads_only_a_few_chunks_ahead():
     assert first == [n * 2 for n in range(10)]
     assert len(read) <= 2 * parallel.available_cores() + 2  # (Pool.imap would have read all 40)
     assert [n for part in [first, *results] for n in part] == [n * 2 for n in range(400)]
+
+
+def test_a_run_from_before_the_cap_keeps_its_whole_held_out_fractions():
+    old = json.loads(RunConfig().to_json())
+    del old["held_out_max"]
+    assert RunConfig.from_dict(old).held_out_max is None and RunConfig().held_out_max == 5000
