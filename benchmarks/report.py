@@ -274,7 +274,8 @@ def growth(row: dict) -> str:
     """The peak RSS's growth from the smallest size, preparing / training (– for the smallest)."""
     if "rss_growth_from_smallest" not in row:
         return "–"
-    return f"{row['rss_growth_from_smallest']:+.0%} / {row.get('training_rss_growth_from_smallest', 0):+.0%}"
+    training = row.get("training_rss_growth_from_smallest")
+    return f"{row['rss_growth_from_smallest']:+.0%} / " + ("–" if training is None else f"{training:+.0%}")
 
 
 def data_scale_section(r: dict) -> list[str]:

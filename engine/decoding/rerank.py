@@ -82,7 +82,7 @@ def unseen_by(reverse, sources: list[str], references: list[list[str]]) -> list[
     """The indices of the sentences whose pairs the reverse run never trained on: in its valid or
     test split. A reverse model that learnt a pair by heart explains its reference far better
     than any other candidate, so tuning on its training pairs would overrate reranking."""
-    split, _ = load_split(reverse.config(), extra=False)
+    split, _ = load_split(reverse.config(), extra=False, keep_train=False)
     unseen = {(p.target, p.source) for p in split.valid + split.test}  # as this run's (source, target)
     return [i for i, (s, refs) in enumerate(zip(sources, references)) if all((s, r) in unseen for r in refs)]
 

@@ -58,7 +58,7 @@ def held_out(config, split_name: str = "test") -> tuple[list[str], list[list[str
         raise ValueError(f"unknown split {split_name!r}; choose from {', '.join(SPLITS)}")
     if split_name == "valid-extra" and not getattr(config, "extra_valid_fraction", 0.0):
         raise ValueError("this run holds out no valid-extra split (it was trained without --extra-valid-fraction)")
-    split, _ = load_split(config, extra=split_name == "valid-extra")
+    split, _ = load_split(config, extra=split_name == "valid-extra", keep_train=False)
     return group_references(getattr(split, split_name.replace("-", "_")))
 
 
