@@ -178,20 +178,25 @@ def test_free_running_training_mode_trains(tmp_path, reversal_corpus):
     assert os.path.exists(tmp_path / "free" / "best.keras")
 
 
-def test_joined_pairs_are_two_training_pairs_end_to_end():
+def test_joined_pairs_are_two_training_pairs_end_to_end(tmp_path):
     from engine.data.files import Pair
     from engine.data.prepare import joined_pairs
+    from engine.data.spool import temporary_spool
+
+    def joins(pairs, fraction, seed, chinese_target=False):  # (they come a chunk at a time)
+        return [pair for chunk in joined_pairs(pairs, fraction, seed=seed, chinese_target=chinese_target) for pair in chunk]
 
     english = [Pair(f"Sentence {i}.", f"le {i}") for i in range(40)]
-    joined = joined_pairs(english, 0.5, seed=3, chinese_target=False)
-    assert len(joined) == 20 and joined == joined_pairs(english, 0.5, seed=3, chinese_target=False)  # seeded: resumable
+    joined = joins(english, 0.5, seed=3)
+    assert len(joined) == 20 and joined == joins(english, 0.5, seed=3)  # seeded: resumable
+    assert joins(temporary_spool(tmp_path, english), 0.5, seed=3) == joined  # (from pairs on disk: the same)
     for pair in joined:
         first, second = pair.source.split(". ", 1)
         assert pair.target.count("le ") == 2
         assert f"{first}." in {p.source for p in english} and second in {p.source for p in english}
-    chinese = joined_pairs([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0, chinese_target=True)
+    chinese = joins([Pair("I see.", "我明白。"), Pair("Thanks.", "谢谢。")], 1.0, seed=0, chinese_target=True)
     assert all(p.target.count("。") == 2 and " " not in p.target for p in chinese)  # Chinese joins without a space
-    assert joined_pairs(english, 0.0, seed=3, chinese_target=False) == []
+    assert joins(english, 0.0, seed=3) == []
 
 
 def test_training_runs_one_thread_per_operation_and_operations_side_by_side():
