@@ -104,7 +104,7 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     return out, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
 
-def build_vocabs(config: RunConfig, train, corpus_sources, chinese_side: tuple[bool, bool]):
+def build_vocabs(config: RunConfig, train, corpus_sources, chinese_side: tuple[bool, bool], count=lambda done, total: None):
     """The run's vocabularies, from its training pairs (a list or a PairSpool); the words the
     source side knows are those of the corpus's training split's sources, normalised (not the
     dictionary's): corpus_sources, an iterable of them.
@@ -123,7 +123,7 @@ def build_vocabs(config: RunConfig, train, corpus_sources, chinese_side: tuple[b
         # only a source side is read without case: a target side is written with its capitals
         symbols = PLACEHOLDERS + ([SYNTHETIC_TAG] if source and config.back_translate and config.synthetic_tag else [])
         sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols,
-                                        count_words=not source))  # (the source side's words are counted below)
+                                        count_words=not source, done=lambda done, total=len(texts): count(done, total)))  # (source words: below)
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
         sides[0].words = word_counts(corpus_sources)
     return sides[0], sides[1]
@@ -198,7 +198,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides, normalised, count, scratch)
     if vocabs is None:
         stage("training the vocabularies …")
-        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, TextColumn(normalised, "source"), sides)
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, TextColumn(normalised, "source"), sides, count)
     if config.level == SUBWORD:
         normalised.close()
     del normalised

@@ -169,13 +169,14 @@ class SubwordVocab:
 
     @classmethod
     def train(cls, texts, vocab_size: int, chinese: bool, lowercase: bool = False, kind: str = "unigram",
-              symbols=(), count_words: bool = True) -> SubwordVocab:
+              symbols=(), count_words: bool = True, done=lambda count: None) -> SubwordVocab:
         """Train on `texts` (already normalised and protected). kind: "unigram" or "char";
         symbols: pieces that are never split (the placeholders). A vocabulary larger than the
         text supports is cut to what it supports. Over PIECE_SAMPLE texts, the pieces are
         learnt from a seeded sample of PIECE_SAMPLE of them (minutes saved for millions of
         pairs; the characters and the word counts still come from every text). count_words:
-        count the words the model knows (skipped when the caller counts them itself)."""
+        count the words the model knows (skipped when the caller counts them itself). done(count):
+        the texts read so far (a progress bar; SentencePiece's own training, after, is not counted)."""
         column = texts if hasattr(texts, "chunks") else TextColumn(list(texts))
         picked = sorted(random.Random(0).sample(range(len(column)), PIECE_SAMPLE)) if len(column) > PIECE_SAMPLE else None
         threads = PIECE_THREADS if picked is not None else 1
@@ -192,6 +193,7 @@ class SubwordVocab:
             if count_words and not chinese:
                 counts.update(_count_words(chunk))
             first += len(chunk)
+            done(first)
         # The 256 byte pieces, the specials, the symbols and every character are pieces whatever
         # the size asked for (it is a floor: hard_vocab_limit off lets SentencePiece stop short).
         floor = len(characters) + 256 + len(SPECIALS) + len(symbols) + 1
