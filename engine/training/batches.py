@@ -108,9 +108,10 @@ class BatchPlan:
         rng = np.random.default_rng(seed)
         # by length, ties shuffled; the keys and the order in 4 bytes a row where they fit (millions
         # of rows: the order is the same, in half the memory)
+        # (a shuffled int32 range is the permutation permutation(n) gives, drawn the same way)
         narrow = np.int32 if len(sources) < 2**31 else np.int64
-        lengths = np.maximum(sources.lengths, targets.lengths).astype(narrow)
-        order = np.lexsort((rng.permutation(len(lengths)).astype(narrow), lengths)).astype(narrow)
+        lengths = np.maximum(sources.lengths, targets.lengths, out=np.empty(len(sources), narrow), casting="unsafe")
+        order = np.lexsort((rng.permutation(np.arange(len(sources), dtype=narrow)), lengths)).astype(narrow)
         del lengths
         self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
