@@ -83,10 +83,11 @@ def _to_model_inputs(src, tgt, real):
     return (src, tgt_in), tgt_out, weight
 
 
-def row_starts(lengths: np.ndarray) -> np.ndarray:
-    """Where each row starts in its side's flat array: (N,) int64, 0 then the running sum."""
-    starts = np.zeros(len(lengths), np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+def row_starts(lengths: np.ndarray, tokens: int) -> np.ndarray:
+    """Where each row starts in its side's flat array of `tokens` ids: (N,) 0 then the running
+    sum, in 4 bytes a row where the offsets fit (under 2^32 tokens), else 8."""
+    starts = np.zeros(len(lengths), np.uint32 if tokens < 2**32 else np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:], dtype=starts.dtype)
     return starts
 
 
@@ -104,7 +105,7 @@ class BatchPlan:
         self.size = len(sources)
         self.encoded = sources, targets
         self.seed, self.shuffle, self.pad_to = seed, shuffle, pad_to
-        self._starts = tuple(row_starts(side.lengths) for side in self.encoded)
+        self._starts = tuple(row_starts(side.lengths, len(side.flat)) for side in self.encoded)
         rng = np.random.default_rng(seed)
         # by length, ties shuffled; the keys and the order in 4 bytes a row where they fit (millions
         # of rows: the order is the same, in half the memory)
