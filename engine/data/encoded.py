@@ -7,6 +7,7 @@ of pairs). Written into a temporary folder that is then renamed: a `data/` folde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -50,6 +51,8 @@ def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | Non
                     written = getattr(array, "filename", None)  # (an EncodedWriter's file: moved, not copied)
                     if written is not None and Path(written).name == name and Path(written).parent.name.startswith(PREPARED):
                         shutil.move(written, scratch / name)
+                        with contextlib.suppress(OSError):  # (its folder goes with its last file)
+                            Path(written).parent.rmdir()
                     else:
                         np.save(scratch / name, array)
             kept[split] = len(sides[0])
