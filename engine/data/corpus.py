@@ -302,23 +302,26 @@ def load_split(config, extra: bool = True, keep_train: bool = True, scratch: str
         stage(f"reading {corpus_name(spec)} …")
         hashes, keep, counts = kept_pairs(more, config.max_pairs, done=lambda done: count(done, None))
         fresh = keep & ~among(hashes, seen)
-        more_facts, overlap, added, held, rows = {**more.facts, **counts}, 0, 0, 0, []
+        more_facts, overlap, added, held = {**more.facts, **counts}, 0, 0, 0
         stage(f"splitting {corpus_name(spec)} …")
-        for index, (pair, new) in enumerate(zip(more, keep_or_not(keep, fresh)), 1):
-            if new is not None:
+        for start, chunk in zip(range(0, len(keep), CHUNK), chunks_of(more, CHUNK)):
+            rows = []
+            for index, pair in enumerate(chunk, start):
+                if not keep[index]:
+                    continue
                 overlapping = sentence_key(pair.source) in held_out or sentence_key(pair.target) in held_out
                 overlap += overlapping
-                if not new or overlapping:
-                    fresh[index - 1] = False
+                if not fresh[index] or overlapping:
+                    fresh[index] = False
                 elif share and split_bucket(pair.source, config.seed + 1) < share:
                     valid_extra.append(pair)
                     held += 1
                 else:
                     rows.append(pair)
-            if index % CHUNK == 0 or index == len(keep):
-                train.write(rows if keep_train else [])
-                added, rows = added + len(rows), []
-                count(index, len(keep))
+            if keep_train:
+                train.write(rows)
+            added += len(rows)
+            count(start + len(chunk), len(keep))
         more_facts["held_out_overlap_dropped"] = overlap
         more_facts["pairs_added"] = added
         if share:
@@ -339,8 +342,3 @@ def kept_chunks(pairs: Iterable[Pair], keep: np.ndarray) -> Iterator[list[Pair]]
         kept = keep[start : start + len(chunk)]
         yield [pair for pair, k in zip(chunk, kept) if k]
 
-
-def keep_or_not(keep: np.ndarray, fresh: np.ndarray) -> Iterator[bool | None]:
-    """For each pair read: None for a dropped duplicate, else whether it is new to the corpora before."""
-    for k, f in zip(keep.tolist(), fresh.tolist()):
-        yield None if not k else f

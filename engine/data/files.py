@@ -123,13 +123,6 @@ def anki_pairs(raw_lines, name: str, skip_bad_lines: bool = False, skipped: list
         yield Pair(columns[0].strip(), columns[1].strip())
 
 
-def parse_anki_lines(raw_lines, name: str, skip_bad_lines: bool = False) -> tuple[list[Pair], int]:
-    """anki_pairs as a list: (pairs, number of skipped bad lines)."""
-    skipped = [0]
-    pairs = list(anki_pairs(raw_lines, name, skip_bad_lines, skipped))
-    return pairs, skipped[0]
-
-
 def anki_file_pairs(path: str | os.PathLike, skip_bad_lines: bool = False, skipped: list[int] | None = None):
     """The pairs of an Anki `.txt`, or of the `.zip` as distributed (the one text file that is not
     `_about`), streamed as they are read."""

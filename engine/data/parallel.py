@@ -13,6 +13,7 @@ ever needed in them. Elsewhere (no fork), the work runs in this process.
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import signal
@@ -55,74 +56,63 @@ def _each(function, chunk: list) -> list:
     return [function(item) for item in chunk]
 
 
+def each(function):
+    """function over a chunk, item by item: what `streamed` sends for per-item work (a partial of
+    module-level functions travels to the pool by name)."""
+    return partial(_each, function)
+
+
 def chunked(function, items: list, pool_from: int | None = None, done=lambda count: None) -> list:
     """[function(chunk) for chunk in items cut into chunks of CHUNK], in order: in this process
-    for fewer than `pool_from` items or one core, else on a pool of a process per core.
-    `function` must be a module-level function (it is sent to the pool by name). done(count):
-    called after each chunk with the items finished so far (a progress bar)."""
-    pool_from = POOL_FROM if pool_from is None else pool_from
+    for fewer than `pool_from` items, one chunk or one core, else on a pool of a process per core
+    (see `streamed`). done(count): called after each chunk with the items finished so far."""
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    cores = available_cores()
-    results, finished = [], 0
-    if len(items) < pool_from or len(chunks) < 2 or cores < 2 or not sys.platform.startswith("linux"):
-        parts = map(function, chunks)
-        pool = None
-    else:
-        pool = _forked_pool(cores)
-        parts = pool.imap(function, chunks)
-    answered = False
-    try:
-        for chunk, part in zip(chunks, parts):
-            results.append(part)
-            finished += len(chunk)
-            done(finished)
-        answered = True
-    finally:
-        if pool is not None:
-            if answered:  # every task has answered: the workers leave when told, no signal needed
-                pool.close()
-            else:  # an error (or Ctrl-C) ends the pool with it
-                pool.terminate()
-            pool.join()
-    return results
+    return list(streamed(function, iter(chunks), len(items) if len(chunks) > 1 else 0, done, pool_from))
 
 
 def mapped(function, items: list, pool_from: int | None = None, done=lambda count: None) -> list:
     """[function(item) for item in items], in order, on every core for long lists (see chunked)."""
-    return [result for part in chunked(partial(_each, function), items, pool_from, done) for result in part]
+    return [result for part in chunked(each(function), items, pool_from, done) for result in part]
 
 
-def streamed(function, chunks, size: int | None = None, done=lambda count: None):
+def streamed(function, chunks, size: int | None = None, done=lambda count: None, pool_from: int | None = None):
     """function(chunk) for each chunk of an iterator, yielded in order, on a pool of a process per
-    core when the stream holds `size` ≥ POOL_FROM items (else, with one core or elsewhere than
-    Linux, in this process). At most two chunks per core are read ahead, so a stream of millions
-    of items is never held whole (Pool.imap reads its whole input at once). `function` must be a
-    module-level function. done(count): the items finished so far."""
+    core when the stream holds `size` ≥ `pool_from` (default POOL_FROM) items; else, or with one
+    core or elsewhere than Linux, in this process. At most two chunks per core are read ahead, so
+    a stream of millions of items is never held whole (Pool.imap reads its whole input at once).
+    `function` must be a module-level function (or `each` of one). done(count): the items
+    finished so far."""
+    pool_from = POOL_FROM if pool_from is None else pool_from
     cores, finished = available_cores(), 0
-    if size is None or size < POOL_FROM or cores < 2 or not sys.platform.startswith("linux"):
+    if size is None or size < pool_from or cores < 2 or not sys.platform.startswith("linux"):
         for chunk in chunks:
             yield function(chunk)
             finished += len(chunk)
             done(finished)
         return
-    pool, answered, pending = _forked_pool(cores), False, []
+    pool, answered = _forked_pool(cores), False
     try:
-        for chunk in chunks:
-            pending.append((len(chunk), pool.apply_async(function, (chunk,))))
-            while len(pending) > 2 * cores or (pending and pending[0][1].ready()):
-                size, result = pending.pop(0)
-                yield result.get()
-                finished += size
-                done(finished)
-        while pending:
-            size, result = pending.pop(0)
+        for items, result in _in_order(pool, function, chunks, ahead=2 * cores):
             yield result.get()
-            finished += size
+            finished += items
             done(finished)
         answered = True
     finally:
-        if answered:
+        if answered:  # every task has answered: the workers leave when told, no signal needed
             pool.close()
-        else:
+        else:  # an error (or Ctrl-C, or a consumer that stopped reading) ends the pool with it
             pool.terminate()
         pool.join()
+
+
+def _in_order(pool, function, chunks, ahead: int):
+    """(items, pending result) of each chunk sent to the pool, in order, with at most `ahead`
+    chunks sent and not yet given back (one that is ready is given back at once)."""
+    pending = collections.deque()
+    for chunk in chunks:
+        pending.append((len(chunk), pool.apply_async(function, (chunk,))))
+        while len(pending) > ahead or pending[0][1].ready():
+            yield pending.popleft()
+            if not pending:
+                break
+    yield from (pending.popleft() for _ in range(len(pending)))

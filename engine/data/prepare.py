@@ -21,13 +21,11 @@ from engine.data.corpus import load_split
 from engine.data.dictionary import word_pairs
 from engine.data.encoded import FOLDER, PREPARED, EncodedDataError, EncodedWriter, load_encoded
 from engine.data.files import Pair
-from engine.data.parallel import streamed
 from engine.data.spool import CHUNK, PairSpool, pair_chunks, temporary_spool
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.data.vocab import SUBWORD, SubwordVocab, TextColumn, Vocab, word_counts
 from engine.evaluation.evaluate import name_lexicon
-from engine.text.normalise import normalise
-from engine.text.pipeline import normalised_pairs, protected_chunks, training_pairs
+from engine.text.pipeline import normalised_chunks, normalised_pairs, protected_chunks, training_pairs
 from engine.text.protect import PLACEHOLDERS
 from engine.text.script import chinese_sides
 from engine.training.batches import BatchPlan, Encoded, encode_pairs
@@ -53,18 +51,6 @@ def joined_pairs(pairs, fraction: float, seed: int, chinese_target: bool) -> Ite
         yield chunk
 
 
-def normalised_chunks(chunks, size: int | None = None, done=lambda count: None) -> Iterator[list[Pair]]:
-    """Each chunk of pairs normalised, in order (on every core for `size` ≥ POOL_FROM pairs; the
-    texts travel as plain strings, which cost the least to send)."""
-    texts = ([text for p in chunk for text in (p.source, p.target)] for chunk in chunks)
-    for normalised in streamed(_normalised, texts, size, lambda count: done(count // 2)):
-        yield [Pair(source, target) for source, target in zip(normalised[0::2], normalised[1::2])]
-
-
-def _normalised(texts: list[str]) -> list[str]:
-    return [normalise(text) for text in texts]
-
-
 def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tuple[bool, bool] | None = None,
                normalised_train=None, count=lambda done, total: None, scratch=None) -> tuple[PairSpool | list[Pair], list[Pair], dict]:
     """The training and validation pairs as the model reads them. Subword runs: normalised, with
@@ -79,14 +65,15 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     if config.level != SUBWORD:
         train = list(split.train)
         return train + [p for chunk in joined_pairs(train, config.join_fraction, config.seed, chinese_target) for p in chunk], split.valid, {}
-    train = normalised_train if normalised_train is not None else [p for c in normalised_chunks(pair_chunks(split.train)) for p in c]
+    train = normalised_train if normalised_train is not None else normalised_pairs(list(split.train))
     english_first = (Pair(p.target, p.source) for p in train) if chinese_source else iter(train)
     names = name_lexicon(english_first) if chinese_source != chinese_target and config.placeholders else {}
     dictionary = [Pair(*p) for p in word_pairs(config.dictionary_pairs, chinese_source, config.seed)] if config.dictionary_pairs else []
+    joins = round(config.join_fraction * len(train)) if len(train) >= 2 else 0  # (as many as joined_pairs makes)
     added = chain(joined_pairs(train, config.join_fraction, config.seed, chinese_target), [dictionary])
     if config.placeholders:  # (normalised like the rest: joining two Chinese sentences with a space, 好。 你, is not)
-        added = normalised_chunks(added, round(config.join_fraction * len(train)))
-    total = len(train) + round(config.join_fraction * len(train)) * (len(train) >= 2) + len(dictionary)
+        added = normalised_chunks(added, joins)
+    total = len(train) + joins + len(dictionary)
     chunks = chain(pair_chunks(train), added)
     if config.placeholders:
         chunks = protected_chunks(chunks, chinese_source, names, config.seed, config.name_share)

@@ -32,14 +32,14 @@ CHUNK = 10_000  # pairs a chunk: a few MB of text
 class PairSpool:
     """An append-once, read-many store of pairs in `folder` (see the module's doc)."""
 
-    def __init__(self, folder: str | Path, owned: bool = True):
+    def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._texts = open(self.folder / "texts.bin", "w+b")
         self._ends = open(self.folder / "ends.bin", "w+b")
         self._written = 0  # bytes of text so far
         self._count, self._dirty = 0, False
-        self._finalizer = weakref.finalize(self, _remove, self._texts, self._ends, self.folder if owned else None)
+        self._finalizer = weakref.finalize(self, _remove, self._texts, self._ends, self.folder)
 
     def __len__(self) -> int:
         return self._count
@@ -116,23 +116,17 @@ class PairSpool:
         self._finalizer()
 
 
-def _remove(texts, ends, folder: Path | None) -> None:
+def _remove(texts, ends, folder: Path) -> None:
     texts.close()
     ends.close()
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def temporary_spool(dir: str | Path | None = None, pairs: Iterable[Pair] = ()) -> PairSpool:
     """A new spool in a fresh temporary folder (deleted with the spool), holding `pairs`."""
     spool = PairSpool(tempfile.mkdtemp(prefix=".pairs-", dir=dir))
-    batch = []
-    for pair in pairs:
-        batch.append(pair)
-        if len(batch) == CHUNK:
-            spool.write(batch)
-            batch = []
-    spool.write(batch)
+    for chunk in chunks_of(pairs):
+        spool.write(chunk)
     return spool
 
 

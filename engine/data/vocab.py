@@ -18,8 +18,8 @@ from pathlib import Path
 
 import sentencepiece
 
-from engine.data.parallel import CHUNK, streamed
-from engine.data.spool import chunks_of, pair_chunks
+from engine.data.parallel import each, streamed
+from engine.data.spool import pair_chunks
 from engine.text.normalise import fold_case
 from engine.text.script import CJK_CHAR, is_chinese
 
@@ -177,11 +177,11 @@ class SubwordVocab:
         pairs; the characters and the word counts still come from every text). count_words:
         count the words the model knows (skipped when the caller counts them itself). done(count):
         the texts read so far (a progress bar; SentencePiece's own training, after, is not counted)."""
-        column = texts if hasattr(texts, "chunks") else TextColumn(list(texts))
+        column = text_column(texts)
         picked = sorted(random.Random(0).sample(range(len(column)), PIECE_SAMPLE)) if len(column) > PIECE_SAMPLE else None
         threads = PIECE_THREADS if picked is not None else 1
         sample, characters, counts, first = [], set(), Counter(), 0
-        chunks = streamed(_folded, column.chunks(), len(column)) if lowercase else column.chunks()
+        chunks = streamed(each(fold_case), column.chunks(), len(column)) if lowercase else column.chunks()
         for chunk in chunks:  # (one pass, a chunk at a time: a corpus of millions of texts is never held whole)
             for text in chunk:  # (not one joined string: for a million Chinese texts, 100 MB at once)
                 characters.update(text)
@@ -270,15 +270,10 @@ def _count_words(texts: list[str]) -> Counter:
 def word_counts(texts) -> dict[str, int]:
     """How often each Latin-script word (lowercased) is in `texts` (any iterable; on every core
     for a large corpus; the same counts in the same order as one pass)."""
-    counts = Counter()
-    chunks = texts.chunks() if isinstance(texts, TextColumn) else chunks_of(texts, CHUNK)
-    for part in streamed(_count_words, chunks, len(texts) if hasattr(texts, "__len__") else None):
+    counts, column = Counter(), text_column(texts)
+    for part in streamed(_count_words, column.chunks(), len(column)):
         counts.update(part)
     return dict(counts)
-
-
-def _folded(texts: list[str]) -> list[str]:
-    return [fold_case(text) for text in texts]
 
 
 class TextColumn:
@@ -294,6 +289,11 @@ class TextColumn:
     def chunks(self):
         for chunk in pair_chunks(self.items):
             yield chunk if self.side is None else [getattr(pair, self.side) for pair in chunk]
+
+
+def text_column(texts) -> TextColumn:
+    """`texts` as a TextColumn: itself, or any iterable of texts, read into a list."""
+    return texts if isinstance(texts, TextColumn) else TextColumn(list(texts))
 
 
 def _content(ids, size: int) -> list[int]:

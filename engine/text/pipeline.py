@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from engine.data import dictionary
 from engine.data.files import Pair
-from engine.data.parallel import CHUNK, mapped
+from engine.data.parallel import each, streamed
+from engine.data.spool import CHUNK, pair_chunks
 from engine.text import names
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
@@ -29,10 +30,17 @@ LEGACY_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
 
 
 def normalised_pairs(pairs: list[Pair], done=lambda count: None) -> list[Pair]:
-    """Each pair normalised (on every core for a large corpus: engine/data/parallel.py; the
-    texts travel as plain strings, which cost the least to send)."""
-    texts = mapped(normalise, [text for p in pairs for text in (p.source, p.target)], done=lambda count: done(count // 2))
-    return [Pair(source, target) for source, target in zip(texts[0::2], texts[1::2])]
+    """Each pair normalised (see normalised_chunks)."""
+    return [pair for chunk in normalised_chunks(pair_chunks(pairs), len(pairs), done) for pair in chunk]
+
+
+def normalised_chunks(chunks, size: int | None = None, done=lambda count: None):
+    """Each chunk of pairs normalised, in order (on every core for `size` ≥ POOL_FROM pairs:
+    engine/data/parallel.py; the texts travel as plain strings, which cost the least to send).
+    done(count): the pairs finished so far."""
+    texts = ([text for p in chunk for text in (p.source, p.target)] for chunk in chunks)
+    for normalised in streamed(each(normalise), texts, size, lambda count: done(count // 2)):
+        yield [Pair(source, target) for source, target in zip(normalised[0::2], normalised[1::2])]
 
 
 def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str], seed: int, name_share: float,
@@ -41,7 +49,7 @@ def training_pairs(pairs: list[Pair], chinese_source: bool, names: dict[str, str
     spans as placeholders (see engine/text/protect.py). done(count): the pairs finished so far,
     every CHUNK pairs and at the end (a progress bar)."""
     out = []
-    for chunk in protected_chunks((pairs[i : i + CHUNK] for i in range(0, len(pairs), CHUNK)), chinese_source, names, seed, name_share):
+    for chunk in protected_chunks(pair_chunks(pairs, CHUNK), chinese_source, names, seed, name_share):
         out.extend(chunk)
         done(len(out))
     return out
