@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.config import BATCH_SIZE
-from engine.data.files import raw_lines, text_lines
+from engine.data.files import chunks_of, raw_lines, text_lines
 from engine.text.direction import ARROWS, DIRECTIONS
 from repl.console import (
     UsageError,
@@ -78,17 +78,6 @@ def decoded_lines(handle, name: str, errors: str):
     return text_lines(handle, name, errors, hint="; use --errors replace to replace such bytes")
 
 
-def chunks(lines, size: int):
-    chunk = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def format_of(args) -> str:
     """--format, or for auto the format of INPUT's extension (txt when it has none of them)."""
     if args.format != "auto":
@@ -141,7 +130,7 @@ def translate_stream(args, models, lines, write, progress=None, task=None) -> di
     output line per input line in input order."""
     stats = new_stats()
     number, started = 0, time.perf_counter()
-    for chunk in chunks(lines, CHUNK_LINES):
+    for chunk in chunks_of(lines, CHUNK_LINES):
         routed = models.translate(chunk, spinner=False, batch_size=args.batch_size)
         for source, way in zip(chunk, routed):
             result = way.result

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from engine.data.files import CorpusError, Pair, read_anki
+from engine.data.files import CorpusError, Pair, chunks_of, read_anki
 from engine.data.formats import CORPUS_SUFFIXES, PairStream, aligned_files, corpus_name
-from engine.data.spool import CHUNK, PairSpool, chunks_of, temporary_spool
+from engine.data.spool import CHUNK, PairSpool, temporary_spool
 from engine.data.tatoeba import export_facts, tatoeba_corpus
 
 ANKI_URL = "https://www.manythings.org/anki/{name}.zip"

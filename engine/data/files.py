@@ -22,6 +22,18 @@ class Pair:
     target: str
 
 
+def chunks_of(items, size: int):
+    """items, `size` at a time (the last chunk shorter)."""
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 # ----------------------------------------------------------------------------------------------
 # Text lines: UTF-8 with or without a byte-order mark, LF or CRLF
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.files import Pair
+from engine.data.files import Pair, chunks_of
 
 CHUNK = 10_000  # pairs a chunk: a few MB of text
 
@@ -125,21 +125,9 @@ def _remove(texts, ends, folder: Path) -> None:
 def temporary_spool(dir: str | Path | None = None, pairs: Iterable[Pair] = ()) -> PairSpool:
     """A new spool in a fresh temporary folder (deleted with the spool), holding `pairs`."""
     spool = PairSpool(tempfile.mkdtemp(prefix=".pairs-", dir=dir))
-    for chunk in chunks_of(pairs):
+    for chunk in chunks_of(pairs, CHUNK):
         spool.write(chunk)
     return spool
-
-
-def chunks_of(items: Iterable, size: int = CHUNK) -> Iterator[list]:
-    """items, `size` at a time (the last chunk shorter)."""
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def pair_chunks(pairs, size: int = CHUNK) -> Iterator[list]:
