@@ -13,10 +13,12 @@ import pytest
 
 from engine.data import parallel
 from engine.data.files import Pair
-from engine.data.vocab import SubwordVocab, _count_words, word_counts
+from engine.config import RunConfig
+from engine.data.prepare import build_vocabs
+from engine.data.vocab import SubwordVocab, TextColumn, _count_words, word_counts
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
-from engine.text.protect import random_draws
+from engine.text.protect import protect, random_draws
 
 
 def some_pairs(count: int) -> list[Pair]:
@@ -96,6 +98,22 @@ def test_word_counts_merge_to_the_counts_of_one_pass_in_first_seen_order(monkeyp
     merged = word_counts(texts)
     assert merged == one_pass and list(merged) == list(one_pass)
     assert merged["tom"] == Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))["tom"] > 0
+
+
+def test_a_word_the_targets_keep_as_it_is_is_not_known_and_is_carried(monkeypatch):
+    # Training reads "Linux" in 我用Linux。 as a placeholder, so the model never learns the word:
+    # it must not count as known, or the translator hands it to the model (我用林。) instead of carrying it.
+    pairs = [Pair("I use Linux.", "我用Linux。"), Pair("Linux is free.", "Linux是免费的。"), Pair("I like apples.", "我喜欢苹果。")] * 5
+    pairs.append(Pair("Linux runs here.", "这里运行林纳斯。"))  # (one pair that translated it: counted)
+    monkeypatch.setattr(parallel, "POOL_FROM", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 5)
+    read = word_counts(TextColumn(pairs), kept_out=True)
+    assert read.get("linux") == 1 and read["apples"] == 5 and read["use"] == 5
+    assert word_counts([p.source for p in pairs])["linux"] == 11  # (all of them, where no span is a placeholder)
+    config = RunConfig(level="subword", source_vocab_size=60, target_vocab_size=60)
+    source, _ = build_vocabs(config, pairs, pairs, (False, True))
+    assert source.words == read and not source.knows("Linux") and source.knows("apples")
+    assert protect("Linux is fast.", known=source.knows).text == "⟦W1⟧ is fast."
 
 
 def test_draws_are_the_values_and_state_of_calls_to_random():

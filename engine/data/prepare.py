@@ -93,10 +93,11 @@ def text_pairs(config: RunConfig, split, synthetic: list[Pair] = (), sides: tupl
     return out, valid, {"names_for_placeholders": names, "pairs_with_placeholders": placeholders, "dictionary_pairs": len(dictionary)}
 
 
-def build_vocabs(config: RunConfig, train, corpus_sources, chinese_side: tuple[bool, bool], count=lambda done, total: None):
+def build_vocabs(config: RunConfig, train, corpus_pairs, chinese_side: tuple[bool, bool], count=lambda done, total: None):
     """The run's vocabularies, from its training pairs (a list or a PairSpool); the words the
     source side knows are those of the corpus's training split's sources, normalised (not the
-    dictionary's): corpus_sources, an iterable of them.
+    dictionary's), less those the target kept as they are where spans become placeholders:
+    corpus_pairs, a list or PairSpool of them.
     chinese_side: (source is Chinese, target is Chinese), as prepare_data decided them."""
     if config.level != SUBWORD:
         return (
@@ -114,7 +115,7 @@ def build_vocabs(config: RunConfig, train, corpus_sources, chinese_side: tuple[b
         sides.append(SubwordVocab.train(texts, size, chinese, lowercase=source and not chinese, kind=kind, symbols=symbols,
                                         count_words=not source, done=lambda done, total=len(texts): count(done, total)))  # (source words: below)
     if not sides[0].chinese:  # the words the model knows are the corpus's (not the dictionary's)
-        sides[0].words = word_counts(corpus_sources)
+        sides[0].words = word_counts(TextColumn(corpus_pairs), kept_out=config.placeholders)
     return sides[0], sides[1]
 
 
@@ -198,7 +199,7 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
     train_pairs, valid_pairs, text_facts = text_pairs(config, split, synthetic, sides, normalised, count, scratch)
     if vocabs is None:
         stage("training the vocabularies …")
-        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, TextColumn(normalised, "source"), sides, count)
+        vocabs = build_vocabs(config, split.train if config.level != SUBWORD else train_pairs, normalised, sides, count)
     if config.level == SUBWORD:
         normalised.close()
     del normalised

@@ -21,6 +21,7 @@ import sentencepiece
 from engine.data.parallel import each, streamed
 from engine.data.spool import pair_chunks
 from engine.text.normalise import fold_case
+from engine.text.protect import find_word
 from engine.text.script import CJK_CHAR, is_chinese
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -267,11 +268,19 @@ def _count_words(texts: list[str]) -> Counter:
     return Counter(w.lower() for t in texts for w in _WORD_RE.findall(t) if w[:1].isalpha())
 
 
-def word_counts(texts) -> dict[str, int]:
+def _count_words_read(pairs: list) -> Counter:
+    """_count_words of the pairs' sources, less each occurrence its target keeps as it is (Linux →
+    我用Linux。): training reads that one as a placeholder (engine/text/protect.py, protect_pair),
+    so the model never learns to translate the word from it (it learns to copy it)."""
+    return Counter(w.lower() for p in pairs for w in _WORD_RE.findall(p.source) if w[:1].isalpha() and find_word(p.target, w) < 0)
+
+
+def word_counts(texts, kept_out: bool = False) -> dict[str, int]:
     """How often each Latin-script word (lowercased) is in `texts` (any iterable; on every core
-    for a large corpus; the same counts in the same order as one pass)."""
+    for a large corpus; the same counts in the same order as one pass). kept_out: `texts` are
+    pairs, and a source word its target keeps as it is does not count (_count_words_read)."""
     counts, column = Counter(), text_column(texts)
-    for part in streamed(_count_words, column.chunks(), len(column)):
+    for part in streamed(_count_words_read if kept_out else _count_words, column.chunks(), len(column)):
         counts.update(part)
     return dict(counts)
 

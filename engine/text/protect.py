@@ -276,7 +276,7 @@ def protect_pair(source: str, target: str, chinese_source: bool, names: dict[str
     spans_en, spans_zh = [], []
     for match in _TOKEN.finditer(english):
         word = match.group()
-        found = _find_word(chinese, word) if match.lastgroup in ("number", "word") else chinese.find(word)
+        found = find_word(chinese, word) if match.lastgroup in ("number", "word") else chinese.find(word)
         if found >= 0 and all(found >= b or found + len(word) <= a for a, b, _ in spans_zh):
             kind = "N" if match.lastgroup == "number" else "W"
             spans_en.append((match.start(), match.end(), kind))
@@ -332,7 +332,7 @@ def whole_word(word: str) -> re.Pattern:
     return re.compile(rf"\b{re.escape(word)}\b")
 
 
-def _find_word(text: str, word: str) -> int:
+def find_word(text: str, word: str) -> int:
     """Where `word` stands in `text` as a whole word or number (not inside a longer one)."""
     start = text.find(word)
     while start >= 0:
