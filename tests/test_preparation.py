@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
+from engine.config import RunConfig
 from engine.data import parallel
 from engine.data.files import Pair
-from engine.config import RunConfig
 from engine.data.prepare import build_vocabs
 from engine.data.vocab import SubwordVocab, TextColumn, _count_words, word_counts
 from engine.text.normalise import normalise
