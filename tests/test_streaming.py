@@ -4,7 +4,9 @@ a bounded number of chunks ahead, and held-out splits capped for a large corpus.
 against the plain in-memory rule it replaces."""
 
 import json
+import os
 import random
+import subprocess
 import sys
 
 import numpy as np
@@ -16,7 +18,8 @@ from engine.data.corpus import first_occurrences, load_split, split_bucket
 from engine.data.encoded import EncodedWriter, load_encoded, save_encoded
 from engine.data.files import Pair
 from engine.data.formats import PairStream
-from engine.data.spool import temporary_spool
+from engine.data.prepare import prepare_data
+from engine.data.spool import scratch_folder, temporary_spool
 from engine.training.batches import Encoded
 
 
@@ -153,3 +156,20 @@ def test_a_run_from_before_the_cap_keeps_its_whole_held_out_fractions():
     old = json.loads(RunConfig().to_json())
     del old["held_out_max"]
     assert RunConfig.from_dict(old).held_out_max is None and RunConfig().held_out_max == 5000
+
+
+def test_a_preparation_removes_the_scratch_folders_of_one_that_was_killed_and_no_others(tmp_path, toy_chinese_corpus):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead, alive = int(finished.stdout), os.getppid()  # (a process that has exited; this one's parent, running)
+    stale = [tmp_path / f".pairs-{dead}-abc", tmp_path / f".prepared-{dead}-def"]
+    kept = [tmp_path / f".pairs-{alive}-ghi", tmp_path / ".pairs-old", tmp_path / f"pairs-{dead}-mine"]
+    for folder in stale + kept:
+        folder.mkdir()
+        (folder / "texts.bin").write_bytes(b"x" * 100)
+    warned = []
+    config = RunConfig(corpus=str(toy_chinese_corpus), valid_fraction=0.1, test_fraction=0.1, source_vocab_size=80, target_vocab_size=80)
+    prepare_data(config, scratch=tmp_path, warn=warned.append)
+    assert not any(folder.exists() for folder in stale) and all(folder.exists() for folder in kept)
+    assert sorted(warned) == [f"removed {folder.name}, left behind by a preparation that was killed" for folder in stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(folder.name for folder in kept)  # (its own are gone too)
+    assert scratch_folder(".pairs-", tmp_path).name.startswith(f".pairs-{os.getpid()}-")

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.data.spool import PREPARED
 from engine.training.batches import Encoded
 
 FOLDER = "data"
 SPLITS = ("train", "valid")
 FORMAT = 1
-PREPARED = ".prepared-"  # the folder an EncodedWriter writes into before the run has its data/
 
 
 class EncodedDataError(ValueError):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import shutil
-import tempfile
 import weakref
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,9 +18,9 @@ import numpy as np
 from engine.config import RunConfig
 from engine.data.corpus import load_split
 from engine.data.dictionary import word_pairs
-from engine.data.encoded import FOLDER, PREPARED, EncodedDataError, EncodedWriter, load_encoded
+from engine.data.encoded import FOLDER, EncodedDataError, EncodedWriter, load_encoded
 from engine.data.files import Pair
-from engine.data.spool import CHUNK, PairSpool, pair_chunks, temporary_spool
+from engine.data.spool import CHUNK, PREPARED, PairSpool, pair_chunks, remove_stale, scratch_folder, temporary_spool
 from engine.data.synthetic import SYNTHETIC_TAG, synthetic_pairs, tagged
 from engine.data.vocab import SUBWORD, SubwordVocab, TextColumn, Vocab, word_counts
 from engine.evaluation.evaluate import name_lexicon
@@ -143,7 +142,7 @@ def encoded_split(pairs, src_vocab: Vocab, tgt_vocab: Vocab, max_len: int | None
     """The training pairs (a list or a PairSpool) encoded a chunk at a time into a new folder under
     `scratch` (EncodedWriter: the run's data/ files, moved there when the run is saved), as
     memory-mapped Encoded (source, target)."""
-    folder = Path(tempfile.mkdtemp(prefix=PREPARED, dir=scratch))
+    folder = scratch_folder(PREPARED, scratch)
     try:
         writer, finished = EncodedWriter(folder, "train"), 0
         for chunk in pair_chunks(pairs):
@@ -184,6 +183,8 @@ def prepare_data(config: RunConfig, vocabs: tuple[Vocab, Vocab] | None = None, s
         return None, vocabs, *batch_plans(config, kept["train"], kept["valid"]), run.facts()
     if scratch is not None:
         Path(scratch).mkdir(parents=True, exist_ok=True)
+        for folder in remove_stale(scratch):
+            warn(f"removed {folder.name}, left behind by a preparation that was killed")
     split, facts = load_split(config, scratch=scratch, stage=stage, count=count)
     sides = chinese_sides(split.train)  # decided once here; run.json keeps it
     synthetic, synthetic_facts = synthetic_pairs(config, split, run, stage, sides)

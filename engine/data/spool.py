@@ -9,12 +9,16 @@ mapped: what has been read is the system's page cache, not this process's memory
 flat however large the corpus.
 
 A spool deletes its folder when it is closed or collected; `temporary_spool` makes one in a
-fresh temporary folder (under `dir` when given: the run's own disk).
+fresh temporary folder (under `dir` when given: the run's own disk). A preparation killed outright
+(SIGKILL, a power cut) cannot delete its folders: each scratch folder's name carries its process's
+id (`.pairs-<pid>-…`), and the next preparation in that place removes those whose process is gone
+(`remove_stale`), never one a preparation still running owns.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -122,9 +126,43 @@ def _remove(texts, ends, folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+PREPARED = ".prepared-"  # the folder an EncodedWriter writes into before the run has its data/ (engine/data/encoded.py)
+SCRATCH_PREFIXES = (".pairs-", PREPARED)  # (a spool's folder, or that one)
+_OWNED = re.compile(rf"(?:{'|'.join(map(re.escape, SCRATCH_PREFIXES))})(\d+)-")
+
+
+def scratch_folder(prefix: str, dir: str | Path | None = None) -> Path:
+    """A new empty folder `<prefix><pid>-<random>` under `dir` (the system's temporary folder by
+    default): the name says which process owns it."""
+    assert prefix in SCRATCH_PREFIXES
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
+
+
+def remove_stale(dir: str | Path) -> list[Path]:
+    """Remove the scratch folders under `dir` whose owning process no longer runs (a preparation
+    killed before it could clean up; gigabytes for millions of pairs). Returns those removed."""
+    removed = []
+    for folder in Path(dir).iterdir() if Path(dir).is_dir() else ():
+        owner = _OWNED.match(folder.name)
+        if owner and folder.is_dir() and not _running(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # (signal 0: only asks whether the process exists)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # (another user's process: it exists)
+        return True
+    return True
+
+
 def temporary_spool(dir: str | Path | None = None, pairs: Iterable[Pair] = ()) -> PairSpool:
     """A new spool in a fresh temporary folder (deleted with the spool), holding `pairs`."""
-    spool = PairSpool(tempfile.mkdtemp(prefix=".pairs-", dir=dir))
+    spool = PairSpool(scratch_folder(".pairs-", dir))
     for chunk in chunks_of(pairs, CHUNK):
         spool.write(chunk)
     return spool
