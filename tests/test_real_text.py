@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.text.conversions import english_to_chinese
 from engine.text.htmldoc import HtmlDocument
 from engine.text.pipeline import TextPipeline
 
@@ -34,6 +35,7 @@ ENGLISH = [
     ("Room 101, 2nd floor; call 555-0199.", ["101", "555-0199"]),
     ("Order #A-77 ships in 3-5 days.", ["3-5"]),
     ("Mr. Smith met Dr. Jones at 10:15.", ["10:15"]),
+    ("The shop opens at 9 am and closes at 5:30 p.m. on Sundays.", ["上午9点", "下午5点30分"]),
     ("Hello %s, you have %d new messages.", ["%s", "%d"]),  # a program's format placeholders (gettext catalogues)
     ("%(count)d files were saved in {folder}.", ["%(count)d", "{folder}"]),
     ("Total: {total:.2f} for {0} items, 50% off.", ["{total:.2f}", "{0}", "50"]),
@@ -50,6 +52,17 @@ CHINESE = [
     ("欧阳娜娜和刘德华都是歌手。", ["Ouyang Nana", "Andy Lau"]),
     ("我用 Python 3.12 写程序。", ["Python", "3.12"]),
 ]
+
+
+@pytest.mark.parametrize("text, converted", [
+    ("We met at 8 a.m. every day.", [("8 a.m.", "上午8点")]),
+    ("It ended at 4:00 p.m.", [("4:00 p.m", "下午4点")]),  # (the sentence's full stop stays for the model)
+    ("From 9 AM to 11 PM, then 12 pm and 12 a.m.", [("9 AM", "上午9点"), ("11 PM", "晚上11点"), ("12 pm", "中午12点"), ("12 a.m", "午夜12点")]),
+    ("Up at 5am, Oct 3.", [("5am", "凌晨5点"), ("Oct 3", "10月3日")]),
+    ("At 13 pm, I am 5. Scan 7 mm, 09:75 pm.", []),  # (no such hour or minute; not a time)
+])
+def test_english_clock_times_become_chinese_ones(text, converted):
+    assert [(text[a:b], chinese) for a, b, chinese in english_to_chinese(text)] == converted
 
 
 def echo(lines: list[str], chinese_source: bool) -> list[str]:

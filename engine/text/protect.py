@@ -27,7 +27,6 @@ MAX_PER_KIND = 6  # ⟦N1⟧…⟦N6⟧ and ⟦W1⟧…⟦W6⟧; further spans s
 KINDS = ("N", "W")
 PLACEHOLDERS = [f"⟦{kind}{n}⟧" for kind in KINDS for n in range(1, MAX_PER_KIND + 1)]
 PLACEHOLDER = re.compile(r"⟦([NW])(\d)⟧")
-
 _LETTER = r"A-Za-z\u00c0-\u024f"
 URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
 # (the lookbehind starts an address only where its run of characters starts: without it, a run
@@ -81,22 +80,23 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
                convert=None, known_names=None) -> list[Span]:
     """The spans of `text` to protect, in order, none overlapping.
 
-    known(word) → bool: whether the model knows an English word (a name-like word it does not
-    know is kept as it is); chinese_source: every Latin-script word is kept (a run of them with
-    spaces between is one span); glossary: a Glossary whose terms are replaced by their targets;
-    fallback(word) → translation or None: for another word the model does not know, a
-    dictionary's translation (engine/data/dictionary.py); names(text) → [(start, end, English)]: Chinese
-    names to carry into English (engine/text/names.py); convert(text) → [(start, end, output)]:
-    dates and abbreviations written the other language's way (engine/text/conversions.py);
-    known_names(word) → translation or None: where a sentence carries an unknown name, a name
-    the model knows (Peter) is carried too, as the dictionary writes it (彼得): a model that
-    reads one name as a placeholder writes the placeholder in the other name's place.
+    known(word) → bool: whether the model knows an English word (a name-like word it does not know is kept
+    as it is); chinese_source: every Latin-script word is kept (a run of them with spaces between is one
+    span); glossary: a Glossary whose terms are replaced by their targets; fallback(word) → translation or
+    None: for another word the model does not know, a dictionary's translation (engine/data/dictionary.py);
+    names(text) → [(start, end, English)]: Chinese names to carry into English (engine/text/names.py);
+    convert(text) → [(start, end, output)]: dates, times and abbreviations written the other language's way
+    (engine/text/conversions.py); known_names(word) → translation or None: where a sentence carries an
+    unknown name, a name the model knows (Peter) is carried too, as the dictionary writes it (彼得): a
+    model that reads one name as a placeholder writes the placeholder in the other name's place.
     """
     spans = list(glossary.find(text)) if glossary is not None else []
     for found in (convert, names):
         for a, b, output in found(text) if found is not None else ():
-            if not any(s.start < b and a < s.end for s in spans):  # (a date is a number; a name or an abbreviation a word)
-                spans.append(Span(a, b, "N" if any(c.isdigit() for c in output) else "W", output))
+            if not any(s.start < b and a < s.end for s in spans):
+                # converted into Chinese (2007年6月29日, 下午3点) it stands where a name would (as a number it got a
+                # measure word after it: 2007年6月29日年); into English (June 29) where a number would ("in June 29")
+                spans.append(Span(a, b, "N" if chinese_source and any(c.isdigit() for c in output) else "W", output))
     taken = [(s.start, s.end) for s in spans]
     carried, named = False, []
     for match in _TOKEN.finditer(text):
