@@ -18,7 +18,8 @@ from engine.data.prepare import build_vocabs
 from engine.data.vocab import SubwordVocab, TextColumn, _count_words, word_counts
 from engine.text.normalise import normalise
 from engine.text.pipeline import normalised_pairs, training_pairs
-from engine.text.protect import protect, random_draws
+from engine.text.protect import protect
+from engine.text.shared_spans import random_draws
 
 
 def some_pairs(count: int) -> list[Pair]:

@@ -8,9 +8,10 @@ import pytest
 from engine.text.formats import FormatError, tag_sequence, translate_html, translate_srt
 from engine.text.glossary import Glossary, GlossaryError
 from engine.text.normalise import fold_case, normalise
-from engine.text.protect import PLACEHOLDERS, protect, protect_pair, restore
+from engine.text.protect import PLACEHOLDERS, protect, restore
 from engine.text.script import script_of
 from engine.text.segment import join_sentences, split_sentences
+from engine.text.shared_spans import protect_pair
 
 
 @pytest.mark.parametrize(

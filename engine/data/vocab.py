@@ -21,8 +21,8 @@ import sentencepiece
 from engine.data.parallel import each, streamed
 from engine.data.spool import pair_chunks
 from engine.text.normalise import fold_case
-from engine.text.protect import find_word
 from engine.text.script import CJK_CHAR, is_chinese
+from engine.text.shared_spans import find_word
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -270,7 +270,7 @@ def _count_words(texts: list[str]) -> Counter:
 
 def _count_words_read(pairs: list) -> Counter:
     """_count_words of the pairs' sources, less each occurrence its target keeps as it is (Linux →
-    我用Linux。): training reads that one as a placeholder (engine/text/protect.py, protect_pair),
+    我用Linux。): training reads that one as a placeholder (engine/text/shared_spans.py, protect_pair),
     so the model never learns to translate the word from it (it learns to copy it)."""
     return Counter(w.lower() for p in pairs for w in _WORD_RE.findall(p.source) if w[:1].isalpha() and find_word(p.target, w) < 0)
 

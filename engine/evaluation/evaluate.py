@@ -20,8 +20,8 @@ from engine.data.files import Pair
 from engine.data.vocab import UNK
 from engine.decoding.confidence import sentence_chrfs, token_log_prob, usefulness
 from engine.text.normalise import normalise
-from engine.text.protect import whole_word
 from engine.text.script import is_chinese
+from engine.text.shared_spans import whole_word
 
 # Source-length buckets of the report, in words: (label, shortest, longest).
 LENGTH_BUCKETS = (("≤ 5 words", 0, 5), ("6–9 words", 6, 9), ("≥ 10 words", 10, None))

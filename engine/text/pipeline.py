@@ -22,8 +22,9 @@ from engine.data.spool import CHUNK, pair_chunks
 from engine.text import names
 from engine.text.conversions import chinese_to_english, english_to_chinese
 from engine.text.normalise import normalise
-from engine.text.protect import Protected, apply_spans, find_spans, protect_pair, restore, single_spaced, split_overflow
+from engine.text.protect import Protected, apply_spans, find_spans, restore, single_spaced, split_overflow
 from engine.text.segment import join_sentences, split_sentences
+from engine.text.shared_spans import protect_pair
 
 # Where a long line of a legacy run is cut (its models never learnt segmentation).
 LEGACY_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
