@@ -16,6 +16,7 @@ import pytest
 
 from engine.text.conversions import english_to_chinese
 from engine.text.htmldoc import HtmlDocument
+from engine.text.normalise import chinese_punctuation
 from engine.text.pipeline import TextPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,24 @@ CHINESE = [
 ])
 def test_english_clock_times_become_chinese_ones(text, converted):
     assert [(text[a:b], chinese) for a, b, chinese in english_to_chinese(text)] == converted
+
+
+def test_a_title_before_a_name_the_model_does_not_know_is_written_after_it_the_chinese_way():
+    known = lambda word: word in ("Smith", "Tom")  # noqa: E731
+    text = "Ms. Thompson met Dr. O'Brien, Prof Lindqvist, Mrs. Smith-Jones and Mr. Smith at Tom's."
+    assert [(text[a:b], chinese) for a, b, chinese in english_to_chinese(text, known=known)] == [
+        ("Ms. Thompson", "Thompson女士"), ("Dr. O'Brien", "O'Brien博士"), ("Prof Lindqvist", "Lindqvist教授"),
+        ("Mrs. Smith-Jones", "Smith-Jones太太"),  # (not Mr. Smith: the model translates him, 史密斯先生)
+    ]
+    assert english_to_chinese(text) == []  # (no vocabulary to ask: the model's)
+
+
+def test_ascii_punctuation_the_model_writes_beside_a_placeholder_is_chinese_in_a_chinese_translation():
+    assert chinese_punctuation("⟦W1⟧,请坐下。你认识⟦W2⟧?") == "⟦W1⟧，请坐下。你认识⟦W2⟧？"
+    assert chinese_punctuation("共1,000元, 在⟦N1⟧:30") == "共1,000元，在⟦N1⟧:30"  # (numbers and times are not punctuation)
+    pipeline = TextPipeline(legacy=False, chinese_source=False, chinese_target=True, knows=lambda word: word != "Kaur")
+    unit = pipeline.prepare(["Kaur, please visit https://a.b/?q=1, now!"])[0]
+    assert pipeline.finish(unit, "⟦W1⟧,请现在访问⟦W2⟧!") == "Kaur，请现在访问https://a.b/?q=1！"
 
 
 def echo(lines: list[str], chinese_source: bool) -> list[str]:

@@ -59,7 +59,8 @@ def test_sentences_rejoin_with_the_target_languages_spacing():
     assert join_sentences(["I'm hungry.", "And you?"], chinese=False) == "I'm hungry. And you?"
 
 
-KNOWN = {"i", "was", "born", "in", "call", "me", "at", "tom", "met", "it", "costs", "dollars", "wants", "to", "visit", "next", "summer"}
+KNOWN = {"i", "was", "born", "in", "call", "me", "at", "tom", "met", "it", "costs", "dollars", "wants", "to", "visit", "next", "summer",
+         "son", "and"}
 
 
 def known(word):
@@ -74,6 +75,8 @@ def known(word):
         ("It costs 3,000 dollars.", "It costs ⟦N1⟧ dollars.", {"⟦N1⟧": "3,000"}),
         ("Tom met Ethan in Toronto at 7:45.", "Tom met ⟦W1⟧ in ⟦W2⟧ at ⟦N1⟧.", {"⟦W1⟧": "Ethan", "⟦W2⟧": "Toronto", "⟦N1⟧": "7:45"}),
         ("Visit https://example.com/a?b=1 or me@example.org.", "Visit ⟦W1⟧ or ⟦W2⟧.", {"⟦W1⟧": "https://example.com/a?b=1", "⟦W2⟧": "me@example.org"}),
+        # a possessive: the name is carried without its 's (Kowalski's的车 was written), a known name's stays
+        ("Tom met Kowalski's son and Tom's.", "Tom met ⟦W1⟧'s son and Tom's.", {"⟦W1⟧": "Kowalski"}),
     ],
 )
 def test_numbers_urls_and_unknown_names_become_placeholders(text, protected, spans):

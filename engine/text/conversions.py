@@ -4,7 +4,8 @@ prose (`e.g.` → 例如, `i.e.` → 即, `etc.` → 等等). The model only pla
 converted text replaces it (engine/text/protect.py), so a date is never spelled out in a loop
 (`29六六六六月日`) and `e.g.` never becomes a name.
 
-English clock times with a part of the day are converted too (`3 pm` → `下午3点`, `8:30 a.m.` →
+Titles before a name the model does not know are written the Chinese way (`Dr. Okafor` →
+`Okafor博士`). English clock times with a part of the day are converted too (`3 pm` → `下午3点`, `8:30 a.m.` →
 `上午8点30分`): the model, which has seen a few dozen, wrote `at 9 am` as 在9年. (The other way
 was tried and left out: carried as a span, 晚上11点 came out "on 11 pm" where the model's own
 "at 11 o'clock at night" is right; it reads 点 as a time, a placeholder not.) Only whole dates are converted (a day from 1 to 31, a known month, a four-digit year
@@ -28,6 +29,8 @@ _CHINESE_DATE = re.compile(r"(?<!\d)(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\
 ABBREVIATIONS_TO_CHINESE = {"e.g.": "例如", "i.e.": "即", "etc.": "等等", "vs.": "对"}
 _ENGLISH_TIME = re.compile(r"(?<![\w.:])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<half>[ap])\.?\s?m\b(?:\.(?=\s*[a-z,;]))?", re.IGNORECASE)
 # (the dot of a.m. is taken only inside a sentence: at its end it is the sentence's full stop too, kept for the model)
+TITLES_TO_CHINESE = {"mr": "先生", "mrs": "太太", "ms": "女士", "miss": "小姐", "dr": "博士", "prof": "教授"}
+_TITLED = re.compile(r"(?<![\w.])(?P<title>Mrs|Mr|Ms|Miss|Dr|Prof)\.?\s(?P<name>[A-Z](?:'[A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?)\b")
 _ABBREVIATION = re.compile(r"(?<![\w.])(?:e\.g\.|i\.e\.|etc\.|vs\.)", re.IGNORECASE)
 
 
@@ -45,9 +48,14 @@ def _chinese_day_part(hour: int, pm: bool) -> str:
     return "午夜" if hour == 12 else "凌晨" if hour < 6 else "上午"
 
 
-def english_to_chinese(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, Chinese) of the dates, clock times and abbreviations of an English text."""
+def english_to_chinese(text: str, known=None) -> list[tuple[int, int, str]]:
+    """(start, end, Chinese) of the dates, clock times and abbreviations of an English text, and of
+    each title before a name the model does not know (known(word) → bool; Dr. Okafor → Okafor博士:
+    the model wrote `Dr。Okafor` and Mrs. as 先生; a name it knows it translates, Mr. Smith 史密斯先生)."""
     found = []
+    for match in _TITLED.finditer(text) if known is not None else ():
+        if not known(match["name"]):
+            found.append((match.start(), match.end(), match["name"] + TITLES_TO_CHINESE[match["title"].lower()]))
     for match in _ENGLISH_TIME.finditer(text):
         hour, minutes = int(match["h"]), match["m"]
         if 1 <= hour <= 12 and (minutes is None or int(minutes) < 60):

@@ -40,6 +40,17 @@ def normalise(text: str) -> str:
     return _SPACE_NEAR_HAN.sub("", text)
 
 
+_ASCII_IN_CHINESE = re.compile(rf"(?<=⟧)\s*([,!?:;])(?!\d)\s*|([,!?:;])\s*(?=[{HAN_CHAR}])")
+
+
+def chinese_punctuation(output: str) -> str:
+    """A Chinese translation's ASCII , ! ? : ; written full-width where it stands after a placeholder or
+    before a Han character (Kaur,请坐下 → Kaur，请坐下). Training targets keep an ASCII comma after a
+    Latin word (NFKC folds Tom， to Tom, and `normalise` restores only those after a Han character),
+    so a model writes one after a placeholder. Spans are not touched: this runs before they are restored."""
+    return _ASCII_IN_CHINESE.sub(lambda m: _FULL_WIDTH[m.group(1) or m.group(2)], output)
+
+
 _LOWERED_PLACEHOLDER = re.compile(r"⟦([nw])(\d)⟧")
 
 

@@ -11,6 +11,7 @@ than the model was trained on.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from engine.data.parallel import each, streamed
 from engine.data.spool import CHUNK, pair_chunks
 from engine.text import names
 from engine.text.conversions import chinese_to_english, english_to_chinese
-from engine.text.normalise import normalise
+from engine.text.normalise import chinese_punctuation, normalise
 from engine.text.protect import Protected, apply_spans, find_spans, restore, single_spaced, split_overflow
 from engine.text.segment import join_sentences, split_sentences
 from engine.text.shared_spans import protect_pair
@@ -117,11 +118,11 @@ class TextPipeline:
         return lambda word: entries.english(word) if self.never_seen(word) else None
 
     def _conversions(self):
-        """text → its dates and abbreviations written the target language's way, for a run
+        """text → its dates, times, titles and abbreviations written the target language's way, for a run
         between English and Chinese (engine/text/conversions.py)."""
         if self.chinese_source == self.chinese_target:
             return None
-        return chinese_to_english if self.chinese_source else english_to_chinese
+        return chinese_to_english if self.chinese_source else functools.partial(english_to_chinese, known=self.knows)
 
     def _known_names(self):
         """English → Chinese: word → its Chinese name in CC-CEDICT (carried beside an unknown name)."""
@@ -153,6 +154,8 @@ class TextPipeline:
         """The translation of a unit with its spans restored (a passthrough unit is its source)."""
         if unit.passthrough:
             return restore(unit.text, unit.protected)
+        if self.chinese_target and not self.legacy:
+            output = chinese_punctuation(output)
         return restore(output, unit.protected) if unit.protected is not None else single_spaced(output)
 
     def join(self, sentences: list[str]) -> str:

@@ -102,7 +102,9 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
             continue
         kind = match.lastgroup
         word = match.group()
-        output = word
+        if kind == "word" and not chinese_source and len(word) > 2 and word.endswith("'s"):
+            word = word[:-2]  # (a possessive: the name is carried, 's is the model's to translate: Kowalski的车)
+        output, start, end = word, match.start(), match.start() + len(word)
         if kind == "word":
             unknown = known is not None and not known(word)
             translated = fallback(word) if unknown and fallback is not None and not is_name_like(word) else None
@@ -110,14 +112,14 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
                 output = translated
             elif not (chinese_source or (unknown and is_name_like(word))):
                 if known_names is not None and is_name_like(word):
-                    named.append(match)
+                    named.append((start, end, word))
                 continue
             carried = carried or (unknown and is_name_like(word) and not translated)
-        spans.append(Span(match.start(), match.end(), "N" if kind == "number" else "W", output))
-    for match in named if carried else ():
-        written = known_names(match.group())
+        spans.append(Span(start, end, "N" if kind == "number" else "W", output))
+    for start, end, word in named if carried else ():
+        written = known_names(word)
         if written:
-            spans.append(Span(match.start(), match.end(), "W", written))
+            spans.append(Span(start, end, "W", written))
     spans.sort(key=lambda s: s.start)
     spans = _merge_number_runs(text, spans)
     return _merge_word_runs(text, spans) if chinese_source else spans
@@ -257,7 +259,3 @@ def _joined(pieces: list) -> str:
 
 def _glues(left: str, right: str) -> bool:
     return bool(WORD_CHAR.match(left) and WORD_CHAR.match(right))
-
-
-# ----------------------------------------------------------------------------------------------
-# Training pairs: the same span on both sides becomes the same placeholder.
