@@ -52,6 +52,8 @@ CHINESE = [
     ("王伟明天来北京。", ["Wang Wei", "Beijing"]),
     ("欧阳娜娜和刘德华都是歌手。", ["Ouyang Nana", "Andy Lau"]),
     ("我用 Python 3.12 写程序。", ["Python", "3.12"]),
+    ("张伟昨天给王老师和李小姐发了邮件。", ["Zhang Wei", "Teacher Wang", "Miss Li"]),  # (张 the commonest surname; titles)
+    ("我们公司在深圳、杭州、西安和成都都有办公室。", ["Shenzhen", "Hangzhou", "Xi'an", "Chengdu"]),  # (CC-CEDICT: "… subprovincial city")
 ]
 
 
@@ -122,7 +124,8 @@ def test_a_url_with_a_query_is_not_cut_into_sentences():
 def test_ordinary_words_are_not_taken_for_names():
     from engine.text.names import shipped
 
-    for text in ("我很高兴见到你。", "他马上就来。", "王子和公主", "白天很热。", "床上有多少张毯子？", "中国人喜欢吃饭。"):
+    for text in ("我很高兴见到你。", "他马上就来。", "王子和公主", "白天很热。", "床上有多少张毯子？", "中国人喜欢吃饭。",
+                 "给我一张纸。", "这张票很贵。", "他张开嘴。", "他完成都很快。", "我们身上都是水。", "他很紧张。"):
         assert shipped().find(text) == [], text
 
 

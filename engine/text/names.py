@@ -32,8 +32,14 @@ from engine.data.dictionary import load
 from engine.text.script import HAN
 
 # Common surnames (in order of frequency) that are seldom anything else at the start of a word:
-# 张 (a measure word), 于 and 向 (prepositions), 马 (horse), 高, 万, 方, 白, 金, 石, 戴 … are left out.
-COMMON_SURNAMES = "王李刘陈杨赵吴周徐孙朱胡郭林罗郑梁谢宋唐韩冯邓曹彭肖董袁潘蒋蔡杜魏吕沈姚卢姜崔钟谭汪范廖贾韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾郝龚邵严覃孔"
+# 于 and 向 (prepositions), 马 (horse), 高, 万, 方, 白, 金, 石, 戴 … are left out. 张 is also a
+# measure word (一张纸, 这张票): it is a surname only where no number or demonstrative is before it.
+COMMON_SURNAMES = "王李张刘陈杨赵吴周徐孙朱胡郭林罗郑梁谢宋唐韩冯邓曹彭肖董袁潘蒋蔡杜魏吕沈姚卢姜崔钟谭汪范廖贾韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾郝龚邵严覃孔"
+MEASURED = set("一二两三四五六七八九十百几这那每哪多少半整某0123456789")  # (一张, 这张, 多少张: 张 the measure word)
+# A title after a surname alone (王老师, 李先生) is carried with it, written the English way (the model
+# wrote "Wang teachers", and dropped 小姐).
+TITLES = {"先生": "Mr.", "女士": "Ms.", "小姐": "Miss", "老师": "Teacher", "太太": "Mrs.", "夫人": "Mrs.", "教授": "Professor",
+          "医生": "Dr.", "博士": "Dr.", "经理": "Manager", "师傅": "Master"}
 COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "公孙")
 # Characters that end a name: particles, conjunctions, prepositions, pronouns, common verbs.
 NOT_IN_NAMES = set("的了是在和与跟同及或也都就还又把被给对向从到去来上下里中个们这那有没不很要会能想吗呢吧啊呀说道叫让请着过等"
@@ -46,7 +52,7 @@ FOLLOWERS = {"明天", "明年", "明白", "今天", "今年", "昨天", "后天
              "先生", "女士", "小姐", "老师", "同学", "太太", "教授", "医生", "经理", "师傅", "阿姨", "叔叔"}
 LONGEST = 4  # characters of the longest name or word looked up
 _SENSE_CUT = re.compile(r"[,;(\[]| or ")
-_NAME_WORDS = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}$")
+_NAME_WORDS = re.compile(r"^[A-Z][a-z]+(?:'(?!s\b)[a-z]+)?(?:[ -][A-Z][a-z]+(?:'(?!s\b)[a-z]+)?){0,2}$")
 
 
 def plain_pinyin(syllables: str) -> str:
@@ -104,7 +110,7 @@ class NameTables:
         end = self._word_at(text, i) or i + 1
         for j in range(i + 1, end):
             name_end, english = self._proper_at(text, j)
-            if english is not None and name_end > end:
+            if english is not None and name_end > end and text[name_end - 1] != "都":  # (完成|都, not 完|成都)
                 return j
         return end
 
@@ -127,9 +133,12 @@ class NameTables:
 
     def _person_at(self, text: str, i: int):
         surname = next((s for s in COMPOUND_SURNAMES if text.startswith(s, i)), None) or (text[i] if text[i] in self.surnames else None)
-        if surname is None:
+        if surname is None or (surname == "张" and i and text[i - 1] in MEASURED):
             return i, None
         start = i + len(surname)
+        title = TITLES.get(text[start : start + 2])
+        if title and text[i:start + 2] not in self.words:  # 王老师 → Teacher Wang
+            return start + 2, f"{title} {''.join(self.reading[c] for c in surname).capitalize()}"
         if text[start : start + 2] in FOLLOWERS:  # 李|明天: no given name here
             return i, None
         given = ""
@@ -142,8 +151,8 @@ class NameTables:
             if given and (text[k : k + 2] in FOLLOWERS or text[k : k + 2] in self.words):  # 王伟|明天, 李明|喜欢
                 break
             given += c
-        if not given or any(c not in self.reading for c in surname + given):
-            return i, None
+        if not given or any(c not in self.reading for c in surname + given) or (surname == "张" and given in self.words):
+            return i, None  # (张桌子: the measure word before a noun, not Zhang Zhuozi)
         family = "".join(self.reading[c] for c in surname).capitalize()
         return start + len(given), f"{family} {''.join(self.reading[c] for c in given).capitalize()}"
 
@@ -153,7 +162,10 @@ class NameTables:
 _PERSON_OR_PLACE = re.compile(r"\(name\)|surname|capital|city|province|municipality|county|state|river|lake|mountain|island|"
                               r"\(place|district|prefecture|region|port|town|village|sea\b|ocean|desert|\(person\)|president|emperor|poet|writer|"
                               r"actor|actress|singer|player|politician|scientist|musician|author|painter|general\b|philosopher")
-_MAJOR_PLACE = re.compile(r"municipality|province|capital of|prefecture-level city|autonomous region")
+_MAJOR_PLACE = re.compile(r"municipality|province|capital of|sub-?provincial city|prefecture-level city|autonomous region")
+# "Shenzhen subprovincial city in Guangdong": the name is the capitalised words before the kind of place
+_NAME_THEN_PLACE = re.compile(r"^([A-Z][a-z]+(?:'[a-z]+)?(?:[ -][A-Z][a-z]+){0,2}) (?:sub-?provincial city|prefecture-level city|city|"
+                              r"municipality|province|autonomous region)(?:$| (?:in|on|of|and|near)\b)")
 _DESCRIPTORS = re.compile(r"\s+(?:municipality|city|province|county|district|prefecture|island|region|autonomous region)$")
 
 
@@ -165,7 +177,11 @@ def _english_name(entry) -> str | None:
         return None
     first = unicodedata.normalize("NFKC", entry.senses[0])
     sense = _DESCRIPTORS.sub("", _SENSE_CUT.split(first, maxsplit=1)[0].strip())
-    if not _NAME_WORDS.match(sense) or entry.simplified.endswith(("的", "了", "都")) or not _PERSON_OR_PLACE.search(first):
+    city = _NAME_THEN_PLACE.match(sense) if _MAJOR_PLACE.search(first) else None  # (南京 "Nanjing subprovincial city on …")
+    sense = city.group(1) if city and not _NAME_WORDS.match(sense) else sense
+    # (a headword ending in 都 is mostly a word and the adverb 都, "all": only a subprovincial city is taken, 成都)
+    endings = ("的", "了") if re.search("sub-?provincial city", first) else ("的", "了", "都")
+    if not (_NAME_WORDS.match(sense) or city) or entry.simplified.endswith(endings) or not _PERSON_OR_PLACE.search(first):
         return None
     if sense.lower().replace(" ", "").replace("-", "") == plain_pinyin(entry.pinyin) and not _MAJOR_PLACE.search(first):
         return None  # a romanisation only (上都 Shangdu, 木栅 Muzha, 大雪 Daxue): kept for the cities and provinces
