@@ -161,8 +161,12 @@ def test_a_run_from_before_the_cap_keeps_its_whole_held_out_fractions():
 def test_a_preparation_removes_the_scratch_folders_of_one_that_was_killed_and_no_others(tmp_path, toy_chinese_corpus):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     dead, alive = int(finished.stdout), os.getppid()  # (a process that has exited; this one's parent, running)
-    stale = [tmp_path / f".pairs-{dead}-abc", tmp_path / f".prepared-{dead}-def"]
-    kept = [tmp_path / f".pairs-{alive}-ghi", tmp_path / ".pairs-old", tmp_path / f"pairs-{dead}-mine"]
+    host = scratch_folder(".pairs-", tmp_path)
+    host.rmdir()
+    here = host.name.split("@")[1].split("-")[0]  # (this machine's name as the folders carry it)
+    stale = [tmp_path / f".pairs-{dead}@{here}-abc", tmp_path / f".prepared-{dead}@{here}-def"]
+    kept = [tmp_path / f".pairs-{alive}@{here}-ghi", tmp_path / ".pairs-old", tmp_path / f"pairs-{dead}@{here}-mine",
+            tmp_path / f".pairs-{dead}@another_machine-jkl"]  # (a shared disk: not this machine's to judge)
     for folder in stale + kept:
         folder.mkdir()
         (folder / "texts.bin").write_bytes(b"x" * 100)
@@ -172,4 +176,4 @@ def test_a_preparation_removes_the_scratch_folders_of_one_that_was_killed_and_no
     assert not any(folder.exists() for folder in stale) and all(folder.exists() for folder in kept)
     assert sorted(warned) == [f"removed {folder.name}, left behind by a preparation that was killed" for folder in stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(folder.name for folder in kept)  # (its own are gone too)
-    assert scratch_folder(".pairs-", tmp_path).name.startswith(f".pairs-{os.getpid()}-")
+    assert host.name.startswith(f".pairs-{os.getpid()}@{here}-")

@@ -11,8 +11,10 @@ flat however large the corpus.
 A spool deletes its folder when it is closed or collected; `temporary_spool` makes one in a
 fresh temporary folder (under `dir` when given: the run's own disk). A preparation killed outright
 (SIGKILL, a power cut) cannot delete its folders: each scratch folder's name carries its process's
-id (`.pairs-<pid>-…`), and the next preparation in that place removes those whose process is gone
-(`remove_stale`), never one a preparation still running owns.
+id and its machine's name (`.pairs-<pid>@<host>-…`), and the next preparation in that place, on
+that machine, removes those whose process is gone (`remove_stale`), never one a preparation still
+running owns (nor another machine's, on a shared disk; nothing is removed where processes cannot be
+asked, off POSIX).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import struct
 import tempfile
 import weakref
@@ -128,23 +131,30 @@ def _remove(texts, ends, folder: Path) -> None:
 
 PREPARED = ".prepared-"  # the folder an EncodedWriter writes into before the run has its data/ (engine/data/encoded.py)
 SCRATCH_PREFIXES = (".pairs-", PREPARED)  # (a spool's folder, or that one)
-_OWNED = re.compile(rf"(?:{'|'.join(map(re.escape, SCRATCH_PREFIXES))})(\d+)-")
+_OWNED = re.compile(rf"(?:{'|'.join(map(re.escape, SCRATCH_PREFIXES))})(\d+)@(\w+)-")
+
+
+def _host() -> str:
+    return re.sub(r"\W", "_", socket.gethostname()) or "_"
 
 
 def scratch_folder(prefix: str, dir: str | Path | None = None) -> Path:
-    """A new empty folder `<prefix><pid>-<random>` under `dir` (the system's temporary folder by
-    default): the name says which process owns it."""
+    """A new empty folder `<prefix><pid>@<host>-<random>` under `dir` (the system's temporary folder
+    by default): the name says which process on which machine owns it."""
     assert prefix in SCRATCH_PREFIXES
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}@{_host()}-", dir=dir))
 
 
 def remove_stale(dir: str | Path) -> list[Path]:
-    """Remove the scratch folders under `dir` whose owning process no longer runs (a preparation
-    killed before it could clean up; gigabytes for millions of pairs). Returns those removed."""
-    removed = []
-    for folder in Path(dir).iterdir() if Path(dir).is_dir() else ():
+    """Remove the scratch folders under `dir` whose owning process, on this machine, no longer runs
+    (a preparation killed before it could clean up; gigabytes for millions of pairs). Returns
+    those removed. (Off POSIX none: there os.kill does not ask, it ends the process.)"""
+    if os.name != "posix" or not Path(dir).is_dir():
+        return []
+    removed, host = [], _host()
+    for folder in Path(dir).iterdir():
         owner = _OWNED.match(folder.name)
-        if owner and folder.is_dir() and not _running(int(owner.group(1))):
+        if owner and owner.group(2) == host and folder.is_dir() and not _running(int(owner.group(1))):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

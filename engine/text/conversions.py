@@ -4,14 +4,19 @@ prose (`e.g.` → 例如, `i.e.` → 即, `etc.` → 等等). The model only pla
 converted text replaces it (engine/text/protect.py), so a date is never spelled out in a loop
 (`29六六六六月日`) and `e.g.` never becomes a name.
 
-Titles before a name the model does not know are written the Chinese way (`Dr. Okafor` →
-`Okafor博士`). English clock times with a part of the day are converted too (`3 pm` → `下午3点`, `8:30 a.m.` →
+Titles before a name are written the Chinese way where the model does not know the name or the
+title (`Dr. Okafor` → `Okafor博士`), and a Chinese city or province the model does not know is
+written in Chinese (`Shenzhen` → `深圳`, from CC-CEDICT; not `Suzhou`, which is two cities).
+
+English clock times with a part of the day are converted too (`3 pm` → `下午3点`, `8:30 a.m.` →
 `上午8点30分`): the model, which has seen a few dozen, wrote `at 9 am` as 在9年. (The other way
 was tried and left out: carried as a span, 晚上11点 came out "on 11 pm" where the model's own
-"at 11 o'clock at night" is right; it reads 点 as a time, a placeholder not.) Only whole dates are converted (a day from 1 to 31, a known month, a four-digit year
-when there is one) and only times with an hour from 1 to 12 (and minutes under 60); anything else
-stays a plain number span. A time without a part of the day (9:30) is the same in both languages
-and is kept as it is.
+"at 11 o'clock at night" is right; it reads 点 as a time, a placeholder not.)
+
+Only whole dates are converted (a day from 1 to 31, a known month, a four-digit year when there
+is one) and only times with an hour from 1 to 12 (and minutes under 60); anything else stays a
+plain number span. A time without a part of the day (9:30) is the same in both languages and is
+kept as it is.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ _ENGLISH_DATE = re.compile(
 )
 _CHINESE_DATE = re.compile(r"(?<!\d)(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]")
 ABBREVIATIONS_TO_CHINESE = {"e.g.": "例如", "i.e.": "即", "etc.": "等等", "vs.": "对"}
-_ENGLISH_TIME = re.compile(r"(?<![\w.:])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<half>[ap])\.?\s?m\b(?:\.(?=\s*[a-z,;]))?", re.IGNORECASE)
-# (the dot of a.m. is taken only inside a sentence: at its end it is the sentence's full stop too, kept for the model)
+# A clock time with a part of the day, or a range of them (9-11 am); the dot of a.m. is taken inside a
+# sentence only: at its end it is also the sentence's full stop, kept for the model.
+_CLOCK = r"(?P<{0}h>\d{{1,2}})(?::(?P<{0}m>\d{{2}}))?"
+_ENGLISH_TIME = re.compile(
+    rf"(?<![\w.:])(?:{_CLOCK.format('from_')}\s?(?:-|–|to)\s?)?{_CLOCK.format('')}\s?(?P<half>[ap])\.?\s?m\b"
+    r"(?:\.(?=\s*[a-z,;:?!)\]\"']))?", re.IGNORECASE)
 TITLES_TO_CHINESE = {"mr": "先生", "mrs": "太太", "ms": "女士", "miss": "小姐", "dr": "博士", "prof": "教授"}
-_TITLED = re.compile(r"(?<![\w.])(?P<title>Mrs|Mr|Ms|Miss|Dr|Prof)\.?\s(?P<name>[A-Z](?:'[A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?)\b")
+_UPPER, _LOWER = "A-Z\u00c0-\u00d6\u00d8-\u00de", "a-z\u00df-\u00f6\u00f8-\u00ff\u0100-\u024f"  # (Müller, José)
+_NAME = rf"[{_UPPER}](?:'[{_UPPER}])?[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)?"  # (O'Brien, McDonald)
+_TITLED = re.compile(rf"(?<![\w.])(?P<title>Mrs|Mr|Ms|Miss|Dr|Prof)\.?\s(?P<name>{_NAME}(?:\s{_NAME}){{0,2}})\b")
+_CAPITALISED = re.compile(rf"(?<![\w'])[{_UPPER}][{_LOWER}]+(?:'[{_LOWER}]+)?(?![\w'])")
 _ABBREVIATION = re.compile(r"(?<![\w.])(?:e\.g\.|i\.e\.|etc\.|vs\.)", re.IGNORECASE)
 
 
@@ -42,34 +54,61 @@ def _valid(day: int, month: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
 
-def _chinese_day_part(hour: int, pm: bool) -> str:
-    if pm:
-        return "中午" if hour == 12 else "下午" if hour < 6 else "晚上"
-    return "午夜" if hour == 12 else "凌晨" if hour < 6 else "上午"
+def _chinese_time(hour: int, minutes: str | None, pm: bool) -> str | None:
+    """上午9点, 下午5点30分, 午夜12点; None for no such time (13 pm, 9:75)."""
+    if not 1 <= hour <= 12 or (minutes is not None and int(minutes) >= 60):
+        return None
+    minutes = minutes if minutes and int(minutes) else None
+    if not pm and hour == 12:  # (12 am: midnight, and half past it 凌晨0点30分)
+        return f"凌晨0点{minutes}分" if minutes else "午夜12点"
+    part = ("中午" if hour == 12 else "下午" if hour < 6 else "晚上") if pm else "凌晨" if hour < 6 else "上午"
+    return f"{part}{hour}点" + (f"{minutes}分" if minutes else "")
 
 
-def english_to_chinese(text: str, known=None) -> list[tuple[int, int, str]]:
+def _english_time(match) -> str | None:
+    pm = match["half"].lower() == "p"
+    end = _chinese_time(int(match["h"]), match["m"], pm)
+    if match["from_h"] is None or end is None:
+        return end
+    start = _chinese_time(int(match["from_h"]), match["from_m"], pm)  # (9-11 am: both in the morning)
+    return f"{start}到{end[len(end) - len(end.lstrip('凌晨上午中下晚')):]}" if start else None
+
+
+def _free(found: list, start: int, end: int) -> bool:
+    return not any(a < end and start < b for a, b, _ in found)
+
+
+def english_to_chinese(text: str, known=None, in_chinese=lambda name: None, place=lambda name: None) -> list[tuple[int, int, str]]:
     """(start, end, Chinese) of the dates, clock times and abbreviations of an English text, and of
-    each title before a name the model does not know (known(word) → bool; Dr. Okafor → Okafor博士:
-    the model wrote `Dr。Okafor` and Mrs. as 先生; a name it knows it translates, Mr. Smith 史密斯先生)."""
+    each title before a name where the model does not know the name or the title (known(word) →
+    bool): Dr. Okafor → Okafor博士, Dr. Smith → 斯密博士 (in_chinese(name): a name as CC-CEDICT writes
+    it, else the name as it is). The model wrote `Dr。Okafor` and Mrs. as 先生; Mr. Smith it
+    translates itself (史密斯先生). place(word): a Chinese city's or province's name in Chinese
+    (Shenzhen → 深圳), for one the model does not know (it would carry it in Latin letters)."""
     found = []
     for match in _TITLED.finditer(text) if known is not None else ():
-        if not known(match["name"]):
-            found.append((match.start(), match.end(), match["name"] + TITLES_TO_CHINESE[match["title"].lower()]))
+        words, title = match["name"].split(), match["title"]
+        if not all(map(known, words)) or not known(title):
+            chinese = [in_chinese(word) for word in words] if all(map(known, words)) else []
+            written = "".join(chinese) if chinese and all(chinese) else match["name"]
+            found.append((match.start(), match.end(), written + TITLES_TO_CHINESE[title.lower()]))
+    for match in _CAPITALISED.finditer(text) if known is not None else ():
+        written = place(match.group()) if not known(match.group()) else None
+        if written and _free(found, *match.span()):
+            found.append((*match.span(), written))
     for match in _ENGLISH_TIME.finditer(text):
-        hour, minutes = int(match["h"]), match["m"]
-        if 1 <= hour <= 12 and (minutes is None or int(minutes) < 60):
-            written = f"{_chinese_day_part(hour, match['half'].lower() == 'p')}{hour}点" + (f"{minutes}分" if minutes and int(minutes) else "")
-            found.append((match.start(), match.end(), written))
+        written = _english_time(match)
+        if written and _free(found, *match.span()):
+            found.append((*match.span(), written))
     for match in _ENGLISH_DATE.finditer(text):
         day = int(match["d1"] or match["d2"])
         month = _month_number(match["m1"] or match["m2"])
         year = match["y1"] or match["y2"]
-        if _valid(day, month) and not any(a < match.end() and match.start() < b for a, b, _ in found):
-            found.append((match.start(), match.end(), f"{year + '年' if year else ''}{month}月{day}日"))
+        if _valid(day, month) and _free(found, *match.span()):
+            found.append((*match.span(), f"{year + '年' if year else ''}{month}月{day}日"))
     for match in _ABBREVIATION.finditer(text):
-        if not any(a < match.end() and match.start() < b for a, b, _ in found):
-            found.append((match.start(), match.end(), ABBREVIATIONS_TO_CHINESE[match.group().lower()]))
+        if _free(found, *match.span()):
+            found.append((*match.span(), ABBREVIATIONS_TO_CHINESE[match.group().lower()]))
     return sorted(found)
 
 

@@ -33,9 +33,11 @@ from engine.text.script import HAN
 
 # Common surnames (in order of frequency) that are seldom anything else at the start of a word:
 # 于 and 向 (prepositions), 马 (horse), 高, 万, 方, 白, 金, 石, 戴 … are left out. 张 is also a
-# measure word (一张纸, 这张票): it is a surname only where no number or demonstrative is before it.
+# measure word (一张纸, 买张票): it is a surname only where a clause starts or after BEFORE_ZHANG.
 COMMON_SURNAMES = "王李张刘陈杨赵吴周徐孙朱胡郭林罗郑梁谢宋唐韩冯邓曹彭肖董袁潘蒋蔡杜魏吕沈姚卢姜崔钟谭汪范廖贾韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾郝龚邵严覃孔"
-MEASURED = set("一二两三四五六七八九十百几这那每哪多少半整某0123456789")  # (一张, 这张, 多少张: 张 the measure word)
+MEASURED = set("一二两三四五六七八九十百几这那每哪多少半整某本上下0123456789")  # (not a surname before a title: 这周老师)
+# 张 is taken for a surname only at the start of a clause or after these (买张票 is the measure word)
+BEFORE_ZHANG = set("和与跟同及或是叫给对向让请被把找问像由、，。！？；：“”‘’（）《》「」 ")
 # A title after a surname alone (王老师, 李先生) is carried with it, written the English way (the model
 # wrote "Wang teachers", and dropped 小姐).
 TITLES = {"先生": "Mr.", "女士": "Ms.", "小姐": "Miss", "老师": "Teacher", "太太": "Mrs.", "夫人": "Mrs.", "教授": "Professor",
@@ -49,7 +51,7 @@ NOT_IN_NAMES = set("的了是在和与跟同及或也都就还又把被给对向
 FOLLOWERS = {"明天", "明年", "明白", "今天", "今年", "昨天", "后天", "现在", "已经", "正在", "马上", "一起", "一直", "每天", "刚才",
              "总是", "经常", "常常", "以后", "以前", "然后", "终于", "非常", "特别", "真的", "一定", "可能", "应该", "需要", "喜欢",
              "知道", "觉得", "认为", "希望", "开始", "告诉", "决定", "平时", "天天", "晚上", "早上", "中午", "下午", "上午",
-             "先生", "女士", "小姐", "老师", "同学", "太太", "教授", "医生", "经理", "师傅", "阿姨", "叔叔"}
+             "同学", "阿姨", "叔叔"} | set(TITLES)
 LONGEST = 4  # characters of the longest name or word looked up
 _SENSE_CUT = re.compile(r"[,;(\[]| or ")
 _NAME_WORDS = re.compile(r"^[A-Z][a-z]+(?:'(?!s\b)[a-z]+)?(?:[ -][A-Z][a-z]+(?:'(?!s\b)[a-z]+)?){0,2}$")
@@ -70,6 +72,7 @@ class NameTables:
         self.words: set[str] = set()  # headwords of two or more characters that are not names
         self.reading: dict[str, str] = {}  # character → pinyin (a surname's reading first)
         self.surnames = set(COMMON_SURNAMES)
+        self.major: set[str] = set()  # headwords of cities, provinces, capitals (深圳, 浙江)
         for entry in entries:
             head = entry.simplified
             if not all(HAN.match(c) for c in head):
@@ -82,6 +85,8 @@ class NameTables:
             english = _english_name(entry) if entry.pinyin[:1].isupper() else None
             if english and len(head) <= LONGEST:
                 self.proper.setdefault(head, english)
+                if _MAJOR_PLACE.search(unicodedata.normalize("NFKC", entry.senses[0])):
+                    self.major.add(head)
             else:  # an ordinary word, or a name that is not only a name (中国人 "Chinese person")
                 self.words.add(head)
         for head in self.words & self.proper.keys():  # 高明: "brilliant" before "Gao Ming"
@@ -133,11 +138,11 @@ class NameTables:
 
     def _person_at(self, text: str, i: int):
         surname = next((s for s in COMPOUND_SURNAMES if text.startswith(s, i)), None) or (text[i] if text[i] in self.surnames else None)
-        if surname is None or (surname == "张" and i and text[i - 1] in MEASURED):
+        if surname is None or (surname == "张" and i and text[i - 1] not in BEFORE_ZHANG):
             return i, None
         start = i + len(surname)
         title = TITLES.get(text[start : start + 2])
-        if title and text[i:start + 2] not in self.words:  # 王老师 → Teacher Wang
+        if title and text[i:start + 2] not in self.words and not (i and text[i - 1] in MEASURED):  # 王老师 → Teacher Wang
             return start + 2, f"{title} {''.join(self.reading[c] for c in surname).capitalize()}"
         if text[start : start + 2] in FOLLOWERS:  # 李|明天: no given name here
             return i, None
@@ -195,10 +200,28 @@ def shipped() -> NameTables:
 
 @lru_cache(maxsize=1)
 def chinese_of_names() -> dict[str, str]:
-    """English name of one word → its Chinese as CC-CEDICT writes it (Peter → 彼得): the
-    shortest headword of those whose name it is."""
+    """English name of one word → its Chinese as CC-CEDICT writes it (Peter → 彼得)."""
+    return _shortest_headwords(shipped().proper.items())
+
+
+@lru_cache(maxsize=1)
+def chinese_places() -> dict[str, str]:
+    """English name of a Chinese city, province or capital → its Chinese (Shenzhen → 深圳)."""
+    tables = shipped()
+    return _shortest_headwords((head, english) for head, english in tables.proper.items() if head in tables.major)
+
+
+def _shortest_headwords(names) -> dict[str, str]:
+    """English → the shortest headword of those whose name it is (深圳, not 深圳市); none where two
+    headwords are as short (Suzhou: 苏州 and 宿州, both prefecture-level cities)."""
     found: dict[str, str] = {}
-    for head, english in shipped().proper.items():
-        if " " not in english and "-" not in english and (english not in found or len(head) < len(found[english])):
+    tied: set[str] = set()
+    for head, english in names:
+        if " " in english or "-" in english:
+            continue
+        if english not in found or len(head) < len(found[english]):
             found[english] = head
-    return found
+            tied.discard(english)
+        elif len(head) == len(found[english]) and head != found[english]:
+            tied.add(english)
+    return {english: head for english, head in found.items() if english not in tied}

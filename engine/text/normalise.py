@@ -40,7 +40,7 @@ def normalise(text: str) -> str:
     return _SPACE_NEAR_HAN.sub("", text)
 
 
-_ASCII_IN_CHINESE = re.compile(rf"(?<=⟧)\s*([,!?:;])(?!\d)\s*|([,!?:;])\s*(?=[{HAN_CHAR}])")
+_ASCII_IN_CHINESE = re.compile(rf"(?<=⟧)\s*([,!?:;])(?![\d⟦])\s*|([,!?:;])\s*(?=[{HAN_CHAR}])")  # (not 9:⟦N1⟧, ⟦N1⟧:⟦N2⟧)
 
 
 def chinese_punctuation(output: str) -> str:

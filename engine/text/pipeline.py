@@ -122,7 +122,10 @@ class TextPipeline:
         between English and Chinese (engine/text/conversions.py)."""
         if self.chinese_source == self.chinese_target:
             return None
-        return chinese_to_english if self.chinese_source else functools.partial(english_to_chinese, known=self.knows)
+        if self.chinese_source:
+            return chinese_to_english
+        return functools.partial(english_to_chinese, known=self.knows, in_chinese=lambda name: names.chinese_of_names().get(name),
+                                 place=lambda name: names.chinese_places().get(name))
 
     def _known_names(self):
         """English → Chinese: word → its Chinese name in CC-CEDICT (carried beside an unknown name)."""

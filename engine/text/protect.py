@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 from engine.text.script import HAN, HAN_CHAR
 
+CURRENCIES = "€£¥₩₹"  # (not $, which the models learnt: $3.50 → 3.50美元)
 MAX_PER_KIND = 6  # ⟦N1⟧…⟦N6⟧ and ⟦W1⟧…⟦W6⟧; further spans stay in the text as they are
 KINDS = ("N", "W")
 PLACEHOLDERS = [f"⟦{kind}{n}⟧" for kind in KINDS for n in range(1, MAX_PER_KIND + 1)]
 PLACEHOLDER = re.compile(r"⟦([NW])(\d)⟧")
 _LETTER = r"A-Za-z\u00c0-\u024f"
-URL = r"(?:https?://|www\.)[^\s<>\"'，。！？]+[^\s<>\"'，。！？.,;:!?)]"
+URL = rf"(?:https?://|www\.)[^\s<>\"'，。！？{HAN_CHAR}]+[^\s<>\"'，。！？.,;:!?){HAN_CHAR}]"  # (not into the Chinese after it)
 # (the lookbehind starts an address only where its run of characters starts: without it, a run
 # like a.a.a.… with no @ is tried from each of its positions, quadratic in its length)
 EMAIL = r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
@@ -43,6 +44,7 @@ MARK = rf"⟦[^⟦⟧\s]{{0,16}}⟧|[⟦⟧]|[\ue001-\uf8ff]|{FORMAT}"
 # An emoji (with its variation selectors and joined parts): no model here has seen one, so it is kept.
 EMOJI = r"[\U0001F000-\U0001FAFF\u2600-\u27BF](?:[\uFE0F\u200D\U0001F3FB-\U0001F3FF]+[\U0001F000-\U0001FAFF\u2600-\u27BF]?)*"
 TOKEN = re.compile(rf"(?P<mark>{MARK}|{EMOJI})|(?P<url>{URL})|(?P<email>{EMAIL})|(?P<number>{NUMBER})|(?P<word>{WORD})")
+LINK = re.compile(f"{URL}|{EMAIL}")
 WORD_CHAR = re.compile(rf"[{_LETTER}0-9]")
 _LETTERS_OR_HAN = re.compile(rf"[{_LETTER}{HAN_CHAR}]")
 
@@ -89,14 +91,17 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
     model that reads one name as a placeholder writes the placeholder in the other name's place.
     """
     spans = list(glossary.find(text)) if glossary is not None else []
+    carried, named = False, []
     for found in (convert, names):
         for a, b, output in found(text) if found is not None else ():
+            # (a name converted with its title, Dr. Okafor, is carried: Peter beside it is carried too)
+            unknown = [w for w in re.findall(WORD, text[a:b]) if known is not None and is_name_like(w) and not known(w)]
+            carried = carried or bool(unknown)
             if not any(s.start < b and a < s.end for s in spans):
                 # converted into Chinese (2007年6月29日, 下午3点) it stands where a name would (as a number it got a
                 # measure word after it: 2007年6月29日年); into English (June 29) where a number would ("in June 29")
                 spans.append(Span(a, b, "N" if chinese_source and any(c.isdigit() for c in output) else "W", output))
     taken = [(s.start, s.end) for s in spans]
-    carried, named = False, []
     for match in TOKEN.finditer(text):
         if any(a < match.end() and match.start() < b for a, b in taken):
             continue
@@ -105,6 +110,8 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
         if kind == "word" and not chinese_source and len(word) > 2 and word.endswith("'s"):
             word = word[:-2]  # (a possessive: the name is carried, 's is the model's to translate: Kowalski的车)
         output, start, end = word, match.start(), match.start() + len(word)
+        if kind == "number" and start and text[start - 1] in CURRENCIES:  # (€1,250: the model writes no €, ¥, £)
+            start, output = start - 1, text[start - 1] + word
         if kind == "word":
             unknown = known is not None and not known(word)
             translated = fallback(word) if unknown and fallback is not None and not is_name_like(word) else None
@@ -122,7 +129,7 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
             spans.append(Span(start, end, "W", written))
     spans.sort(key=lambda s: s.start)
     spans = _merge_number_runs(text, spans)
-    return _merge_word_runs(text, spans) if chinese_source else spans
+    return _merge_word_runs(text, spans)
 
 
 def _merge_number_runs(text: str, spans: list[Span]) -> list[Span]:
@@ -162,7 +169,9 @@ def split_overflow(text: str, spans: list[Span]) -> list[tuple[str, list[Span]]]
 
 
 def _merge_word_runs(text: str, spans: list[Span]) -> list[Span]:
-    """Latin words kept from a Chinese sentence: "Python programming" is one span, not two."""
+    """Words kept as they are with only spaces between, one span: Latin words in a Chinese sentence
+    ("Python programming"), and an English name of several words the model does not know ("Zhang
+    Wei", "Ethan Hunt": as two placeholders the model put them apart, Zhang在Suzhou工作Wei)."""
     merged: list[Span] = []
     for span in spans:
         last = merged[-1] if merged else None
@@ -244,16 +253,20 @@ def _joined(pieces: list) -> str:
     model's own text never keeps two spaces in a row (a placeholder's space piece beside a word's
     space); a span is kept exactly as it was."""
     out: list[str] = []
-    previous_is_span = False
+    previous_is_span = previous_is_link = False
     for piece in pieces:
         text = piece.output if isinstance(piece, Span) else single_spaced(piece)
         if not text:
             continue
         is_span = isinstance(piece, Span)
-        if out and (is_span or previous_is_span) and _glues(out[-1][-1], text[0]):
+        is_link = is_span and LINK.fullmatch(text) is not None
+        # (a link touching Chinese, 访问https://a.cn了解, is read by linkers as running on: a space goes between)
+        beside_han = (is_link and HAN.match(out[-1][-1])) or (previous_is_link and HAN.match(text[0])) if out else False
+        touching = is_span and previous_is_span and not (HAN.match(out[-1][-1]) or HAN.match(text[0]))  # (€1,250 ¥9,800; 成都45)
+        if out and (is_span or previous_is_span) and (_glues(out[-1][-1], text[0]) or beside_han or touching):
             out.append(" ")
         out.append(text)
-        previous_is_span = is_span
+        previous_is_span, previous_is_link = is_span, is_link
     return "".join(out)
 
 
