@@ -341,6 +341,22 @@ def confidence_section(r: dict) -> list[str]:
     return lines + [""]
 
 
+def real_text_section(r: dict) -> list[str]:
+    lines = [
+        "### Real text: spans, names, times",
+        "",
+        "`python benchmarks/real_text.py` (and again with PYTHONPATH at an older checkout, for the row before): "
+        "sentences written for it, each with the strings its translation must hold exactly once (上午9点, Thompson女士, "
+        f"深圳, €1,250, Zhang Wei, Teacher Wang, …); {r['machine']}. {r['note'].capitalize()}.",
+        "",
+        "| code and models | en→zh strings kept | zh→en strings kept |",
+        "|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(f"| {row['label']} | {row['en-zh']['kept']:.0%} of {row['en-zh']['strings']} | {row['zh-en']['kept']:.0%} of {row['zh-en']['strings']} |")
+    return lines + [""]
+
+
 def adapt_domain_section(r: dict) -> list[str]:
     b, a = r["before"], r["after"]
     return [
@@ -405,7 +421,8 @@ def render(results: Path) -> str:
         ("quality", quality_section), ("time_to_quality", time_to_quality_section), ("train_speed", train_section), ("decode_speed", decode_section),
         ("batch_speed", batch_section), ("serve_speed", serve_section), ("chat_startup", chat_section),
         ("data_scale_side_by_side", data_scale_section), ("data_scale", data_scale_section),
-        ("resume_at_scale", resume_at_scale_section), ("confidence", confidence_section), ("adapt_domain", adapt_domain_section),
+        ("resume_at_scale", resume_at_scale_section), ("confidence", confidence_section), ("real_text", real_text_section),
+        ("adapt_domain", adapt_domain_section),
         ("peers", peers_section),
     ):
         data = load(results, name)
