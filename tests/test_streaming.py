@@ -177,3 +177,7 @@ def test_a_preparation_removes_the_scratch_folders_of_one_that_was_killed_and_no
     assert sorted(warned) == [f"removed {folder.name}, left behind by a preparation that was killed" for folder in stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(folder.name for folder in kept)  # (its own are gone too)
     assert host.name.startswith(f".pairs-{os.getpid()}@{here}-")
+    run = tmp_path / "run"  # (a save of data/ killed outright leaves .data- inside the run: the next save removes it)
+    (run / f".data-{dead}@{here}-xyz").mkdir(parents=True)
+    save_encoded(run, {"train": (Encoded.of([[5, 6]]), Encoded.of([[7, 8, 9]])), "valid": None})
+    assert sorted(p.name for p in run.iterdir()) == ["data"]

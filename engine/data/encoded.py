@@ -11,12 +11,11 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from engine.data.spool import PREPARED
+from engine.data.spool import PREPARED, SAVING, remove_stale, scratch_folder
 from engine.training.batches import Encoded
 
 FOLDER = "data"
@@ -39,8 +38,10 @@ def save_plans(run_path: Path, plan, valid_plan) -> None:
 
 def save_encoded(run_path: Path, splits: dict[str, tuple[Encoded, Encoded] | None]) -> None:
     """Write `splits` ("train", "valid": (source, target) or None) as `run_path/data/`, in place
-    of a `data/` already there (one a resume found damaged)."""
-    scratch = Path(tempfile.mkdtemp(prefix=".data-", dir=run_path))
+    of a `data/` already there (one a resume found damaged). A `.data-` folder left by a save that
+    was killed is removed first (engine/data/spool.py, remove_stale)."""
+    remove_stale(run_path)
+    scratch = scratch_folder(SAVING, run_path)
     try:
         kept = {}
         for split, sides in splits.items():

@@ -130,7 +130,8 @@ def _remove(texts, ends, folder: Path) -> None:
 
 
 PREPARED = ".prepared-"  # the folder an EncodedWriter writes into before the run has its data/ (engine/data/encoded.py)
-SCRATCH_PREFIXES = (".pairs-", PREPARED)  # (a spool's folder, or that one)
+SAVING = ".data-"  # a run's data/ being written, inside the run folder, before it is renamed into place
+SCRATCH_PREFIXES = (".pairs-", PREPARED, SAVING)  # (a spool's folder, or those)
 _OWNED = re.compile(rf"(?:{'|'.join(map(re.escape, SCRATCH_PREFIXES))})(\d+)@(\w+)-")
 
 
