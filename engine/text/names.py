@@ -72,7 +72,7 @@ class NameTables:
         self.words: set[str] = set()  # headwords of two or more characters that are not names
         self.reading: dict[str, str] = {}  # character → pinyin (a surname's reading first)
         self.surnames = set(COMMON_SURNAMES)
-        self.major: set[str] = set()  # headwords of cities, provinces, capitals (深圳, 浙江)
+        self.major: set[str] = set()  # headwords of China's cities and provinces (深圳, 浙江; not 多伦多)
         for entry in entries:
             head = entry.simplified
             if not all(HAN.match(c) for c in head):
@@ -85,7 +85,7 @@ class NameTables:
             english = _english_name(entry) if entry.pinyin[:1].isupper() else None
             if english and len(head) <= LONGEST:
                 self.proper.setdefault(head, english)
-                if _MAJOR_PLACE.search(unicodedata.normalize("NFKC", entry.senses[0])):
+                if _MAJOR_PLACE.search(entry.senses[0]) and _IN_CHINA.search(entry.senses[0]):
                     self.major.add(head)
             else:  # an ordinary word, or a name that is not only a name (中国人 "Chinese person")
                 self.words.add(head)
@@ -167,6 +167,7 @@ class NameTables:
 _PERSON_OR_PLACE = re.compile(r"\(name\)|surname|capital|city|province|municipality|county|state|river|lake|mountain|island|"
                               r"\(place|district|prefecture|region|port|town|village|sea\b|ocean|desert|\(person\)|president|emperor|poet|writer|"
                               r"actor|actress|singer|player|politician|scientist|musician|author|painter|general\b|philosopher")
+_IN_CHINA = re.compile(r"sub-?provincial city|prefecture-level city|\bChina\b|\bPRC\b")  # (not Toronto, "capital of Ontario")
 _MAJOR_PLACE = re.compile(r"municipality|province|capital of|sub-?provincial city|prefecture-level city|autonomous region")
 # "Shenzhen subprovincial city in Guangdong": the name is the capitalised words before the kind of place
 _NAME_THEN_PLACE = re.compile(r"^([A-Z][a-z]+(?:'[a-z]+)?(?:[ -][A-Z][a-z]+){0,2}) (?:sub-?provincial city|prefecture-level city|city|"
@@ -206,7 +207,8 @@ def chinese_of_names() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def chinese_places() -> dict[str, str]:
-    """English name of a Chinese city, province or capital → its Chinese (Shenzhen → 深圳)."""
+    """English name of a city or province of China → its Chinese (Shenzhen → 深圳). Not a place
+    abroad: an unknown name like Toronto is carried as it is written, as names are."""
     tables = shipped()
     return _shortest_headwords((head, english) for head, english in tables.proper.items() if head in tables.major)
 
