@@ -64,6 +64,7 @@ CHINESE = [
     ("Up at 5am, Oct 3.", [("5am", "凌晨5点"), ("Oct 3", "10月3日")]),
     ("Open 9-11 am, 9:30 to 11 a.m. or 12:30 am? (Or 7 a.m.)", [
         ("9-11 am", "上午9点到11点"), ("9:30 to 11 a.m.", "上午9点30分到11点"), ("12:30 am", "凌晨0点30分"), ("7 a.m.", "上午7点")]),
+    ("From 11-12 am, or 11 to 1 pm, or 5-7 pm.", [("11-12 am", "上午11点到午夜12点"), ("11 to 1 pm", "上午11点到下午1点"), ("5-7 pm", "下午5点到晚上7点")]),
     ("At 13 pm, I am 5. Scan 7 mm, 09:75 pm.", []),  # (no such hour or minute; not a time)
 ])
 def test_english_clock_times_become_chinese_ones(text, converted):

@@ -54,24 +54,29 @@ def _valid(day: int, month: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
 
-def _chinese_time(hour: int, minutes: str | None, pm: bool) -> str | None:
-    """上午9点, 下午5点30分, 午夜12点; None for no such time (13 pm, 9:75)."""
+def _chinese_time(hour: int, minutes: str | None, pm: bool) -> tuple[str, str] | None:
+    """(part of the day, clock) in Chinese: (上午, 9点), (下午, 5点30分), (午夜, 12点); None for no such
+    time (13 pm, 9:75)."""
     if not 1 <= hour <= 12 or (minutes is not None and int(minutes) >= 60):
         return None
     minutes = minutes if minutes and int(minutes) else None
     if not pm and hour == 12:  # (12 am: midnight, and half past it 凌晨0点30分)
-        return f"凌晨0点{minutes}分" if minutes else "午夜12点"
+        return ("凌晨", f"0点{minutes}分") if minutes else ("午夜", "12点")
     part = ("中午" if hour == 12 else "下午" if hour < 6 else "晚上") if pm else "凌晨" if hour < 6 else "上午"
-    return f"{part}{hour}点" + (f"{minutes}分" if minutes else "")
+    return part, f"{hour}点" + (f"{minutes}分" if minutes else "")
 
 
 def _english_time(match) -> str | None:
+    """A time or a range of them in Chinese: 上午9点到11点; the second part of the day is written only
+    where it is not the first's (上午11点到午夜12点). In `11 to 1 pm` the first hour is before noon."""
     pm = match["half"].lower() == "p"
     end = _chinese_time(int(match["h"]), match["m"], pm)
     if match["from_h"] is None or end is None:
-        return end
-    start = _chinese_time(int(match["from_h"]), match["from_m"], pm)  # (9-11 am: both in the morning)
-    return f"{start}到{end[len(end) - len(end.lstrip('凌晨上午中下晚')):]}" if start else None
+        return "".join(end) if end else None
+    first = int(match["from_h"])
+    other_half = first > int(match["h"]) and int(match["h"]) != 12  # (11 to 1 pm: from 11 am)
+    start = _chinese_time(first, match["from_m"], pm != other_half)
+    return f"{''.join(start)}到{end[1] if end[0] == start[0] else ''.join(end)}" if start else None
 
 
 def _free(found: list, start: int, end: int) -> bool:
