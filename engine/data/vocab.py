@@ -272,7 +272,8 @@ def _count_words_read(pairs: list) -> Counter:
     """_count_words of the pairs' sources, less each occurrence its target keeps as it is (Linux →
     我用Linux。): training reads that one as a placeholder (engine/text/shared_spans.py, protect_pair),
     so the model never learns to translate the word from it (it learns to copy it)."""
-    return Counter(w.lower() for p in pairs for w in _WORD_RE.findall(p.source) if w[:1].isalpha() and find_word(p.target, w) < 0)
+    return Counter(w.lower() for p in pairs for w in _WORD_RE.findall(p.source)
+                   if w[:1].isalpha() and find_word(p.target, w) < 0)
 
 
 def word_counts(texts, kept_out: bool = False) -> dict[str, int]:

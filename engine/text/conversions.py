@@ -40,7 +40,8 @@ _ENGLISH_TIME = re.compile(
     r"(?:\.(?=\s*[a-z,;:?!)\]\"']))?", re.IGNORECASE)
 TITLES_TO_CHINESE = {"mr": "先生", "mrs": "太太", "ms": "女士", "miss": "小姐", "dr": "博士", "prof": "教授"}
 _UPPER, _LOWER = "A-Z\u00c0-\u00d6\u00d8-\u00de", "a-z\u00df-\u00f6\u00f8-\u00ff\u0100-\u024f"  # (Müller, José)
-_NAME = rf"[{_UPPER}](?:'[{_UPPER}])?[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)?"  # (O'Brien, McDonald)
+# a name of one word: O'Brien, McDonald, Smith-Jones, Müller
+_NAME = rf"[{_UPPER}](?:'[{_UPPER}])?[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)?"
 _TITLED = re.compile(rf"(?<![\w.])(?P<title>Mrs|Mr|Ms|Miss|Dr|Prof)\.?\s(?P<name>{_NAME}(?:\s{_NAME}){{0,2}})\b")
 _CAPITALISED = re.compile(rf"(?<![\w'])[{_UPPER}][{_LOWER}]+(?:'[{_LOWER}]+)?(?![\w'])")
 _ABBREVIATION = re.compile(r"(?<![\w.])(?:e\.g\.|i\.e\.|etc\.|vs\.)", re.IGNORECASE)
@@ -83,7 +84,8 @@ def _free(found: list, start: int, end: int) -> bool:
     return not any(a < end and start < b for a, b, _ in found)
 
 
-def english_to_chinese(text: str, known=None, in_chinese=lambda name: None, place=lambda name: None) -> list[tuple[int, int, str]]:
+def english_to_chinese(text: str, known=None, in_chinese=lambda name: None,
+                       place=lambda name: None) -> list[tuple[int, int, str]]:
     """(start, end, Chinese) of the dates, clock times and abbreviations of an English text, and of
     each title before a name where the model does not know the name or the title (known(word) →
     bool): Dr. Okafor → Okafor博士, Dr. Smith → 斯密博士 (in_chinese(name): a name as CC-CEDICT writes
@@ -93,10 +95,12 @@ def english_to_chinese(text: str, known=None, in_chinese=lambda name: None, plac
     found = []
     for match in _TITLED.finditer(text) if known is not None else ():
         words, title = match["name"].split(), match["title"]
-        if not all(map(known, words)) or not known(title):
-            chinese = [in_chinese(word) for word in words] if all(map(known, words)) else []
-            written = "".join(chinese) if chinese and all(chinese) else match["name"]
-            found.append((match.start(), match.end(), written + TITLES_TO_CHINESE[title.lower()]))
+        names_known = all(map(known, words))
+        if names_known and known(title):
+            continue  # (Mr. Smith: the model's own)
+        chinese = [in_chinese(word) for word in words] if names_known else [None]
+        written = "".join(chinese) if all(chinese) else match["name"]
+        found.append((*match.span(), written + TITLES_TO_CHINESE[title.lower()]))
     for match in _CAPITALISED.finditer(text) if known is not None else ():
         written = place(match.group()) if not known(match.group()) else None
         if written and _free(found, *match.span()):

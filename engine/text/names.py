@@ -167,11 +167,13 @@ class NameTables:
 _PERSON_OR_PLACE = re.compile(r"\(name\)|surname|capital|city|province|municipality|county|state|river|lake|mountain|island|"
                               r"\(place|district|prefecture|region|port|town|village|sea\b|ocean|desert|\(person\)|president|emperor|poet|writer|"
                               r"actor|actress|singer|player|politician|scientist|musician|author|painter|general\b|philosopher")
-_IN_CHINA = re.compile(r"sub-?provincial city|prefecture-level city|\bChina\b|\bPRC\b")  # (not Toronto, "capital of Ontario")
-_MAJOR_PLACE = re.compile(r"municipality|province|capital of|sub-?provincial city|prefecture-level city|autonomous region")
+_SUBPROVINCIAL = re.compile(r"sub-?provincial city")  # (成都, 深圳: CC-CEDICT writes it both ways)
+_IN_CHINA = re.compile(rf"{_SUBPROVINCIAL.pattern}|prefecture-level city|\bChina\b|\bPRC\b")  # (not Toronto, "capital of Ontario")
+_MAJOR_PLACE = re.compile(rf"municipality|province|capital of|{_SUBPROVINCIAL.pattern}|prefecture-level city|autonomous region")
 # "Shenzhen subprovincial city in Guangdong": the name is the capitalised words before the kind of place
-_NAME_THEN_PLACE = re.compile(r"^([A-Z][a-z]+(?:'[a-z]+)?(?:[ -][A-Z][a-z]+){0,2}) (?:sub-?provincial city|prefecture-level city|city|"
-                              r"municipality|province|autonomous region)(?:$| (?:in|on|of|and|near)\b)")
+_NAME_THEN_PLACE = re.compile(
+    rf"^([A-Z][a-z]+(?:'[a-z]+)?(?:[ -][A-Z][a-z]+){{0,2}}) (?:{_SUBPROVINCIAL.pattern}|prefecture-level city|city|"
+    r"municipality|province|autonomous region)(?:$| (?:in|on|of|and|near)\b)")
 _DESCRIPTORS = re.compile(r"\s+(?:municipality|city|province|county|district|prefecture|island|region|autonomous region)$")
 
 
@@ -183,13 +185,16 @@ def _english_name(entry) -> str | None:
         return None
     first = unicodedata.normalize("NFKC", entry.senses[0])
     sense = _DESCRIPTORS.sub("", _SENSE_CUT.split(first, maxsplit=1)[0].strip())
-    city = _NAME_THEN_PLACE.match(sense) if _MAJOR_PLACE.search(first) else None  # (南京 "Nanjing subprovincial city on …")
+    major = _MAJOR_PLACE.search(first) is not None
+    city = _NAME_THEN_PLACE.match(sense) if major else None  # (南京: "Nanjing subprovincial city on …")
     sense = city.group(1) if city and not _NAME_WORDS.match(sense) else sense
     # (a headword ending in 都 is mostly a word and the adverb 都, "all": only a subprovincial city is taken, 成都)
-    endings = ("的", "了") if re.search("sub-?provincial city", first) else ("的", "了", "都")
-    if not (_NAME_WORDS.match(sense) or city) or entry.simplified.endswith(endings) or not _PERSON_OR_PLACE.search(first):
+    endings = ("的", "了") if _SUBPROVINCIAL.search(first) else ("的", "了", "都")
+    if not (_NAME_WORDS.match(sense) or city) or entry.simplified.endswith(endings):
         return None
-    if sense.lower().replace(" ", "").replace("-", "") == plain_pinyin(entry.pinyin) and not _MAJOR_PLACE.search(first):
+    if not _PERSON_OR_PLACE.search(first):
+        return None
+    if sense.lower().replace(" ", "").replace("-", "") == plain_pinyin(entry.pinyin) and not major:
         return None  # a romanisation only (上都 Shangdu, 木栅 Muzha, 大雪 Daxue): kept for the cities and provinces
     return sense
 

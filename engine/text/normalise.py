@@ -40,7 +40,8 @@ def normalise(text: str) -> str:
     return _SPACE_NEAR_HAN.sub("", text)
 
 
-_ASCII_IN_CHINESE = re.compile(rf"(?<=⟧)\s*([,!?:;])(?![\d⟦])\s*|([,!?:;])\s*(?=[{HAN_CHAR}])")  # (not 9:⟦N1⟧, ⟦N1⟧:⟦N2⟧)
+# (not a time's colon: ⟦N1⟧:30, ⟦N1⟧:⟦N2⟧)
+_ASCII_IN_CHINESE = re.compile(rf"(?<=⟧)\s*([,!?:;])(?![\d⟦])\s*|([,!?:;])\s*(?=[{HAN_CHAR}])")
 
 
 def chinese_punctuation(output: str) -> str:

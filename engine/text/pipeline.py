@@ -124,7 +124,8 @@ class TextPipeline:
             return None
         if self.chinese_source:
             return chinese_to_english
-        return functools.partial(english_to_chinese, known=self.knows, in_chinese=lambda name: names.chinese_of_names().get(name),
+        return functools.partial(english_to_chinese, known=self.knows,  # (CC-CEDICT's tables are read on first use)
+                                 in_chinese=lambda name: names.chinese_of_names().get(name),
                                  place=lambda name: names.chinese_places().get(name))
 
     def _known_names(self):

@@ -95,8 +95,8 @@ def find_spans(text: str, known=None, chinese_source: bool = False, glossary=Non
     for found in (convert, names):
         for a, b, output in found(text) if found is not None else ():
             # (a name converted with its title, Dr. Okafor, is carried: Peter beside it is carried too)
-            unknown = [w for w in re.findall(WORD, text[a:b]) if known is not None and is_name_like(w) and not known(w)]
-            carried = carried or bool(unknown)
+            unknown = (w for w in re.findall(WORD, text[a:b]) if is_name_like(w) and not known(w)) if known is not None else ()
+            carried = carried or any(unknown)
             if not any(s.start < b and a < s.end for s in spans):
                 # converted into Chinese (2007年6月29日, 下午3点) it stands where a name would (as a number it got a
                 # measure word after it: 2007年6月29日年); into English (June 29) where a number would ("in June 29")
@@ -248,27 +248,33 @@ def single_spaced(text: str) -> str:
 
 
 def _joined(pieces: list) -> str:
-    """Text and restored spans as one string, a space between a span and a word or number it
-    would otherwise touch (a Latin letter or a digit on both sides; Chinese needs none). The
-    model's own text never keeps two spaces in a row (a placeholder's space piece beside a word's
-    space); a span is kept exactly as it was."""
+    """Text and restored spans as one string, with a space where a span would otherwise touch its
+    neighbour (`_space_between`). The model's own text never keeps two spaces in a row (a
+    placeholder's space piece beside a word's space); a span is kept exactly as it was."""
     out: list[str] = []
-    previous_is_span = previous_is_link = False
+    previous = "text"
     for piece in pieces:
         text = piece.output if isinstance(piece, Span) else single_spaced(piece)
         if not text:
             continue
-        is_span = isinstance(piece, Span)
-        is_link = is_span and LINK.fullmatch(text) is not None
-        # (a link touching Chinese, 访问https://a.cn了解, is read by linkers as running on: a space goes between)
-        beside_han = (is_link and HAN.match(out[-1][-1])) or (previous_is_link and HAN.match(text[0])) if out else False
-        touching = is_span and previous_is_span and not (HAN.match(out[-1][-1]) or HAN.match(text[0]))  # (€1,250 ¥9,800; 成都45)
-        if out and (is_span or previous_is_span) and (_glues(out[-1][-1], text[0]) or beside_han or touching):
+        kind = "text" if not isinstance(piece, Span) else "link" if LINK.fullmatch(text) else "span"
+        if out and _space_between(out[-1][-1], text[0], previous, kind):
             out.append(" ")
         out.append(text)
-        previous_is_span, previous_is_link = is_span, is_link
+        previous = kind
     return "".join(out)
 
 
-def _glues(left: str, right: str) -> bool:
-    return bool(WORD_CHAR.match(left) and WORD_CHAR.match(right))
+def _space_between(left: str, right: str, left_kind: str, right_kind: str) -> bool:
+    """Whether a space goes between two touching pieces (left's last character, right's first; each
+    "text", the model's own, a restored "span", or a span that is a "link"): never inside the
+    model's text; a span and a word or number (a Latin letter or a digit on both sides: `9:30
+    2026-12-06`; Chinese needs none); a link and Chinese (访问 https://a.cn 了解: a linker would run
+    it on); two spans unless one side is Chinese (€1,250 ¥9,800, but 成都45)."""
+    if left_kind == right_kind == "text":
+        return False
+    if WORD_CHAR.match(left) and WORD_CHAR.match(right):
+        return True
+    if (right_kind == "link" and HAN.match(left)) or (left_kind == "link" and HAN.match(right)):
+        return True
+    return "text" not in (left_kind, right_kind) and not (HAN.match(left) or HAN.match(right))
